@@ -1,0 +1,8 @@
+//! What master and workers share: the scenario language (model, parser,
+//! validation, templates), statistics on HDR histograms, human durations and
+//! telemetry init.
+
+pub mod duration;
+pub mod scenario;
+pub mod stats;
+pub mod telemetry;

@@ -1,0 +1,219 @@
+//! The scenario file as written: serde structs mirroring the YAML, with source
+//! spans kept on every value that a later check may need to point at. Nothing
+//! here is validated beyond its YAML shape; `compile` turns it into the model.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_saphyr::Spanned;
+
+pub(crate) type Sp<T> = Spanned<T>;
+pub(crate) type TextMap = BTreeMap<String, Sp<Text>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub host: Option<Sp<String>>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub defaults: Option<RawDefaults>,
+    pub users: Sp<Vec<Sp<RawUserClass>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    #[serde(default)]
+    pub headers: TextMap,
+    #[serde(default)]
+    pub timeout: Option<Sp<Text>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUserClass {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub weight: Option<Sp<u32>>,
+    #[serde(default)]
+    pub fixed_count: Option<Sp<u32>>,
+    #[serde(default)]
+    pub host: Option<Sp<String>>,
+    #[serde(default)]
+    pub wait: Option<Sp<RawWait>>,
+    #[serde(default)]
+    pub data: Option<Sp<RawFeeder>>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub headers: TextMap,
+    #[serde(default)]
+    pub on_start: Vec<Sp<RawStep>>,
+    #[serde(default)]
+    pub on_stop: Vec<Sp<RawStep>>,
+    #[serde(default)]
+    pub sequence: Option<Sp<Vec<Sp<RawStep>>>>,
+    #[serde(default)]
+    pub tasks: Option<Sp<Vec<Sp<RawTask>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWait {
+    #[serde(default)]
+    pub between: Option<(Sp<Text>, Sp<Text>)>,
+    #[serde(default)]
+    pub constant: Option<Sp<Text>>,
+    #[serde(default)]
+    pub constant_pacing: Option<Sp<Text>>,
+    #[serde(default)]
+    pub constant_throughput: Option<Sp<f64>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawOrder {
+    Sequential,
+    Random,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeeder {
+    pub file: Sp<String>,
+    #[serde(default)]
+    pub order: Option<RawOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTask {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub weight: Option<Sp<u32>>,
+    pub steps: Sp<Vec<Sp<RawStep>>>,
+}
+
+/// One step: exactly one action key (an HTTP method, `set_headers`, `set` or
+/// `sleep`), plus the request options when the action is a request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    #[serde(default)]
+    pub get: Option<Sp<String>>,
+    #[serde(default)]
+    pub post: Option<Sp<String>>,
+    #[serde(default)]
+    pub put: Option<Sp<String>>,
+    #[serde(default)]
+    pub patch: Option<Sp<String>>,
+    #[serde(default)]
+    pub delete: Option<Sp<String>>,
+    #[serde(default)]
+    pub head: Option<Sp<String>>,
+    #[serde(default)]
+    pub options: Option<Sp<String>>,
+    #[serde(default)]
+    pub name: Option<Sp<String>>,
+    #[serde(default)]
+    pub query: TextMap,
+    #[serde(default)]
+    pub headers: TextMap,
+    #[serde(default)]
+    pub json: Option<Sp<serde_json::Value>>,
+    #[serde(default)]
+    pub form: Option<TextMap>,
+    #[serde(default)]
+    pub body: Option<Sp<String>>,
+    #[serde(default)]
+    pub timeout: Option<Sp<Text>>,
+    #[serde(default)]
+    pub allow_redirects: Option<bool>,
+    #[serde(default)]
+    pub expect: Option<Sp<RawExpect>>,
+    #[serde(default)]
+    pub extract: BTreeMap<String, Sp<RawExtract>>,
+    #[serde(default)]
+    pub set_headers: Option<TextMap>,
+    #[serde(default)]
+    pub set: Option<BTreeMap<String, Sp<serde_json::Value>>>,
+    #[serde(default)]
+    pub sleep: Option<Sp<Text>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpect {
+    #[serde(default)]
+    pub status: Option<OneOrMany<u16>>,
+    #[serde(default)]
+    pub body_contains: Option<Sp<String>>,
+    #[serde(default)]
+    pub jsonpath: BTreeMap<String, Sp<serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExtract {
+    #[serde(default)]
+    pub jsonpath: Option<Sp<String>>,
+    #[serde(default)]
+    pub header: Option<Sp<String>>,
+    #[serde(default)]
+    pub regex: Option<Sp<String>>,
+    #[serde(default)]
+    pub group: Option<usize>,
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+}
+
+/// A scalar written as text: YAML strings, numbers and booleans all become
+/// their text (`page: 2` is the query value `2`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

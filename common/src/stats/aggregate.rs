@@ -1,0 +1,304 @@
+//! The master side: [`RunStats`] merges workers' intervals into run totals per
+//! endpoint, failures by message with first/last seen, and a history point per
+//! tick (about one a second) for live views, CSV history and charts.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::{EndpointStats, FailureKey, IntervalStats, PERCENTILES, StatsKey};
+
+/// Seconds of history behind the "current" request rate (Locust uses 10).
+const CURRENT_WINDOW: usize = 10;
+
+/// Occurrences of one failure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureEntry {
+    /// How many times.
+    pub occurrences: u64,
+    /// When the master first merged it.
+    pub first_seen: SystemTime,
+    /// When the master last merged it.
+    pub last_seen: SystemTime,
+}
+
+/// One endpoint's numbers over one history tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointPoint {
+    /// Index into `Snapshot::rows` order (the sorted endpoint keys at the time).
+    pub key: StatsKey,
+    /// Requests in the tick.
+    pub requests: u64,
+    /// Failures in the tick.
+    pub failures: u64,
+    /// Percentiles of the tick, as [`PERCENTILES`].
+    pub percentiles_ms: Vec<f64>,
+    /// Average of the tick.
+    pub avg_ms: f64,
+}
+
+/// The whole cluster over one history tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    /// End of the tick, unix milliseconds.
+    pub unix_ms: i64,
+    /// Users running at the end of the tick.
+    pub users: u64,
+    /// Requests per second over the tick.
+    pub rps: f64,
+    /// Failures per second over the tick.
+    pub fail_per_s: f64,
+    /// Percentiles over the tick, as [`PERCENTILES`].
+    pub percentiles_ms: Vec<f64>,
+    /// Average over the tick.
+    pub avg_ms: f64,
+    /// Requests since the start.
+    pub total_requests: u64,
+    /// Failures since the start.
+    pub total_failures: u64,
+    /// Per endpoint, for the endpoints that had requests in the tick.
+    pub endpoints: Vec<EndpointPoint>,
+}
+
+/// One row of the stats table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsRow {
+    /// Method; empty for the Aggregated row.
+    pub method: String,
+    /// Name, or `Aggregated`.
+    pub name: String,
+    /// Requests.
+    pub requests: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Median response time.
+    pub median_ms: f64,
+    /// Average response time.
+    pub avg_ms: f64,
+    /// Fastest.
+    pub min_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+    /// Average body size in bytes.
+    pub avg_content: f64,
+    /// Requests per second over the run.
+    pub rps: f64,
+    /// Failures per second over the run.
+    pub fail_per_s: f64,
+    /// Requests per second over the last ten seconds.
+    pub current_rps: f64,
+    /// Percentiles as [`PERCENTILES`].
+    pub percentiles_ms: Vec<f64>,
+}
+
+impl StatsRow {
+    fn from_stats(method: &str, name: &str, s: &EndpointStats, elapsed: f64, current_rps: f64) -> Self {
+        Self {
+            method: method.to_owned(),
+            name: name.to_owned(),
+            requests: s.requests,
+            failures: s.failures,
+            median_ms: s.percentile_ms(0.5),
+            avg_ms: s.avg_ms(),
+            min_ms: s.min_ms(),
+            max_ms: s.max_ms(),
+            avg_content: s.avg_content(),
+            rps: s.requests as f64 / elapsed,
+            fail_per_s: s.failures as f64 / elapsed,
+            current_rps,
+            percentiles_ms: PERCENTILES.iter().map(|q| s.percentile_ms(*q)).collect(),
+        }
+    }
+
+    /// Failures as a fraction of requests (0 when there were none).
+    pub fn fail_ratio(&self) -> f64 {
+        if self.requests == 0 { 0.0 } else { self.failures as f64 / self.requests as f64 }
+    }
+}
+
+/// What a stats view shows at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Seconds since the run started.
+    pub elapsed_s: f64,
+    /// One row per endpoint, sorted by name then method.
+    pub rows: Vec<StatsRow>,
+    /// The Aggregated row.
+    pub total: StatsRow,
+    /// Failures sorted by count, largest first.
+    pub failures: Vec<(FailureKey, FailureEntry)>,
+}
+
+/// All statistics of a run, merged from every worker.
+#[derive(Debug)]
+pub struct RunStats {
+    started: SystemTime,
+    endpoints: BTreeMap<StatsKey, EndpointStats>,
+    total: EndpointStats,
+    failures: BTreeMap<FailureKey, FailureEntry>,
+    tick_endpoints: BTreeMap<StatsKey, EndpointStats>,
+    tick_total: EndpointStats,
+    last_tick: SystemTime,
+    history: Vec<HistoryPoint>,
+}
+
+impl RunStats {
+    /// Empty stats for a run starting at `started`.
+    pub fn new(started: SystemTime) -> Self {
+        Self {
+            started,
+            endpoints: BTreeMap::new(),
+            total: EndpointStats::new(),
+            failures: BTreeMap::new(),
+            tick_endpoints: BTreeMap::new(),
+            tick_total: EndpointStats::new(),
+            last_tick: started,
+            history: Vec::new(),
+        }
+    }
+
+    /// When the run (or the last reset) started.
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    /// Merges one worker interval, received at `now`.
+    pub fn add(&mut self, interval: &IntervalStats, now: SystemTime) {
+        for (key, s) in &interval.endpoints {
+            self.endpoints.entry(key.clone()).or_default().merge(s);
+            self.tick_endpoints.entry(key.clone()).or_default().merge(s);
+            self.total.merge(s);
+            self.tick_total.merge(s);
+        }
+        for (key, n) in &interval.failures {
+            let e = self.failures.entry(key.clone()).or_insert(FailureEntry {
+                occurrences: 0,
+                first_seen: now,
+                last_seen: now,
+            });
+            e.occurrences += n;
+            e.last_seen = now;
+        }
+    }
+
+    /// Closes a history point covering what was merged since the last tick.
+    pub fn tick(&mut self, now: SystemTime, users: u64) {
+        let secs = now.duration_since(self.last_tick).unwrap_or_default().as_secs_f64().max(1e-3);
+        let t = &self.tick_total;
+        let endpoints = self
+            .tick_endpoints
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(k, s)| EndpointPoint {
+                key: k.clone(),
+                requests: s.requests,
+                failures: s.failures,
+                percentiles_ms: PERCENTILES.iter().map(|q| s.percentile_ms(*q)).collect(),
+                avg_ms: s.avg_ms(),
+            })
+            .collect();
+        self.history.push(HistoryPoint {
+            unix_ms: unix_ms(now),
+            users,
+            rps: t.requests as f64 / secs,
+            fail_per_s: t.failures as f64 / secs,
+            percentiles_ms: PERCENTILES.iter().map(|q| t.percentile_ms(*q)).collect(),
+            avg_ms: t.avg_ms(),
+            total_requests: self.total.requests,
+            total_failures: self.total.failures,
+            endpoints,
+        });
+        self.tick_total.reset();
+        for s in self.tick_endpoints.values_mut() {
+            s.reset();
+        }
+        self.last_tick = now;
+    }
+
+    /// The history points so far.
+    pub fn history(&self) -> &[HistoryPoint] {
+        &self.history
+    }
+
+    /// Totals over every endpoint.
+    pub fn total(&self) -> &EndpointStats {
+        &self.total
+    }
+
+    /// Per-endpoint totals.
+    pub fn endpoints(&self) -> &BTreeMap<StatsKey, EndpointStats> {
+        &self.endpoints
+    }
+
+    /// Forgets everything (the web UI's "reset stats"), starting over at `now`.
+    pub fn reset(&mut self, now: SystemTime) {
+        *self = Self::new(now);
+    }
+
+    /// The table as of `now`.
+    pub fn snapshot(&self, now: SystemTime) -> Snapshot {
+        let elapsed = now.duration_since(self.started).unwrap_or(Duration::ZERO).as_secs_f64().max(1e-3);
+        let first = self.history.len().saturating_sub(CURRENT_WINDOW);
+        let recent = &self.history[first..];
+        let window_start = if first > 0 { self.history[first - 1].unix_ms } else { unix_ms(self.started) };
+        let window_secs = recent.last().map_or(1.0, |p| ((p.unix_ms - window_start) as f64 / 1000.0).max(1e-3));
+        let current = |key: Option<&StatsKey>| -> f64 {
+            let n: u64 = recent
+                .iter()
+                .map(|p| match key {
+                    None => p.endpoints.iter().map(|e| e.requests).sum::<u64>(),
+                    Some(k) => p.endpoints.iter().filter(|e| &e.key == k).map(|e| e.requests).sum(),
+                })
+                .sum();
+            n as f64 / window_secs
+        };
+        let rows = self
+            .endpoints
+            .iter()
+            .map(|(k, s)| StatsRow::from_stats(&k.method, &k.name, s, elapsed, current(Some(k))))
+            .collect();
+        let total = StatsRow::from_stats("", "Aggregated", &self.total, elapsed, current(None));
+        let mut failures: Vec<_> = self.failures.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        failures.sort_by(|a, b| b.1.occurrences.cmp(&a.1.occurrences).then_with(|| a.0.cmp(&b.0)));
+        Snapshot { elapsed_s: elapsed, rows, total, failures }
+    }
+}
+
+/// Unix milliseconds of a time.
+pub fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Recorder;
+
+    #[test]
+    fn merges_workers_and_keeps_history() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut run = RunStats::new(t0);
+        let keys = vec![StatsKey::new("GET", "/a"), StatsKey::new("POST", "/b")];
+        for worker in 0..3 {
+            let r = Recorder::new(keys.clone());
+            for i in 0..100 {
+                r.record(i % 2, 1000 + i as u64, 5, (i % 10 == 0).then_some("boom"));
+            }
+            run.add(&r.take(), t0 + Duration::from_millis(500 + worker));
+        }
+        run.tick(t0 + Duration::from_secs(1), 30);
+        let snap = run.snapshot(t0 + Duration::from_secs(2));
+        assert_eq!(snap.total.requests, 300);
+        assert_eq!(snap.total.failures, 30);
+        assert_eq!(snap.rows.len(), 2);
+        assert_eq!(snap.rows[0].name, "/a");
+        assert!((snap.total.rps - 150.0).abs() < 1e-9);
+        assert_eq!(snap.failures[0].1.occurrences, 30);
+        let h = &run.history()[0];
+        assert_eq!(h.users, 30);
+        assert!((h.rps - 300.0).abs() < 1e-9);
+        assert_eq!(h.endpoints.len(), 2);
+        assert!((snap.total.current_rps - 300.0).abs() < 1e-6, "{}", snap.total.current_rps);
+    }
+}

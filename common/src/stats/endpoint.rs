@@ -1,0 +1,235 @@
+//! [`EndpointStats`]: the mergeable summary of one endpoint over some span
+//! (an interval, a second, a whole run): counts, exact min/max/sum, and an HDR
+//! histogram of response times in microseconds.
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+
+/// Largest recordable response time: one hour. Larger values are clamped
+/// (and still counted; the exact max is kept separately).
+pub const MAX_MICROS: u64 = 3_600_000_000;
+const SIGFIG: u8 = 3;
+
+/// A histogram that could not be encoded, decoded or merged.
+#[derive(Debug, thiserror::Error)]
+#[error("histogram: {0}")]
+pub struct HistogramError(String);
+
+/// Counts and latency of one endpoint over a span of time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointStats {
+    /// Requests, failed or not.
+    pub requests: u64,
+    /// Failed requests.
+    pub failures: u64,
+    /// Sum of response body sizes.
+    pub content_bytes: u64,
+    /// Sum of response times, for an exact average.
+    pub total_micros: u64,
+    /// Exact fastest response (`u64::MAX` when empty).
+    pub min_micros: u64,
+    /// Exact slowest response.
+    pub max_micros: u64,
+    hist: Histogram<u64>,
+}
+
+impl Default for EndpointStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EndpointStats {
+    /// Empty stats.
+    pub fn new() -> Self {
+        Self {
+            requests: 0,
+            failures: 0,
+            content_bytes: 0,
+            total_micros: 0,
+            min_micros: u64::MAX,
+            max_micros: 0,
+            hist: Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG).expect("static bounds are valid"),
+        }
+    }
+
+    /// Records one request.
+    pub fn record(&mut self, micros: u64, content_bytes: u64, failed: bool) {
+        self.requests += 1;
+        self.failures += u64::from(failed);
+        self.content_bytes += content_bytes;
+        self.total_micros += micros;
+        self.min_micros = self.min_micros.min(micros);
+        self.max_micros = self.max_micros.max(micros);
+        self.hist.saturating_record(micros.clamp(1, MAX_MICROS));
+    }
+
+    /// Adds another span's stats into this one. Exact: the histograms add
+    /// bucket by bucket, so percentiles equal those of one histogram of all
+    /// the samples.
+    pub fn merge(&mut self, other: &EndpointStats) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.content_bytes += other.content_bytes;
+        self.total_micros += other.total_micros;
+        self.min_micros = self.min_micros.min(other.min_micros);
+        self.max_micros = self.max_micros.max(other.max_micros);
+        // Same bounds on both sides, so `add` cannot fail.
+        let _ = self.hist.add(&other.hist);
+    }
+
+    /// Empties the stats, keeping the histogram's allocation.
+    pub fn reset(&mut self) {
+        self.requests = 0;
+        self.failures = 0;
+        self.content_bytes = 0;
+        self.total_micros = 0;
+        self.min_micros = u64::MAX;
+        self.max_micros = 0;
+        self.hist.reset();
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0
+    }
+
+    /// Response time at quantile `q` (0..=1) in milliseconds; `q == 1` is the
+    /// exact max. Zero when empty.
+    pub fn percentile_ms(&self, q: f64) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        if q >= 1.0 {
+            return self.max_micros as f64 / 1000.0;
+        }
+        let v = self.hist.value_at_quantile(q).min(self.max_micros).max(self.min_micros);
+        v as f64 / 1000.0
+    }
+
+    /// Exact average response time in milliseconds.
+    pub fn avg_ms(&self) -> f64 {
+        if self.is_empty() { 0.0 } else { self.total_micros as f64 / self.requests as f64 / 1000.0 }
+    }
+
+    /// Exact minimum in milliseconds (zero when empty).
+    pub fn min_ms(&self) -> f64 {
+        if self.is_empty() { 0.0 } else { self.min_micros as f64 / 1000.0 }
+    }
+
+    /// Exact maximum in milliseconds.
+    pub fn max_ms(&self) -> f64 {
+        self.max_micros as f64 / 1000.0
+    }
+
+    /// Average response size in bytes.
+    pub fn avg_content(&self) -> f64 {
+        if self.is_empty() { 0.0 } else { self.content_bytes as f64 / self.requests as f64 }
+    }
+
+    /// The histogram as HdrHistogram V2+DEFLATE bytes, for the wire.
+    ///
+    /// # Errors
+    ///
+    /// Only if the serializer fails, which it does not for valid histograms.
+    pub fn encode_histogram(&self) -> Result<Vec<u8>, HistogramError> {
+        let mut buf = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.hist, &mut buf)
+            .map_err(|e| HistogramError(format!("encode: {e:?}").to_lowercase()))?;
+        Ok(buf)
+    }
+
+    /// Rebuilds stats from the wire: counters plus an encoded histogram.
+    ///
+    /// # Errors
+    ///
+    /// Bytes that are not a V2 (optionally DEFLATE) histogram, or a histogram
+    /// whose count disagrees with `requests`.
+    pub fn from_wire(
+        requests: u64,
+        failures: u64,
+        content_bytes: u64,
+        total_micros: u64,
+        min_micros: u64,
+        max_micros: u64,
+        histogram: &[u8],
+    ) -> Result<Self, HistogramError> {
+        let decoded: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(histogram))
+            .map_err(|e| HistogramError(format!("decode: {e:?}").to_lowercase()))?;
+        if decoded.len() != requests {
+            return Err(HistogramError(format!("holds {} samples but the report says {requests}", decoded.len())));
+        }
+        let mut stats = Self { requests, failures, content_bytes, total_micros, min_micros, max_micros, ..Self::new() };
+        stats.hist.add(&decoded).map_err(|e| HistogramError(format!("merge: {e:?}").to_lowercase()))?;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn percentiles_are_exact_to_three_digits() {
+        let mut s = EndpointStats::new();
+        for ms in 1..=1000u64 {
+            s.record(ms * 1000, 10, ms % 100 == 0);
+        }
+        assert_eq!(s.requests, 1000);
+        assert_eq!(s.failures, 10);
+        assert!((s.percentile_ms(0.5) - 500.0).abs() <= 0.5, "{}", s.percentile_ms(0.5));
+        assert!((s.percentile_ms(0.99) - 990.0).abs() <= 1.0);
+        assert_eq!(s.percentile_ms(1.0), 1000.0);
+        assert_eq!(s.min_ms(), 1.0);
+        assert!((s.avg_ms() - 500.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn wire_round_trip() {
+        let mut s = EndpointStats::new();
+        for v in [5u64, 70, 900, 12_000, 4_000_000_000] {
+            s.record(v, 3, false);
+        }
+        let bytes = s.encode_histogram().unwrap();
+        let back = EndpointStats::from_wire(s.requests, 0, 15, s.total_micros, s.min_micros, s.max_micros, &bytes).unwrap();
+        assert_eq!(back, s);
+        assert!(EndpointStats::from_wire(1, 0, 0, 0, 0, 0, b"garbage").is_err());
+        assert!(EndpointStats::from_wire(99, 0, 0, 0, 0, 0, &bytes).is_err());
+    }
+
+    #[test]
+    fn reset_empties() {
+        let mut s = EndpointStats::new();
+        s.record(10, 1, true);
+        s.reset();
+        assert_eq!(s, EndpointStats::new());
+    }
+
+    proptest! {
+        /// Merging histograms of any split of the samples gives the same
+        /// percentiles as one histogram of all samples.
+        #[test]
+        fn merge_of_random_splits_equals_one_histogram(
+            samples in prop::collection::vec((1u64..120_000_000, 0usize..4), 1..400)
+        ) {
+            let mut whole = EndpointStats::new();
+            let mut parts = vec![EndpointStats::new(); 4];
+            for (v, part) in &samples {
+                whole.record(*v, 1, false);
+                parts[*part].record(*v, 1, false);
+            }
+            let mut merged = EndpointStats::new();
+            for p in &parts {
+                let wire = EndpointStats::from_wire(p.requests, p.failures, p.content_bytes, p.total_micros, p.min_micros, p.max_micros, &p.encode_histogram().unwrap()).unwrap();
+                merged.merge(&wire);
+            }
+            prop_assert_eq!(&merged, &whole);
+            for q in crate::stats::PERCENTILES {
+                prop_assert_eq!(merged.percentile_ms(q), whole.percentile_ms(q));
+            }
+        }
+    }
+}

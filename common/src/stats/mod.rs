@@ -1,0 +1,47 @@
+//! Latency and count statistics. Workers record into a [`Recorder`] and hand
+//! over one [`IntervalStats`] per reporting interval; the master merges them
+//! into [`RunStats`]: totals, failures and a per-second history. Latency is
+//! always an HDR histogram in microseconds (3 significant digits), never a list
+//! of samples, so memory stays flat and merged percentiles are exact.
+
+mod aggregate;
+mod endpoint;
+mod recorder;
+pub mod table;
+
+use serde::{Deserialize, Serialize};
+
+pub use aggregate::{FailureEntry, HistoryPoint, RunStats, Snapshot, StatsRow};
+pub use endpoint::{EndpointStats, HistogramError, MAX_MICROS};
+pub use recorder::{IntervalStats, Recorder};
+
+/// Locust's reported percentiles (console and CSV).
+pub const PERCENTILES: [f64; 11] = [0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0];
+
+/// Column labels of [`PERCENTILES`], as Locust writes them.
+pub const PERCENTILE_LABELS: [&str; 11] = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"];
+
+/// What stats are grouped by: the request method and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StatsKey {
+    /// Ordered by name first, as Locust sorts its table.
+    pub name: String,
+    /// `GET`, `POST`, ...
+    pub method: String,
+}
+
+impl StatsKey {
+    /// A key from method and name.
+    pub fn new(method: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { method: method.into(), name: name.into() }
+    }
+}
+
+/// Failures are grouped by endpoint and error message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FailureKey {
+    /// The endpoint.
+    pub key: StatsKey,
+    /// The error message.
+    pub error: String,
+}
