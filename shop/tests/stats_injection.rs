@@ -1,0 +1,123 @@
+//! `/_stats` counting and the injected latency and error rate.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::TestShop;
+use reqwest::StatusCode;
+use serde_json::json;
+use stampede_shop::{LatencyRange, ShopConfig, ShopStats};
+
+#[tokio::test]
+async fn stats_count_exactly_what_was_served() {
+    let t = TestShop::start(ShopConfig::default()).await;
+    let token = t.login(0).await; // login 1
+    let _ = t
+        .post(
+            "/api/auth/login/",
+            None,
+            json!({"username": "x", "password": "y"}),
+        )
+        .await; // login 2 (401)
+    let _ = t.get("/api/products/").await; // list 1
+    let _ = t.get("/api/products/?page=9").await; // list 2 (404)
+    let _ = t.get("/api/products/7/").await; // detail 1
+    let _ = t.get("/api/products/abc/").await; // detail 2 (404)
+    let _ = t
+        .post("/api/cart/items/", None, json!({"product": 1}))
+        .await; // cart 1 (401)
+    t.add_to_cart(&token, 1, 1).await; // cart 2
+    let _ = t.post_raw("/api/cart/items/", Some(&token), "{").await; // cart 3 (400)
+    let _ = t.order(&token).await; // orders 1
+    let _ = t
+        .post(
+            "/api/payments/confirm/",
+            Some(&token),
+            json!({"payment_key": "k", "order_id": 1, "amount": 0}),
+        )
+        .await; // confirm 1 (400)
+    let _ = t.get("/").await; // other 1
+    let _ = t.get("/api/nope/").await; // other 2
+    let resp = t.client.delete(t.url("/api/orders/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED); // other 3
+
+    let expected: BTreeMap<String, u64> = [
+        ("POST /api/auth/login/", 2),
+        ("GET /api/products/", 2),
+        ("GET /api/products/{id}/", 2),
+        ("POST /api/cart/items/", 3),
+        ("POST /api/orders/", 1),
+        ("POST /api/payments/confirm/", 1),
+        ("other", 3),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let expected = ShopStats {
+        served: 14,
+        routes: expected,
+    };
+
+    for _ in 0..2 {
+        let (status, body) = t.get("/_stats").await;
+        assert_eq!(status, StatusCode::OK);
+        let stats: ShopStats = serde_json::from_value(body).unwrap();
+        assert_eq!(stats, expected, "/_stats does not count itself");
+    }
+    assert_eq!(t.shop.stats(), expected);
+
+    let resp = t.client.post(t.url("/_stats/reset")).send().await.unwrap();
+    assert!(resp.status().is_success());
+    let stats = t.shop.stats();
+    assert_eq!(stats.served, 0);
+    assert!(stats.routes.values().all(|n| *n == 0));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn error_rate_one_fails_every_api_request() {
+    let t = TestShop::start(ShopConfig {
+        latency: None,
+        error_rate: 1.0,
+    })
+    .await;
+    for path in ["/api/products/", "/api/products/1/", "/api/nope/"] {
+        let (status, body) = t.get(path).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(body, json!({"detail": "injected error"}));
+    }
+    let (status, _) = t
+        .post(
+            "/api/auth/login/",
+            None,
+            json!({"username": "load_test_user_0", "password": "testpass123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    // outside /api/ nothing is injected
+    let (status, _) = t.get("/_stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t.shop.stats().served, 4, "injected errors are counted");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn error_rate_zero_with_latency_never_fails() {
+    let latency = LatencyRange {
+        min: Duration::from_millis(1),
+        max: Duration::from_millis(3),
+    };
+    let t = TestShop::start(ShopConfig {
+        latency: Some(latency),
+        error_rate: 0.0,
+    })
+    .await;
+    for i in 1..=30 {
+        let (status, _) = t.get(&format!("/api/products/{i}/")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(t.shop.stats().served, 30);
+    t.stop().await;
+}
