@@ -128,6 +128,8 @@ pub struct Snapshot {
     pub total: StatsRow,
     /// Failures sorted by count, largest first.
     pub failures: Vec<(FailureKey, FailureEntry)>,
+    /// Errors that kept requests from being sent, by message.
+    pub exceptions: Vec<(String, u64)>,
 }
 
 /// All statistics of a run, merged from every worker.
@@ -137,6 +139,7 @@ pub struct RunStats {
     endpoints: BTreeMap<StatsKey, EndpointStats>,
     total: EndpointStats,
     failures: BTreeMap<FailureKey, FailureEntry>,
+    exceptions: BTreeMap<String, u64>,
     tick_endpoints: BTreeMap<StatsKey, EndpointStats>,
     tick_total: EndpointStats,
     last_tick: SystemTime,
@@ -151,6 +154,7 @@ impl RunStats {
             endpoints: BTreeMap::new(),
             total: EndpointStats::new(),
             failures: BTreeMap::new(),
+            exceptions: BTreeMap::new(),
             tick_endpoints: BTreeMap::new(),
             tick_total: EndpointStats::new(),
             last_tick: started,
@@ -179,6 +183,9 @@ impl RunStats {
             });
             e.occurrences += n;
             e.last_seen = now;
+        }
+        for (msg, n) in &interval.exceptions {
+            *self.exceptions.entry(msg.clone()).or_insert(0) += n;
         }
     }
 
@@ -261,7 +268,8 @@ impl RunStats {
         let total = StatsRow::from_stats("", "Aggregated", &self.total, elapsed, current(None));
         let mut failures: Vec<_> = self.failures.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         failures.sort_by(|a, b| b.1.occurrences.cmp(&a.1.occurrences).then_with(|| a.0.cmp(&b.0)));
-        Snapshot { elapsed_s: elapsed, rows, total, failures }
+        let exceptions = self.exceptions.iter().map(|(m, n)| (m.clone(), *n)).collect();
+        Snapshot { elapsed_s: elapsed, rows, total, failures, exceptions }
     }
 }
 

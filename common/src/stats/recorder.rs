@@ -15,12 +15,15 @@ pub struct IntervalStats {
     pub endpoints: Vec<(StatsKey, EndpointStats)>,
     /// Failure counts by endpoint and message.
     pub failures: Vec<(FailureKey, u64)>,
+    /// Errors that stopped a step before any request was sent (a template
+    /// that failed to render, say), by message: Locust's "exceptions".
+    pub exceptions: Vec<(String, u64)>,
 }
 
 impl IntervalStats {
     /// Whether nothing happened in the interval.
     pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty() && self.failures.is_empty()
+        self.endpoints.is_empty() && self.failures.is_empty() && self.exceptions.is_empty()
     }
 
     /// Requests in the interval.
@@ -42,6 +45,12 @@ impl IntervalStats {
                 None => self.failures.push((key, n)),
             }
         }
+        for (msg, n) in other.exceptions {
+            match self.exceptions.iter_mut().find(|(m, _)| *m == msg) {
+                Some((_, c)) => *c += n,
+                None => self.exceptions.push((msg, n)),
+            }
+        }
     }
 }
 
@@ -51,13 +60,14 @@ pub struct Recorder {
     keys: Vec<StatsKey>,
     slots: Vec<Mutex<EndpointStats>>,
     failures: Mutex<HashMap<(usize, String), u64>>,
+    exceptions: Mutex<HashMap<String, u64>>,
 }
 
 impl Recorder {
     /// A recorder with one slot per key; `record` takes the key's index.
     pub fn new(keys: Vec<StatsKey>) -> Self {
         let slots = keys.iter().map(|_| Mutex::new(EndpointStats::new())).collect();
-        Self { keys, slots, failures: Mutex::new(HashMap::new()) }
+        Self { keys, slots, failures: Mutex::new(HashMap::new()), exceptions: Mutex::new(HashMap::new()) }
     }
 
     /// Records one request of endpoint `slot`; `error` marks it failed.
@@ -75,6 +85,11 @@ impl Recorder {
         }
     }
 
+    /// Counts an error that kept a step from sending its request.
+    pub fn record_exception(&self, message: &str) {
+        *self.exceptions.lock().unwrap_or_else(|p| p.into_inner()).entry(message.to_owned()).or_insert(0) += 1;
+    }
+
     /// Takes everything recorded since the last call.
     pub fn take(&self) -> IntervalStats {
         let mut endpoints = Vec::new();
@@ -90,7 +105,10 @@ impl Recorder {
             .into_iter()
             .map(|((slot, error), n)| (FailureKey { key: self.keys[slot].clone(), error }, n))
             .collect();
-        IntervalStats { endpoints, failures }
+        let exceptions = std::mem::take(&mut *self.exceptions.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
+        IntervalStats { endpoints, failures, exceptions }
     }
 }
 

@@ -1,0 +1,138 @@
+//! The command line: one binary, `stampede`, with Locust's flag names where
+//! Locust has one. Each flag's doc comment is its `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    stampede_common::duration::parse_duration(s)
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid spawn rate `{s}`: expected a number of users per second above 0")),
+    }
+}
+
+/// Distributed load testing: virtual users running a scenario against your service.
+#[derive(Debug, Parser)]
+#[command(name = "stampede", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test in this process (master and worker in one).
+    Run(RunArgs),
+    /// Validate a scenario without sending any load.
+    Check(CheckArgs),
+    /// Run the seed's shop scenario against the built-in shop target, on loopback.
+    Demo(DemoArgs),
+    /// Serve the demo shop target (the seed's Django API) for load tests.
+    Shop(ShopArgs),
+}
+
+/// What to run and how hard: shared by `run` and (later) `master`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Scenario file (YAML); `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE", env = "STAMPEDE_FILE")]
+    pub file: String,
+    /// Target base URL (overrides the scenario's `host:`).
+    #[arg(short = 'H', long, env = "STAMPEDE_HOST")]
+    pub host: Option<String>,
+    /// Peak number of concurrent users.
+    #[arg(short = 'u', long, default_value_t = 1, env = "STAMPEDE_USERS")]
+    pub users: u64,
+    /// Users started per second.
+    #[arg(short = 'r', long = "spawn-rate", default_value = "1", value_parser = positive_rate, env = "STAMPEDE_SPAWN_RATE")]
+    pub spawn_rate: f64,
+    /// Stop after this long (e.g. 30s, 5m, 1h30m); runs until Ctrl-C otherwise.
+    #[arg(short = 't', long = "run-time", value_parser = duration, env = "STAMPEDE_RUN_TIME")]
+    pub run_time: Option<Duration>,
+    /// Only run these user classes (repeatable).
+    #[arg(long = "class", value_name = "NAME")]
+    pub classes: Vec<String>,
+    /// On stop, let users finish their current task for up to this long.
+    #[arg(short = 's', long = "stop-timeout", value_parser = duration, default_value = "0s")]
+    pub stop_timeout: Duration,
+    /// Request timeout for steps that set none.
+    #[arg(long = "request-timeout", value_parser = duration, default_value = "60s")]
+    pub request_timeout: Duration,
+    /// Trust this PEM CA certificate for HTTPS targets, besides the system roots.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify HTTPS certificates of the target.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print the live stats table every this often (to stderr).
+    #[arg(long = "print-stats-interval", value_parser = duration, default_value = "2s")]
+    pub print_stats_interval: Duration,
+    /// Only print the summary at the end, no live table.
+    #[arg(long = "only-summary")]
+    pub only_summary: bool,
+    /// Exit with this code when any request failed.
+    #[arg(long = "exit-code-on-error", value_name = "CODE")]
+    pub exit_code_on_error: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// No web UI: start at once and stop at --run-time (standalone runs are headless for now).
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario file (YAML); `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Concurrent users.
+    #[arg(short = 'u', long, default_value_t = 200)]
+    pub users: u64,
+    /// Users started per second.
+    #[arg(short = 'r', long = "spawn-rate", default_value = "50", value_parser = positive_rate)]
+    pub spawn_rate: f64,
+    /// How long to run.
+    #[arg(short = 't', long = "run-time", value_parser = duration, default_value = "30s")]
+    pub run_time: Duration,
+    /// Latency the shop adds to each API request (e.g. 20ms..80ms, or 0ms).
+    #[arg(long, default_value = "10ms..50ms")]
+    pub latency: String,
+    /// Fraction of API requests the shop answers with 500.
+    #[arg(long = "error-rate", default_value_t = 0.0)]
+    pub error_rate: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShopArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// Latency added to each API request: a fixed 50ms or a range 20ms..80ms.
+    #[arg(long)]
+    pub latency: Option<String>,
+    /// Fraction of API requests answered with 500 (0.0 to 1.0).
+    #[arg(long = "error-rate", default_value_t = 0.0)]
+    pub error_rate: f64,
+}

@@ -1,0 +1,203 @@
+//! The subcommands: load and validate the scenario, build the typed run
+//! configuration once, run, print, and choose the exit code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede_common::scenario::{Scenario, ScenarioSource, Tasks};
+use stampede_master::local::{RunConfig, RunReport, render_summary, run_local};
+use stampede_master::MasterError;
+use stampede_shop::{LatencyRange, Shop, ShopConfig};
+use stampede_worker::http::ClientOptions;
+use stampede_worker::{EngineConfig, WorkerError};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{CheckArgs, Command, DemoArgs, LoadArgs, OutputArgs, RunArgs, ShopArgs};
+use crate::signal;
+
+/// The embedded seed scenario `stampede demo` runs.
+const SHOP_YAML: &str = include_str!("../../scenarios/shop.yaml");
+
+/// Exit code 2: usage or scenario errors.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code 3: the run could not run.
+pub const EXIT_CANNOT_RUN: u8 = 3;
+
+/// A command that failed, with its exit code and a one-line message.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: EXIT_USAGE, message: message.into() }
+}
+
+impl From<MasterError> for Failure {
+    fn from(e: MasterError) -> Self {
+        let code = match &e {
+            MasterError::Plan(_) | MasterError::Worker(WorkerError::NoHost | WorkerError::InvalidHost(_)) => EXIT_USAGE,
+            MasterError::Worker(_) => EXIT_CANNOT_RUN,
+        };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+pub async fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
+    match cmd {
+        Command::Run(args) => run(args).await,
+        Command::Check(args) => check(args),
+        Command::Demo(args) => demo(args).await,
+        Command::Shop(args) => shop(args).await,
+    }
+}
+
+fn load_scenario(file: &str) -> Result<(ScenarioSource, Scenario), Failure> {
+    let src = ScenarioSource::read(file).map_err(|e| usage(e.render()))?;
+    let scenario = src.compile().map_err(|e| usage(e.render()))?;
+    Ok((src, scenario))
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
+    let (_, s) = load_scenario(&args.file)?;
+    println!("{}: ok, {} user class(es), {} request name(s)", args.file, s.classes.len(), s.stat_keys.len());
+    for c in &s.classes {
+        let share = match c.fixed_count {
+            Some(n) => format!("fixed_count {n}"),
+            None => format!("weight {}", c.weight),
+        };
+        let tasks = match &c.tasks {
+            Tasks::Sequence(steps) => format!("sequence of {} steps", steps.len()),
+            Tasks::Weighted { tasks, .. } => format!("{} weighted tasks", tasks.len()),
+        };
+        println!("  {} ({share}): {} on_start step(s), {tasks}", c.name, c.on_start.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
+    let ca_cert_pem = match &load.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| usage(format!("--ca-cert {}: {}", path.display(), e.to_string().to_lowercase())))?,
+        ),
+        None => None,
+    };
+    if load.request_timeout.is_zero() {
+        return Err(usage("--request-timeout must be above zero"));
+    }
+    Ok(EngineConfig {
+        host: load.host.clone(),
+        http: ClientOptions { insecure: load.insecure, ca_cert_pem, ..ClientOptions::default() },
+        default_timeout: load.request_timeout,
+        stop_timeout: load.stop_timeout,
+    })
+}
+
+fn print_interval(out: &OutputArgs) -> Option<Duration> {
+    (!out.only_summary && !out.print_stats_interval.is_zero()).then_some(out.print_stats_interval)
+}
+
+fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
+    println!("{}", render_summary(report));
+    match out.exit_code_on_error {
+        Some(code) if report.snapshot.total.failures > 0 || !report.snapshot.exceptions.is_empty() => {
+            ExitCode::from(code)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let (_, scenario) = load_scenario(&args.load.file)?;
+    let cfg = RunConfig {
+        users: args.load.users,
+        spawn_rate: args.load.spawn_rate,
+        run_time: args.load.run_time,
+        classes: args.load.classes.clone(),
+        engine: engine_config(&args.load)?,
+        print_interval: print_interval(&args.output),
+    };
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    let report = run_local(Arc::new(scenario), cfg, shutdown).await?;
+    Ok(finish(&report, &args.output))
+}
+
+async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+    let latency = match args.latency.trim() {
+        "0" | "0ms" | "0s" | "" => None,
+        text => Some(text.parse::<LatencyRange>().map_err(|e| usage(format!("--latency: {e}")))?),
+    };
+    let shop_cfg = ShopConfig { latency, error_rate: args.error_rate };
+    shop_cfg.validate().map_err(|e| usage(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: format!("cannot bind the shop target: {e}") })?;
+    let addr = listener.local_addr().map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: e.to_string() })?;
+    let shop = Shop::new(shop_cfg);
+    let shop_stop = CancellationToken::new();
+    let serving = tokio::spawn(shop.clone().serve(listener, shop_stop.clone().cancelled_owned()));
+    let scenario = ScenarioSource::from_text("scenarios/shop.yaml", SHOP_YAML)
+        .compile()
+        .map_err(|e| usage(e.render()))?;
+    eprintln!(
+        "demo: shop target on http://{addr} (latency {}, error rate {}); running scenarios/shop.yaml with {} users for {}",
+        args.latency,
+        args.error_rate,
+        args.users,
+        stampede_common::duration::format_duration(args.run_time)
+    );
+    let cfg = RunConfig {
+        users: args.users,
+        spawn_rate: args.spawn_rate,
+        run_time: Some(args.run_time),
+        classes: Vec::new(),
+        engine: EngineConfig { host: Some(format!("http://{addr}")), ..EngineConfig::default() },
+        print_interval: print_interval(&args.output),
+    };
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    let report = run_local(Arc::new(scenario), cfg, shutdown).await?;
+    let served = shop.stats().served;
+    shop_stop.cancel();
+    let _ = serving.await;
+    let code = finish(&report, &args.output);
+    let counted = report.snapshot.total.requests;
+    if served == counted {
+        println!("\nthe shop served {served} requests and stampede counted {counted}: the counts match");
+        Ok(code)
+    } else {
+        Err(Failure {
+            code: 1,
+            message: format!("count mismatch: the shop served {served} requests but stampede counted {counted}"),
+        })
+    }
+}
+
+async fn shop(args: ShopArgs) -> Result<ExitCode, Failure> {
+    let latency = args
+        .latency
+        .as_deref()
+        .map(str::parse::<LatencyRange>)
+        .transpose()
+        .map_err(|e| usage(format!("--latency: {e}")))?;
+    let cfg = ShopConfig { latency, error_rate: args.error_rate };
+    cfg.validate().map_err(|e| usage(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| Failure {
+        code: EXIT_CANNOT_RUN,
+        message: format!("cannot listen on {}: {}", args.listen, e.to_string().to_lowercase()),
+    })?;
+    let addr = listener.local_addr().map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: e.to_string() })?;
+    // Tests and scripts wait for this line on stdout.
+    println!("shop listening on http://{addr}");
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    Shop::new(cfg)
+        .serve(listener, shutdown.cancelled_owned())
+        .await
+        .map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: format!("shop: {e}") })?;
+    Ok(ExitCode::SUCCESS)
+}

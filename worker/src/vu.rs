@@ -1,0 +1,214 @@
+//! The virtual user: one tokio task per user, running its class's `on_start`
+//! until it succeeds, then its tasks in a loop with the class's wait time, and
+//! `on_stop` when stopped gracefully. A failed step ends the current task (a
+//! sequence starts over), so a failed login or order does not cascade into
+//! bogus follow-up requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::HeaderValue;
+use minijinja::Value;
+use stampede_common::scenario::model::{Scenario, Step, Tasks, UserClass};
+use stampede_common::stats::Recorder;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::exchange;
+use crate::http::{HttpClient, Session};
+
+/// What every user of a worker shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub scenario: Arc<Scenario>,
+    pub recorder: Arc<Recorder>,
+    pub client: HttpClient,
+    /// Base URL requests' paths are appended to.
+    pub host: String,
+    pub default_timeout: Duration,
+    /// Zero: stop at the next step boundary. Otherwise finish the current task.
+    pub stop_timeout: Duration,
+}
+
+/// A user's browser-like state: connection, cookies, headers, variables.
+#[derive(Debug)]
+pub(crate) struct UserSession {
+    pub session: Session,
+    pub headers: HeaderMap,
+    pub vars: BTreeMap<String, Value>,
+}
+
+struct VirtualUser<'a> {
+    shared: &'a Shared,
+    class: &'a UserClass,
+    base: &'a str,
+    user: UserSession,
+    ctx: Option<Value>,
+    iteration: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Run {
+    Completed,
+    Failed,
+    Stopped,
+}
+
+/// Runs one virtual user until `stop` is cancelled (and, gracefully, a bit after).
+pub(crate) async fn run(shared: Arc<Shared>, class_idx: usize, index: u64, stop: CancellationToken) {
+    let class = &shared.scenario.classes[class_idx];
+    let mut vars = BTreeMap::new();
+    for (k, v) in &class.variables {
+        vars.insert(k.clone(), Value::from_serialize(v));
+    }
+    if let Some(f) = &class.feeder {
+        for (col, val) in f.columns.iter().zip(f.row_for(index)) {
+            vars.insert(col.clone(), Value::from(val.clone()));
+        }
+    }
+    vars.insert("user_index".into(), Value::from(index));
+    vars.insert("user_class".into(), Value::from(class.name.clone()));
+    vars.insert("iteration".into(), Value::from(0));
+    let mut vu = VirtualUser {
+        shared: &shared,
+        class,
+        base: class.host.as_deref().unwrap_or(&shared.host),
+        user: UserSession { session: shared.client.session(), headers: HeaderMap::new(), vars },
+        ctx: None,
+        iteration: 0,
+    };
+    if vu.set_headers(&class.headers).is_err() {
+        shared.recorder.record_exception("invalid session header value");
+    }
+    loop {
+        match vu.steps(&class.on_start, &stop, true).await {
+            Run::Completed => break,
+            Run::Stopped => return,
+            Run::Failed => {
+                if !vu.pause(Duration::ZERO, &stop).await {
+                    return;
+                }
+            }
+        }
+    }
+    let interruptible = shared.stop_timeout.is_zero();
+    let mut cursor = 0usize;
+    while !stop.is_cancelled() {
+        let started = Instant::now();
+        let result = match &class.tasks {
+            Tasks::Sequence(steps) => {
+                let r = vu.steps(&steps[cursor..=cursor], &stop, interruptible).await;
+                cursor = if r == Run::Completed { (cursor + 1) % steps.len() } else { 0 };
+                r
+            }
+            Tasks::Weighted { tasks, total_weight } => {
+                let task = Tasks::pick_weighted(tasks, fastrand::u32(..*total_weight));
+                vu.steps(&task.steps, &stop, interruptible).await
+            }
+        };
+        if result == Run::Stopped {
+            break;
+        }
+        vu.iteration += 1;
+        vu.user.vars.insert("iteration".into(), Value::from(vu.iteration));
+        vu.ctx = None;
+        if !vu.pause(started.elapsed(), &stop).await {
+            break;
+        }
+    }
+    if !interruptible && !class.on_stop.is_empty() {
+        vu.steps(&class.on_stop, &CancellationToken::new(), false).await;
+    }
+    vu.user.session.close();
+}
+
+impl VirtualUser<'_> {
+    fn ctx(&mut self) -> Value {
+        self.ctx.get_or_insert_with(|| Value::from_object(self.user.vars.clone())).clone()
+    }
+
+    /// Waits the class's wait time after a task; false when stopped meanwhile.
+    async fn pause(&self, task_time: Duration, stop: &CancellationToken) -> bool {
+        let wait = self.class.wait.after(task_time);
+        if wait.is_zero() {
+            tokio::task::yield_now().await;
+            return !stop.is_cancelled();
+        }
+        tokio::select! {
+            _ = stop.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    async fn steps(&mut self, steps: &[Step], stop: &CancellationToken, interruptible: bool) -> Run {
+        for step in steps {
+            if interruptible && stop.is_cancelled() {
+                return Run::Stopped;
+            }
+            if !self.step(step, stop).await {
+                return Run::Failed;
+            }
+        }
+        Run::Completed
+    }
+
+    /// Runs one step; false when it failed.
+    async fn step(&mut self, step: &Step, stop: &CancellationToken) -> bool {
+        let shared = self.shared;
+        match step {
+            Step::Request(req) => {
+                let ctx = self.ctx();
+                // Boxed so an idle user task does not reserve the request's state.
+                let out = Box::pin(exchange::perform(req, shared, self.base, &ctx, &mut self.user)).await;
+                if !req.extract.is_empty() {
+                    self.ctx = None;
+                }
+                if out.sent {
+                    shared.recorder.record(req.stat, out.micros, out.content_bytes, out.error.as_deref());
+                } else if let Some(e) = &out.error {
+                    shared.recorder.record_exception(e);
+                }
+                out.error.is_none()
+            }
+            Step::SetHeaders(headers) => match self.set_headers(headers) {
+                Ok(()) => true,
+                Err(e) => {
+                    shared.recorder.record_exception(&e);
+                    false
+                }
+            },
+            Step::Set(values) => {
+                let ctx = self.ctx();
+                for (name, tpl) in values {
+                    match shared.scenario.templates.render_value(tpl, &ctx) {
+                        Ok(v) => {
+                            self.user.vars.insert(name.clone(), Value::from_serialize(&v));
+                        }
+                        Err(e) => {
+                            shared.recorder.record_exception(&e.to_string());
+                            return false;
+                        }
+                    }
+                }
+                self.ctx = None;
+                true
+            }
+            Step::Sleep(d) => tokio::select! {
+                _ = stop.cancelled() => true,
+                _ = tokio::time::sleep(*d) => true,
+            },
+        }
+    }
+
+    fn set_headers(&mut self, headers: &[(http::HeaderName, stampede_common::scenario::template::Template)]) -> Result<(), String> {
+        let ctx = self.ctx();
+        for (name, tpl) in headers {
+            let v = self.shared.scenario.templates.render(tpl, &ctx).map_err(|e| e.to_string())?;
+            let v = HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header `{name}`"))?;
+            self.user.headers.insert(name.clone(), v);
+        }
+        Ok(())
+    }
+}
