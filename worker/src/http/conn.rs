@@ -1,0 +1,342 @@
+//! One origin's connection: DNS + TCP connect (TCP_NODELAY) + optional TLS,
+//! the parked-socket liveness check, and one request/response exchange run
+//! with hyper's HTTP/1 state built on the socket for just that exchange
+//! (design E, see the `http` module doc).
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, HeaderMap};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::Builder;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use url::{Host, Url};
+
+use super::HttpError;
+
+/// Where a request goes: scheme, host and port of its URL.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    pub https: bool,
+    pub host: Host<&'a str>,
+    /// `url.host_str()`: the pool key (IPv6 in brackets).
+    pub host_str: &'a str,
+    pub port: u16,
+}
+
+impl<'a> Target<'a> {
+    pub fn from_url(url: &'a Url) -> Result<Self, HttpError> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => return Err(HttpError::UnsupportedScheme(other.to_owned())),
+        };
+        let (Some(host), Some(host_str)) = (url.host(), url.host_str()) else {
+            return Err(HttpError::InvalidUrl(format!("missing host in `{url}`")));
+        };
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if https { 443 } else { 80 });
+        Ok(Self {
+            https,
+            host,
+            host_str,
+            port,
+        })
+    }
+}
+
+/// The pool key of a parked connection.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    https: bool,
+    port: u16,
+    host: Box<str>,
+}
+
+impl Origin {
+    pub fn of(t: &Target<'_>) -> Self {
+        Self {
+            https: t.https,
+            port: t.port,
+            host: t.host_str.into(),
+        }
+    }
+
+    pub fn is(&self, t: &Target<'_>) -> bool {
+        self.https == t.https && self.port == t.port && &*self.host == t.host_str
+    }
+}
+
+/// A connected socket, plain or TLS. The TLS state is boxed so a pool slot
+/// stays small.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Resolves, connects and (for https) runs the TLS handshake, all within
+/// `limit`.
+pub(crate) async fn connect(
+    target: &Target<'_>,
+    tls: &Arc<rustls::ClientConfig>,
+    limit: Duration,
+) -> Result<Stream, HttpError> {
+    let work = async {
+        let tcp = connect_tcp(target).await?;
+        if !target.https {
+            return Ok(Stream::Plain(tcp));
+        }
+        let name = match target.host {
+            Host::Domain(d) => ServerName::try_from(d.to_owned())
+                .map_err(|e| HttpError::InvalidUrl(format!("host `{d}`: {e}")))?,
+            Host::Ipv4(ip) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
+            Host::Ipv6(ip) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+        };
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| match HttpError::from_io(&e) {
+                err @ (HttpError::Tls(_) | HttpError::ConnectionReset) => err,
+                _ => HttpError::Tls(e.to_string()),
+            })?;
+        Ok(Stream::Tls(Box::new(tls)))
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(HttpError::ConnectTimeout(limit)))
+}
+
+async fn connect_tcp(target: &Target<'_>) -> Result<TcpStream, HttpError> {
+    let addrs: Vec<SocketAddr> = match target.host {
+        Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), target.port)],
+        Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), target.port)],
+        Host::Domain(d) => tokio::net::lookup_host((d, target.port))
+            .await
+            .map_err(|e| HttpError::Dns(e.to_string()))?
+            .collect(),
+    };
+    let mut last = HttpError::Dns(format!("no address found for `{}`", target.host_str));
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+                return Ok(tcp);
+            }
+            Err(e) => last = HttpError::from_io(&e),
+        }
+    }
+    Err(last)
+}
+
+impl Stream {
+    /// A parked connection can be reused when reading from it would block:
+    /// no EOF (the server closed its idle keep-alive), no error, and no
+    /// unsolicited bytes. TLS records that carry no data (session tickets) are
+    /// consumed here; a close_notify reads as EOF.
+    pub fn is_reusable(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        Pin::new(self).poll_read(&mut cx, &mut buf).is_pending()
+    }
+}
+
+/// What one exchange produced.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub head: http::response::Parts,
+    /// The body as received (not yet content-decoded).
+    pub body: Bytes,
+    /// The connection is in a clean state and both sides allow keep-alive.
+    pub reusable: bool,
+}
+
+/// Sends one request on `stream` and reads the whole response. Sets
+/// `got_bytes` as soon as any response byte arrives, so the caller can tell a
+/// stale keep-alive connection (nothing received) from a real failure.
+pub(crate) async fn exchange(
+    h1: &Builder,
+    stream: &mut Stream,
+    req: http::Request<Full<Bytes>>,
+    got_bytes: &AtomicBool,
+) -> Result<Exchange, HttpError> {
+    let req_close = has_close_token(req.headers());
+    let io = TokioIo::new(Tracked { stream, got_bytes });
+    let (mut sender, conn) = h1
+        .handshake::<_, Full<Bytes>>(io)
+        .await
+        .map_err(|e| HttpError::from_hyper(&e))?;
+    let response = async move {
+        let resp = sender.send_request(req).await?;
+        // Dropping the sender lets the connection future finish (without
+        // shutting the socket down) once this response is complete.
+        drop(sender);
+        let (head, body) = resp.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((head, body))
+    };
+    let (conn_res, resp_res) = tokio::join!(conn.without_shutdown(), response);
+    match (resp_res, conn_res) {
+        (Ok((head, body)), conn_res) => {
+            let clean = conn_res.is_ok_and(|parts| parts.read_buf.is_empty());
+            let reusable = clean && !req_close && keep_alive(&head);
+            Ok(Exchange {
+                head,
+                body,
+                reusable,
+            })
+        }
+        // A failure while reading the body reaches the body as a generic
+        // "connection error"; the connection future has the real cause.
+        (Err(_), Err(conn_err)) => Err(HttpError::from_hyper(&conn_err)),
+        (Err(e), Ok(_)) => Err(HttpError::from_hyper(&e)),
+    }
+}
+
+fn keep_alive(head: &http::response::Parts) -> bool {
+    match head.version {
+        http::Version::HTTP_11 => !has_close_token(&head.headers),
+        http::Version::HTTP_10 => head
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case("keep-alive"))),
+        _ => false,
+    }
+}
+
+fn has_close_token(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case("close")))
+}
+
+fn tokens(v: &http::HeaderValue) -> impl Iterator<Item = &str> {
+    v.to_str().unwrap_or("").split(',').map(str::trim)
+}
+
+/// The socket as hyper sees it during one exchange: borrowed, so the session
+/// keeps ownership, and noting whether any byte was read.
+struct Tracked<'a> {
+    stream: &'a mut Stream,
+    got_bytes: &'a AtomicBool,
+}
+
+impl AsyncRead for Tracked<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let res = Pin::new(&mut *this.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.got_bytes.store(true, Ordering::Relaxed);
+        }
+        res
+    }
+}
+
+impl AsyncWrite for Tracked<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

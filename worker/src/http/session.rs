@@ -1,0 +1,282 @@
+//! [`Session`]: one virtual user's browser-like state (cookie jar and parked
+//! keep-alive connections) and the request loop around it: default headers,
+//! cookies, redirects, connection reuse and the stale-connection retry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use cookie_store::CookieStore;
+use http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
+    SET_COOKIE, TRANSFER_ENCODING, USER_AGENT,
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::Full;
+use url::{Position, Url};
+
+use super::conn::{self, Origin, Stream, Target};
+use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, body};
+
+/// One virtual user's browser-like session: cookie jar, keep-alive
+/// connection(s) (one per origin; normally one), no shared state with other
+/// sessions.
+#[derive(Debug)]
+pub struct Session {
+    client: HttpClient,
+    cookies: CookieStore,
+    /// Parked connections, least recently used first.
+    conns: Vec<Parked>,
+}
+
+#[derive(Debug)]
+struct Parked {
+    origin: Origin,
+    stream: Stream,
+}
+
+impl Session {
+    pub(super) fn new(client: HttpClient) -> Self {
+        Self {
+            client,
+            cookies: CookieStore::new(),
+            conns: Vec::new(),
+        }
+    }
+
+    /// Sends `req`, following redirects unless told not to, and reads and
+    /// decodes the whole response body.
+    ///
+    /// # Errors
+    ///
+    /// See [`HttpError`]; an HTTP error status is a response, not an error.
+    pub async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        // Boxed: the in-flight state is large and lives only during a request.
+        Box::pin(self.send_inner(req)).await
+    }
+
+    /// Closes every connection (the user stopped). Cookies are kept.
+    pub fn close(&mut self) {
+        self.conns = Vec::new();
+    }
+
+    /// Forgets every cookie.
+    pub fn clear_cookies(&mut self) {
+        self.cookies.clear();
+    }
+
+    /// The `Cookie` header this session would send to `url`, if any.
+    pub fn cookie_header_for(&self, url: &Url) -> Option<String> {
+        cookie_header(&self.cookies, url)
+    }
+
+    async fn send_inner(&mut self, req: Request) -> Result<Response, HttpError> {
+        match req.timeout {
+            Some(limit) => tokio::time::timeout(limit, self.follow(req))
+                .await
+                .unwrap_or_else(|_| Err(HttpError::Timeout(limit))),
+            None => self.follow(req).await,
+        }
+    }
+
+    async fn follow(&mut self, req: Request) -> Result<Response, HttpError> {
+        let Session {
+            client,
+            cookies,
+            conns,
+        } = self;
+        let client: &ClientInner = &client.inner;
+        let Request {
+            mut method,
+            mut url,
+            mut headers,
+            mut body,
+            follow_redirects,
+            ..
+        } = req;
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, client.user_agent.clone());
+        }
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let mut redirects = 0u32;
+        loop {
+            let hop = Hop {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                body: &body,
+            };
+            let (head, raw) = round_trip(client, conns, cookies, &hop).await?;
+            for value in head.headers.get_all(SET_COOKIE) {
+                if let Ok(text) = value.to_str() {
+                    // A cookie the jar rejects (bad domain, ...) is skipped, as browsers do.
+                    let _ = cookies.parse(text, &url);
+                }
+            }
+            let next = if follow_redirects && is_redirect(head.status) {
+                next_url(&url, &head.headers)?
+            } else {
+                None
+            };
+            let Some(next) = next else {
+                let body = body::decode(&head.headers, raw)?;
+                return Ok(Response {
+                    status: head.status,
+                    headers: head.headers,
+                    content_length: body.len() as u64,
+                    body,
+                    url,
+                    redirects,
+                });
+            };
+            if redirects >= client.max_redirects {
+                return Err(HttpError::TooManyRedirects(client.max_redirects));
+            }
+            redirects += 1;
+            let to_get = matches!(
+                head.status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
+            );
+            if to_get && method != Method::HEAD {
+                method = Method::GET;
+                body = Bytes::new();
+                for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
+                    headers.remove(name);
+                }
+            }
+            if next.host_str() != url.host_str() {
+                for name in [AUTHORIZATION, COOKIE, HOST] {
+                    headers.remove(name);
+                }
+            }
+            url = next;
+        }
+    }
+}
+
+/// One request of a (possibly redirected) exchange.
+struct Hop<'a> {
+    method: &'a Method,
+    url: &'a Url,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+}
+
+/// Sends one hop on a parked or new connection, retrying once on a new
+/// connection when a reused one fails before any response byte.
+async fn round_trip(
+    client: &ClientInner,
+    conns: &mut Vec<Parked>,
+    cookies: &CookieStore,
+    hop: &Hop<'_>,
+) -> Result<(http::response::Parts, Bytes), HttpError> {
+    let target = Target::from_url(hop.url)?;
+    let parked = conns
+        .iter()
+        .position(|p| p.origin.is(&target))
+        .map(|i| conns.remove(i));
+    let (origin, mut stream, mut reused) = match parked {
+        Some(mut p) => {
+            if p.stream.is_reusable() {
+                (p.origin, p.stream, true)
+            } else {
+                drop(p.stream);
+                (p.origin, connect(client, &target).await?, false)
+            }
+        }
+        None => (Origin::of(&target), connect(client, &target).await?, false),
+    };
+    loop {
+        let got_bytes = AtomicBool::new(false);
+        let req = build_request(cookies, hop)?;
+        match conn::exchange(&client.h1, &mut stream, req, &got_bytes).await {
+            Ok(ex) => {
+                if ex.reusable {
+                    if conns.len() >= MAX_ORIGINS {
+                        conns.remove(0);
+                    }
+                    conns.push(Parked { origin, stream });
+                }
+                return Ok((ex.head, ex.body));
+            }
+            Err(e) if reused && !got_bytes.load(Ordering::Relaxed) => {
+                tracing::debug!(error = %e, "reused connection failed before a response, retrying on a new one");
+                stream = connect(client, &target).await?;
+                reused = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn connect(client: &ClientInner, target: &Target<'_>) -> Result<Stream, HttpError> {
+    conn::connect(target, &client.tls, client.connect_timeout).await
+}
+
+/// The hyper request for one attempt: origin-form URI, caller headers plus
+/// `Host`, the jar's `Cookie` and `Content-Length` where the caller set none.
+fn build_request(
+    cookies: &CookieStore,
+    hop: &Hop<'_>,
+) -> Result<http::Request<Full<Bytes>>, HttpError> {
+    let url = hop.url;
+    let uri: http::Uri = url[Position::BeforePath..Position::AfterQuery]
+        .parse()
+        .map_err(|e| HttpError::InvalidUrl(format!("`{url}`: {e}")))?;
+    let mut headers = hop.headers.clone();
+    if !headers.contains_key(HOST) {
+        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let value = HeaderValue::from_str(authority)
+            .map_err(|_| HttpError::InvalidUrl(format!("bad host `{authority}`")))?;
+        headers.insert(HOST, value);
+    }
+    if !headers.contains_key(COOKIE)
+        && let Some(value) =
+            cookie_header(cookies, url).and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        headers.insert(COOKIE, value);
+    }
+    let has_body =
+        !hop.body.is_empty() || matches!(*hop.method, Method::POST | Method::PUT | Method::PATCH);
+    if has_body && !headers.contains_key(CONTENT_LENGTH) && !headers.contains_key(TRANSFER_ENCODING)
+    {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(hop.body.len()));
+    }
+    let mut req = http::Request::new(Full::new(hop.body.clone()));
+    *req.method_mut() = hop.method.clone();
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
+fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {
+    let mut out = String::new();
+    for (name, value) in cookies.get_request_values(url) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The redirect target, or `None` when the 3xx has no `Location`.
+fn next_url(current: &Url, headers: &HeaderMap) -> Result<Option<Url>, HttpError> {
+    let Some(location) = headers.get(LOCATION) else {
+        return Ok(None);
+    };
+    let text = location
+        .to_str()
+        .map_err(|_| HttpError::InvalidUrl("redirect location is not ascii".into()))?;
+    current
+        .join(text)
+        .map(Some)
+        .map_err(|e| HttpError::InvalidUrl(format!("redirect location `{text}`: {e}")))
+}

@@ -1,0 +1,531 @@
+//! Tests of the per-user HTTP session against in-process servers on
+//! 127.0.0.1:0: an axum app for ordinary behaviour and a scripted raw HTTP/1
+//! server (plain or TLS) for connection-level behaviour.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{any, get};
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use stampede_worker::http::{ClientOptions, HttpClient, HttpError, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+
+fn client() -> HttpClient {
+    HttpClient::new(ClientOptions::default()).unwrap()
+}
+
+fn url(base: &str, path: &str) -> Url {
+    Url::parse(&format!("{base}{path}")).unwrap()
+}
+
+const GZIP_TEXT: &str = "stampede gzip body, stampede gzip body, stampede gzip body";
+
+async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> String {
+    let h = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    format!(
+        "method={method} body={} cl={} ua={} ae={} cookie={} auth={}",
+        String::from_utf8_lossy(&body),
+        h(header::CONTENT_LENGTH),
+        h(header::USER_AGENT),
+        h(header::ACCEPT_ENCODING),
+        h(header::COOKIE),
+        h(header::AUTHORIZATION),
+    )
+}
+
+async fn redirect(Path(code): Path<u16>) -> (StatusCode, [(header::HeaderName, &'static str); 2]) {
+    let status = StatusCode::from_u16(code).unwrap();
+    (
+        status,
+        [
+            (header::LOCATION, "/echo"),
+            (header::SET_COOKIE, "hop=1; Path=/"),
+        ],
+    )
+}
+
+/// Redirects `127.0.0.1:PORT` to `localhost:PORT`: same server, other host.
+async fn cross_host(headers: HeaderMap) -> (StatusCode, [(header::HeaderName, String); 1]) {
+    let host = headers[header::HOST].to_str().unwrap();
+    let port = host.rsplit(':').next().unwrap();
+    let to = format!("http://localhost:{port}/echo");
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)])
+}
+
+async fn gzip(headers: HeaderMap) -> (HeaderMap, Vec<u8>) {
+    let mut out = HeaderMap::new();
+    let wants = headers
+        .get(header::ACCEPT_ENCODING)
+        .is_some_and(|v| v.to_str().unwrap().contains("gzip"));
+    if !wants {
+        return (out, GZIP_TEXT.as_bytes().to_vec());
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(GZIP_TEXT.as_bytes()).unwrap();
+    out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    (out, enc.finish().unwrap())
+}
+
+/// The axum app; returns its base URL and the count of accepted connections.
+async fn spawn_app() -> (String, Arc<AtomicUsize>) {
+    let app = Router::new()
+        .route("/echo", any(echo))
+        .route("/r/{code}", any(redirect))
+        .route(
+            "/loop",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
+        )
+        .route(
+            "/set",
+            get(|| async { ([(header::SET_COOKIE, "sid=abc; Path=/")], "set") }),
+        )
+        .route(
+            "/login",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [
+                        (header::SET_COOKIE, "sid=xyz; Path=/"),
+                        (header::LOCATION, "/echo"),
+                    ],
+                )
+            }),
+        )
+        .route("/cross", any(cross_host))
+        .route("/gzip", get(gzip))
+        .route("/hang", get(std::future::pending::<String>));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counter = conns.clone();
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, conns)
+}
+
+/// What the raw server does with request `req` on connection `conn`.
+#[derive(Clone, Copy)]
+enum Act {
+    /// 200 with keep-alive.
+    Ok,
+    /// 200 with `Connection: close`, socket left open.
+    OkSayClose,
+    /// 200, then close the socket.
+    OkThenClose,
+    /// Close without answering.
+    Close,
+}
+
+type Script = Arc<dyn Fn(usize, usize) -> Act + Send + Sync>;
+
+async fn serve_raw<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, conn: usize, script: Script) {
+    let mut buf = Vec::new();
+    for req in 0.. {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut chunk = [0u8; 1024];
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        buf.drain(..end);
+        let act = script(conn, req);
+        let close_hdr = if matches!(act, Act::OkSayClose) {
+            "connection: close\r\n"
+        } else {
+            ""
+        };
+        if !matches!(act, Act::Close) {
+            let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{close_hdr}\r\nok");
+            if s.write_all(resp.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        if matches!(act, Act::Close | Act::OkThenClose) {
+            let _ = s.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// A scripted raw server, optionally behind TLS; returns its port and the
+/// count of accepted connections.
+async fn spawn_raw(
+    script: Script,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counter = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let (script, tls) = (script.clone(), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    None => serve_raw(tcp, n, script).await,
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(tcp).await {
+                            serve_raw(s, n, script).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, conns)
+}
+
+#[tokio::test]
+async fn one_connection_is_reused_with_default_headers() {
+    let (base, conns) = spawn_app().await;
+    let mut session = client().session();
+    for _ in 0..5 {
+        let resp = session
+            .send(Request::get(url(&base, "/echo")))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        let text = std::str::from_utf8(&resp.body).unwrap();
+        assert!(
+            text.starts_with("method=GET body= cl=- ua=stampede/"),
+            "{text}"
+        );
+        assert!(text.contains("ae=gzip"), "{text}");
+        assert_eq!(resp.content_length, resp.body.len() as u64);
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+
+    let mut req = Request::new(Method::POST, url(&base, "/echo"));
+    req.headers
+        .insert(header::USER_AGENT, HeaderValue::from_static("mine"));
+    req.body = Bytes::from_static(b"hello");
+    let text = session.send(req).await.unwrap().body;
+    assert!(
+        text.starts_with(b"method=POST body=hello cl=5 ua=mine "),
+        "{text:?}"
+    );
+}
+
+#[tokio::test]
+async fn cookies_persist_per_session_only() {
+    let (base, _) = spawn_app().await;
+    let c = client();
+    let (mut alice, mut bob) = (c.session(), c.session());
+    alice.send(Request::get(url(&base, "/set"))).await.unwrap();
+    let text = alice
+        .send(Request::get(url(&base, "/echo")))
+        .await
+        .unwrap()
+        .body;
+    assert!(text.ends_with(b"cookie=sid=abc auth=-"), "{text:?}");
+    assert_eq!(
+        alice.cookie_header_for(&url(&base, "/")).as_deref(),
+        Some("sid=abc")
+    );
+    let text = bob
+        .send(Request::get(url(&base, "/echo")))
+        .await
+        .unwrap()
+        .body;
+    assert!(text.ends_with(b"cookie=- auth=-"), "{text:?}");
+    assert_eq!(bob.cookie_header_for(&url(&base, "/")), None);
+
+    // A cookie set by an intermediate redirect response is stored and sent.
+    let resp = bob.send(Request::get(url(&base, "/login"))).await.unwrap();
+    assert_eq!(resp.redirects, 1);
+    assert!(
+        resp.body.ends_with(b"cookie=sid=xyz auth=-"),
+        "{:?}",
+        resp.body
+    );
+}
+
+#[tokio::test]
+async fn redirects_rewrite_or_keep_the_method() {
+    let (base, _) = spawn_app().await;
+    let mut session = client().session();
+    for (code, expected) in [
+        (301, "method=GET body= cl=-"),
+        (302, "method=GET body= cl=-"),
+        (303, "method=GET body= cl=-"),
+        (307, "method=POST body=payload cl=7"),
+        (308, "method=POST body=payload cl=7"),
+    ] {
+        let mut req = Request::new(Method::POST, url(&base, &format!("/r/{code}")));
+        req.body = Bytes::from_static(b"payload");
+        req.headers
+            .insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        let resp = session.send(req).await.unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        assert_eq!(resp.redirects, 1);
+        assert_eq!(resp.url.path(), "/echo");
+        let text = std::str::from_utf8(&resp.body).unwrap();
+        assert!(text.starts_with(expected), "{code}: {text}");
+        // Same host: Authorization is kept; the redirect's cookie is sent.
+        assert!(
+            text.ends_with("cookie=hop=1 auth=Bearer t"),
+            "{code}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_limits_and_opt_out() {
+    let (base, _) = spawn_app().await;
+    let mut session = client().session();
+    let err = session
+        .send(Request::get(url(&base, "/loop")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::TooManyRedirects(10)), "{err:?}");
+    assert_eq!(err.to_string(), "too many redirects (10)");
+
+    let mut req = Request::get(url(&base, "/r/302"));
+    req.follow_redirects = false;
+    let resp = session.send(req).await.unwrap();
+    assert_eq!(resp.status, StatusCode::FOUND);
+    assert_eq!(resp.headers[header::LOCATION], "/echo");
+    assert_eq!(resp.redirects, 0);
+}
+
+#[tokio::test]
+async fn redirect_to_another_host_drops_authorization() {
+    let (base, conns) = spawn_app().await;
+    let mut session = client().session();
+    session
+        .send(Request::get(url(&base, "/echo")))
+        .await
+        .unwrap();
+    let mut req = Request::new(Method::PUT, url(&base, "/cross"));
+    req.headers
+        .insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+    req.body = Bytes::from_static(b"x");
+    let resp = session.send(req).await.unwrap();
+    assert_eq!(resp.url.host_str(), Some("localhost"));
+    assert!(
+        resp.body.starts_with(b"method=PUT body=x "),
+        "{:?}",
+        resp.body
+    );
+    assert!(resp.body.ends_with(b"auth=-"), "{:?}", resp.body);
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // Both origins stay parked: going back to the first opens nothing new.
+    session
+        .send(Request::get(url(&base, "/echo")))
+        .await
+        .unwrap();
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_decoded() {
+    let (base, _) = spawn_app().await;
+    let resp = client()
+        .session()
+        .send(Request::get(url(&base, "/gzip")))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(resp.body, GZIP_TEXT.as_bytes());
+    assert_eq!(resp.content_length, GZIP_TEXT.len() as u64);
+}
+
+#[tokio::test]
+async fn request_timeout_and_unsupported_scheme() {
+    let (base, _) = spawn_app().await;
+    let mut session = client().session();
+    let mut req = Request::get(url(&base, "/hang"));
+    req.timeout = Some(Duration::from_millis(200));
+    let err = session.send(req).await.unwrap_err();
+    assert!(matches!(err, HttpError::Timeout(_)), "{err:?}");
+    assert_eq!(err.to_string(), "timeout after 200ms");
+    // The session is still usable afterwards.
+    assert!(
+        session
+            .send(Request::get(url(&base, "/echo")))
+            .await
+            .is_ok()
+    );
+
+    let err = session
+        .send(Request::get(Url::parse("ftp://127.0.0.1/x").unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "unsupported url scheme `ftp`");
+}
+
+#[tokio::test]
+async fn connection_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = client()
+        .session()
+        .send(Request::get(url(&format!("http://127.0.0.1:{port}"), "/")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::ConnectionRefused), "{err:?}");
+    assert_eq!(err.to_string(), "connection refused");
+}
+
+#[tokio::test]
+async fn connection_reset() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tcp.readable().await;
+            let _ = tcp.try_read(&mut buf);
+            tcp.set_zero_linger().unwrap();
+            drop(tcp);
+        }
+    });
+    let err = client()
+        .session()
+        .send(Request::get(url(&base, "/")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::ConnectionReset), "{err:?}");
+    assert_eq!(err.to_string(), "connection reset by peer");
+}
+
+async fn two_gets(port: u16) -> Result<(), HttpError> {
+    let mut session = client().session();
+    for _ in 0..2 {
+        let resp = session
+            .send(Request::get(url(&format!("http://127.0.0.1:{port}"), "/")))
+            .await?;
+        assert_eq!(resp.body, "ok");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_closing_idle_connection_is_survived() {
+    let (port, conns) = spawn_raw(Arc::new(|_, _| Act::OkThenClose), None).await;
+    two_gets(port).await.unwrap();
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn stale_connection_is_retried_once_on_a_new_one() {
+    // The first connection dies under the second request, after the session
+    // found it alive: the request is retried on a new connection.
+    let script: Script = Arc::new(|conn, req| {
+        if conn == 0 && req == 1 {
+            Act::Close
+        } else {
+            Act::Ok
+        }
+    });
+    let (port, conns) = spawn_raw(script, None).await;
+    two_gets(port).await.unwrap();
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn failure_on_a_new_connection_is_not_retried() {
+    let (port, conns) = spawn_raw(Arc::new(|_, _| Act::Close), None).await;
+    let err = two_gets(port).await.unwrap_err();
+    assert!(matches!(err, HttpError::ConnectionClosed), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "connection closed before message completed"
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn connection_close_from_server_is_honoured() {
+    let (port, conns) = spawn_raw(Arc::new(|_, _| Act::OkSayClose), None).await;
+    two_gets(port).await.unwrap();
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn https_with_self_signed_certificate() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    let cert = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let (port, conns) = spawn_raw(Arc::new(|_, _| Act::Ok), Some(acceptor)).await;
+    let target = url(&format!("https://localhost:{port}"), "/");
+
+    let err = client()
+        .session()
+        .send(Request::get(target.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::Tls(_)), "{err:?}");
+    assert!(err.to_string().starts_with("tls error: "), "{err}");
+
+    for opts in [
+        ClientOptions {
+            ca_cert_pem: Some(cert.pem().into_bytes()),
+            ..ClientOptions::default()
+        },
+        ClientOptions {
+            insecure: true,
+            ..ClientOptions::default()
+        },
+    ] {
+        let before = conns.load(Ordering::SeqCst);
+        let mut session = HttpClient::new(opts).unwrap().session();
+        for _ in 0..3 {
+            let resp = session.send(Request::get(target.clone())).await.unwrap();
+            assert_eq!(resp.body, "ok");
+        }
+        assert_eq!(
+            conns.load(Ordering::SeqCst),
+            before + 1,
+            "keep-alive over tls"
+        );
+    }
+}
+
+#[test]
+fn send_future_is_send_and_bad_ca_is_rejected() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut session = client().session();
+    let fut = session.send(Request::get(Url::parse("http://127.0.0.1:9/").unwrap()));
+    assert_send(&fut);
+    drop(fut);
+
+    let opts = ClientOptions {
+        ca_cert_pem: Some(b"not a pem".to_vec()),
+        ..ClientOptions::default()
+    };
+    let err = HttpClient::new(opts).unwrap_err();
+    assert!(matches!(err, HttpError::Config(_)), "{err:?}");
+}
