@@ -13,7 +13,9 @@ fn duration(s: &str) -> Result<Duration, String> {
 fn positive_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("invalid spawn rate `{s}`: expected a number of users per second above 0")),
+        _ => Err(format!(
+            "invalid spawn rate `{s}`: expected a number of users per second above 0"
+        )),
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::{Scenario, ScenarioSource, Tasks};
-use stampede_master::local::{RunConfig, RunReport, render_summary, run_local};
 use stampede_master::MasterError;
+use stampede_master::local::{RunConfig, RunReport, render_summary, run_local};
 use stampede_shop::{LatencyRange, Shop, ShopConfig};
 use stampede_worker::http::ClientOptions;
 use stampede_worker::{EngineConfig, WorkerError};
@@ -32,16 +32,23 @@ pub struct Failure {
 }
 
 fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: EXIT_USAGE, message: message.into() }
+    Failure {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
 }
 
 impl From<MasterError> for Failure {
     fn from(e: MasterError) -> Self {
         let code = match &e {
-            MasterError::Plan(_) | MasterError::Worker(WorkerError::NoHost | WorkerError::InvalidHost(_)) => EXIT_USAGE,
+            MasterError::Plan(_)
+            | MasterError::Worker(WorkerError::NoHost | WorkerError::InvalidHost(_)) => EXIT_USAGE,
             MasterError::Worker(_) => EXIT_CANNOT_RUN,
         };
-        Failure { code, message: e.to_string() }
+        Failure {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -62,7 +69,12 @@ fn load_scenario(file: &str) -> Result<(ScenarioSource, Scenario), Failure> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     let (_, s) = load_scenario(&args.file)?;
-    println!("{}: ok, {} user class(es), {} request name(s)", args.file, s.classes.len(), s.stat_keys.len());
+    println!(
+        "{}: ok, {} user class(es), {} request name(s)",
+        args.file,
+        s.classes.len(),
+        s.stat_keys.len()
+    );
     for c in &s.classes {
         let share = match c.fixed_count {
             Some(n) => format!("fixed_count {n}"),
@@ -72,17 +84,24 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
             Tasks::Sequence(steps) => format!("sequence of {} steps", steps.len()),
             Tasks::Weighted { tasks, .. } => format!("{} weighted tasks", tasks.len()),
         };
-        println!("  {} ({share}): {} on_start step(s), {tasks}", c.name, c.on_start.len());
+        println!(
+            "  {} ({share}): {} on_start step(s), {tasks}",
+            c.name,
+            c.on_start.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
     let ca_cert_pem = match &load.ca_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| usage(format!("--ca-cert {}: {}", path.display(), e.to_string().to_lowercase())))?,
-        ),
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            usage(format!(
+                "--ca-cert {}: {}",
+                path.display(),
+                e.to_string().to_lowercase()
+            ))
+        })?),
         None => None,
     };
     if load.request_timeout.is_zero() {
@@ -90,7 +109,11 @@ fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
     }
     Ok(EngineConfig {
         host: load.host.clone(),
-        http: ClientOptions { insecure: load.insecure, ca_cert_pem, ..ClientOptions::default() },
+        http: ClientOptions {
+            insecure: load.insecure,
+            ca_cert_pem,
+            ..ClientOptions::default()
+        },
         default_timeout: load.request_timeout,
         stop_timeout: load.stop_timeout,
     })
@@ -103,7 +126,9 @@ fn print_interval(out: &OutputArgs) -> Option<Duration> {
 fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
     println!("{}", render_summary(report));
     match out.exit_code_on_error {
-        Some(code) if report.snapshot.total.failures > 0 || !report.snapshot.exceptions.is_empty() => {
+        Some(code)
+            if report.snapshot.total.failures > 0 || !report.snapshot.exceptions.is_empty() =>
+        {
             ExitCode::from(code)
         }
         _ => ExitCode::SUCCESS,
@@ -129,17 +154,32 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let latency = match args.latency.trim() {
         "0" | "0ms" | "0s" | "" => None,
-        text => Some(text.parse::<LatencyRange>().map_err(|e| usage(format!("--latency: {e}")))?),
+        text => Some(
+            text.parse::<LatencyRange>()
+                .map_err(|e| usage(format!("--latency: {e}")))?,
+        ),
     };
-    let shop_cfg = ShopConfig { latency, error_rate: args.error_rate };
+    let shop_cfg = ShopConfig {
+        latency,
+        error_rate: args.error_rate,
+    };
     shop_cfg.validate().map_err(|e| usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: format!("cannot bind the shop target: {e}") })?;
-    let addr = listener.local_addr().map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: e.to_string() })?;
+        .map_err(|e| Failure {
+            code: EXIT_CANNOT_RUN,
+            message: format!("cannot bind the shop target: {e}"),
+        })?;
+    let addr = listener.local_addr().map_err(|e| Failure {
+        code: EXIT_CANNOT_RUN,
+        message: e.to_string(),
+    })?;
     let shop = Shop::new(shop_cfg);
     let shop_stop = CancellationToken::new();
-    let serving = tokio::spawn(shop.clone().serve(listener, shop_stop.clone().cancelled_owned()));
+    let serving = tokio::spawn(
+        shop.clone()
+            .serve(listener, shop_stop.clone().cancelled_owned()),
+    );
     let scenario = ScenarioSource::from_text("scenarios/shop.yaml", SHOP_YAML)
         .compile()
         .map_err(|e| usage(e.render()))?;
@@ -155,7 +195,10 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         spawn_rate: args.spawn_rate,
         run_time: Some(args.run_time),
         classes: Vec::new(),
-        engine: EngineConfig { host: Some(format!("http://{addr}")), ..EngineConfig::default() },
+        engine: EngineConfig {
+            host: Some(format!("http://{addr}")),
+            ..EngineConfig::default()
+        },
         print_interval: print_interval(&args.output),
     };
     let shutdown = CancellationToken::new();
@@ -167,12 +210,16 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let code = finish(&report, &args.output);
     let counted = report.snapshot.total.requests;
     if served == counted {
-        println!("\nthe shop served {served} requests and stampede counted {counted}: the counts match");
+        println!(
+            "\nthe shop served {served} requests and stampede counted {counted}: the counts match"
+        );
         Ok(code)
     } else {
         Err(Failure {
             code: 1,
-            message: format!("count mismatch: the shop served {served} requests but stampede counted {counted}"),
+            message: format!(
+                "count mismatch: the shop served {served} requests but stampede counted {counted}"
+            ),
         })
     }
 }
@@ -184,13 +231,25 @@ async fn shop(args: ShopArgs) -> Result<ExitCode, Failure> {
         .map(str::parse::<LatencyRange>)
         .transpose()
         .map_err(|e| usage(format!("--latency: {e}")))?;
-    let cfg = ShopConfig { latency, error_rate: args.error_rate };
+    let cfg = ShopConfig {
+        latency,
+        error_rate: args.error_rate,
+    };
     cfg.validate().map_err(|e| usage(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| Failure {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| Failure {
+            code: EXIT_CANNOT_RUN,
+            message: format!(
+                "cannot listen on {}: {}",
+                args.listen,
+                e.to_string().to_lowercase()
+            ),
+        })?;
+    let addr = listener.local_addr().map_err(|e| Failure {
         code: EXIT_CANNOT_RUN,
-        message: format!("cannot listen on {}: {}", args.listen, e.to_string().to_lowercase()),
+        message: e.to_string(),
     })?;
-    let addr = listener.local_addr().map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: e.to_string() })?;
     // Tests and scripts wait for this line on stdout.
     println!("shop listening on http://{addr}");
     let shutdown = CancellationToken::new();
@@ -198,6 +257,9 @@ async fn shop(args: ShopArgs) -> Result<ExitCode, Failure> {
     Shop::new(cfg)
         .serve(listener, shutdown.cancelled_owned())
         .await
-        .map_err(|e| Failure { code: EXIT_CANNOT_RUN, message: format!("shop: {e}") })?;
+        .map_err(|e| Failure {
+            code: EXIT_CANNOT_RUN,
+            message: format!("shop: {e}"),
+        })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,11 @@ use std::time::Duration;
 /// A lowercase message naming the offending text.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
-    let bad = || format!("invalid duration `{text}`: expected a number with a unit such as 500ms, 1.5s, 2m or 1h30m");
+    let bad = || {
+        format!(
+            "invalid duration `{text}`: expected a number with a unit such as 500ms, 1.5s, 2m or 1h30m"
+        )
+    };
     if s.is_empty() {
         return Err(bad());
     }
@@ -47,7 +51,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e12).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..1e12).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 /// Formats a duration compactly for tables and messages (`1.5s`, `250ms`, `2m30s`).

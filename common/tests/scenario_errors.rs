@@ -4,7 +4,9 @@
 use stampede_common::scenario::{ScenarioError, ScenarioSource};
 
 fn error_of(yaml: &str) -> ScenarioError {
-    ScenarioSource::from_text("s.yaml", yaml).compile().expect_err("scenario should be refused")
+    ScenarioSource::from_text("s.yaml", yaml)
+        .compile()
+        .expect_err("scenario should be refused")
 }
 
 /// (what, yaml, expected first line of the error)
@@ -120,7 +122,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "s.yaml:3:13: ",
     ),
     ("yaml syntax error", "users: [\n", "s.yaml:"),
-    ("no users", "users: []\n", "s.yaml:1:8: `users` has no user class"),
+    (
+        "no users",
+        "users: []\n",
+        "s.yaml:1:8: `users` has no user class",
+    ),
 ];
 
 #[test]
@@ -132,7 +138,10 @@ fn each_bad_input_names_file_line_col() {
         if !got.starts_with(want) {
             wrong.push(format!("{what}:\n  want: {want}\n  got:  {got}"));
         }
-        assert!(!got.contains('\n'), "{what}: the first line must be one line: {got}");
+        assert!(
+            !got.contains('\n'),
+            "{what}: the first line must be one line: {got}"
+        );
         let rendered = err.render();
         if matches!(err, ScenarioError::At { .. }) {
             assert!(rendered.contains(" | "), "{what}: no snippet in {rendered}");
@@ -157,11 +166,22 @@ fn messages_are_lowercase() {
 fn missing_data_file_is_reported_by_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.yaml");
-    std::fs::write(&path, "users:\n  - name: A\n    data: {file: nope.csv}\n    sequence: [{get: /}]\n").unwrap();
-    let err = ScenarioSource::read(path.to_str().unwrap()).unwrap_err().to_string();
+    std::fs::write(
+        &path,
+        "users:\n  - name: A\n    data: {file: nope.csv}\n    sequence: [{get: /}]\n",
+    )
+    .unwrap();
+    let err = ScenarioSource::read(path.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("s.yaml:3:18: cannot read data file"), "{err}");
-    let err = ScenarioSource::read("/nonexistent/x.yaml").unwrap_err().to_string();
-    assert_eq!(err, "/nonexistent/x.yaml: cannot read: no such file or directory (os error 2)");
+    let err = ScenarioSource::read("/nonexistent/x.yaml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "/nonexistent/x.yaml: cannot read: no such file or directory (os error 2)"
+    );
 }
 
 #[test]
@@ -169,13 +189,23 @@ fn the_seed_scenarios_compile() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
     for name in ["shop", "browse", "order", "payment"] {
         let src = ScenarioSource::read(&format!("{dir}/{name}.yaml")).unwrap();
-        let s = src.compile().unwrap_or_else(|e| panic!("{name}: {}", e.render()));
+        let s = src
+            .compile()
+            .unwrap_or_else(|e| panic!("{name}: {}", e.render()));
         assert_eq!(s.name, name);
     }
-    let payment = ScenarioSource::read(&format!("{dir}/payment.yaml")).unwrap().compile().unwrap();
+    let payment = ScenarioSource::read(&format!("{dir}/payment.yaml"))
+        .unwrap()
+        .compile()
+        .unwrap();
     let feeder = payment.classes[0].feeder.as_ref().unwrap();
     assert_eq!(feeder.columns, vec!["username", "password"]);
     assert_eq!(feeder.rows.len(), 1000);
     assert_eq!(feeder.row_for(1003)[0], "load_test_user_3");
-    assert!(payment.stat_keys.iter().any(|k| k.name == "/api/payments/confirm/ [Concurrent]"));
+    assert!(
+        payment
+            .stat_keys
+            .iter()
+            .any(|k| k.name == "/api/payments/confirm/ [Concurrent]")
+    );
 }

@@ -14,8 +14,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::plan::{assign_classes, select_classes, split};
 use crate::MasterError;
+use crate::plan::{assign_classes, select_classes, split};
 
 /// How often workers' intervals are merged and a history point is closed.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -78,7 +78,12 @@ pub async fn run_local(
     shutdown: CancellationToken,
 ) -> Result<RunReport, MasterError> {
     let selected = select_classes(&scenario, &cfg.classes)?;
-    let host = cfg.engine.host.clone().or_else(|| scenario.host.clone()).unwrap_or_default();
+    let host = cfg
+        .engine
+        .host
+        .clone()
+        .or_else(|| scenario.host.clone())
+        .unwrap_or_default();
     let engine = Engine::start(scenario.clone(), cfg.engine.clone())?;
     let classes = assign_classes(&scenario, &selected, cfg.users);
     let mut parts = split(&classes, 1);
@@ -98,11 +103,11 @@ pub async fn run_local(
                 let now = SystemTime::now();
                 stats.add(&engine.take_stats(), now);
                 stats.tick(now, engine.users() as u64);
-                if let Some(every) = cfg.print_interval {
-                    if last_print.elapsed() + Duration::from_millis(50) >= every {
-                        last_print = Instant::now();
-                        eprintln!("{}", live_view(&stats, engine.users(), now));
-                    }
+                if let Some(every) = cfg.print_interval
+                    && last_print.elapsed() + Duration::from_millis(50) >= every
+                {
+                    last_print = Instant::now();
+                    eprintln!("{}", live_view(&stats, engine.users(), now));
                 }
             }
             _ = sleep_until_opt(deadline) => break StopReason::RunTime,
@@ -115,7 +120,16 @@ pub async fn run_local(
     stats.add(&engine.take_stats(), ended);
     stats.tick(ended, 0);
     let snapshot = stats.snapshot(ended);
-    Ok(RunReport { scenario: scenario.name.clone(), host, users: cfg.users, started, ended, reason, stats, snapshot })
+    Ok(RunReport {
+        scenario: scenario.name.clone(),
+        host,
+        users: cfg.users,
+        started,
+        ended,
+        reason,
+        stats,
+        snapshot,
+    })
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -30,10 +30,19 @@ pub fn select_classes(scenario: &Scenario, only: &[String]) -> Result<Vec<usize>
     }
     only.iter()
         .map(|name| {
-            scenario.classes.iter().position(|c| &c.name == name).ok_or_else(|| PlanError::UnknownClass {
-                name: name.clone(),
-                known: scenario.classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
-            })
+            scenario
+                .classes
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| PlanError::UnknownClass {
+                    name: name.clone(),
+                    known: scenario
+                        .classes
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
         })
         .collect()
 }
@@ -64,7 +73,9 @@ pub fn assign_classes(scenario: &Scenario, selected: &[usize], users: u64) -> Ve
         for (cur, (_, w)) in current.iter_mut().zip(&weighted) {
             *cur += w;
         }
-        let best = (0..weighted.len()).max_by_key(|i| (current[*i], std::cmp::Reverse(*i))).expect("non-empty");
+        let best = (0..weighted.len())
+            .max_by_key(|i| (current[*i], std::cmp::Reverse(*i)))
+            .expect("non-empty");
         current[best] -= total;
         out.push(weighted[best].0);
     }
@@ -77,7 +88,10 @@ pub fn split(classes_by_index: &[usize], workers: usize) -> Vec<Vec<UserSlot>> {
     let n = workers.max(1);
     let mut out = vec![Vec::new(); n];
     for (i, class) in classes_by_index.iter().enumerate() {
-        out[i % n].push(UserSlot { index: i as u64, class: *class });
+        out[i % n].push(UserSlot {
+            index: i as u64,
+            class: *class,
+        });
     }
     out
 }
@@ -138,7 +152,10 @@ users:
         let parts = split(&classes, 4);
         assert!(parts.iter().all(|p| p.len() == 75));
         let parts = split(&classes[..10], 3);
-        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 3, 3]);
+        assert_eq!(
+            parts.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![4, 3, 3]
+        );
     }
 
     #[test]
@@ -146,6 +163,9 @@ users:
         let s = scenario();
         assert_eq!(select_classes(&s, &["B".into()]).unwrap(), vec![1]);
         let e = select_classes(&s, &["C".into()]).unwrap_err();
-        assert_eq!(e.to_string(), "unknown user class `C` (the scenario has: A, B, Admin)");
+        assert_eq!(
+            e.to_string(),
+            "unknown user class `C` (the scenario has: A, B, Admin)"
+        );
     }
 }

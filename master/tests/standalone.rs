@@ -46,14 +46,19 @@ fn config(host: &str, users: u64, run_time: Duration) -> RunConfig {
         spawn_rate: 1000.0,
         run_time: Some(run_time),
         classes: Vec::new(),
-        engine: EngineConfig { host: Some(host.to_owned()), ..EngineConfig::default() },
+        engine: EngineConfig {
+            host: Some(host.to_owned()),
+            ..EngineConfig::default()
+        },
         print_interval: None,
     }
 }
 
 async fn run_src(src: ScenarioSource, cfg: RunConfig) -> RunReport {
     let scenario = src.compile().unwrap_or_else(|e| panic!("{}", e.render()));
-    run_local(Arc::new(scenario), cfg, CancellationToken::new()).await.unwrap()
+    run_local(Arc::new(scenario), cfg, CancellationToken::new())
+        .await
+        .unwrap()
 }
 
 async fn run_yaml(yaml: &str, cfg: RunConfig) -> RunReport {
@@ -61,21 +66,41 @@ async fn run_yaml(yaml: &str, cfg: RunConfig) -> RunReport {
 }
 
 fn row<'a>(r: &'a RunReport, name: &str) -> &'a stampede_common::stats::StatsRow {
-    r.snapshot.rows.iter().find(|row| row.name == name).unwrap_or_else(|| panic!("no row {name}"))
+    r.snapshot
+        .rows
+        .iter()
+        .find(|row| row.name == name)
+        .unwrap_or_else(|| panic!("no row {name}"))
 }
 
 fn failure_messages(r: &RunReport) -> Vec<String> {
-    r.snapshot.failures.iter().map(|(k, _)| format!("{} {}: {}", k.key.method, k.key.name, k.error)).collect()
+    r.snapshot
+        .failures
+        .iter()
+        .map(|(k, _)| format!("{} {}: {}", k.key.method, k.key.name, k.error))
+        .collect()
 }
 
 async fn seed_scenario_matches_target(name: &str) -> RunReport {
     let target = Target::start(ShopConfig::default()).await;
     let path = format!("{}/../scenarios/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-    let report = run_src(ScenarioSource::read(&path).unwrap(), config(&target.url(), 30, Duration::from_secs(3))).await;
+    let report = run_src(
+        ScenarioSource::read(&path).unwrap(),
+        config(&target.url(), 30, Duration::from_secs(3)),
+    )
+    .await;
     let served = target.shop.stats().served;
     assert!(report.snapshot.total.requests > 0, "{name}: no requests");
-    assert_eq!(report.snapshot.total.requests, served, "{name}: tool count vs target count");
-    assert_eq!(report.snapshot.total.failures, 0, "{name}: {:?}", failure_messages(&report));
+    assert_eq!(
+        report.snapshot.total.requests, served,
+        "{name}: tool count vs target count"
+    );
+    assert_eq!(
+        report.snapshot.total.failures,
+        0,
+        "{name}: {:?}",
+        failure_messages(&report)
+    );
     assert_eq!(report.reason, StopReason::RunTime);
     report
 }
@@ -83,7 +108,11 @@ async fn seed_scenario_matches_target(name: &str) -> RunReport {
 #[tokio::test]
 async fn seed_shop_scenario_counts_match_the_target() {
     let r = seed_scenario_matches_target("shop").await;
-    assert_eq!(row(&r, "/api/auth/login/").requests, 30, "each user logs in once");
+    assert_eq!(
+        row(&r, "/api/auth/login/").requests,
+        30,
+        "each user logs in once"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +159,11 @@ users:
 #[tokio::test]
 async fn payment_uses_the_order_just_created() {
     let target = Target::start(ShopConfig::default()).await;
-    let r = run_yaml(&CHAIN.replace("AMOUNT", "amount"), config(&target.url(), 10, Duration::from_secs(2))).await;
+    let r = run_yaml(
+        &CHAIN.replace("AMOUNT", "amount"),
+        config(&target.url(), 10, Duration::from_secs(2)),
+    )
+    .await;
     let pay = row(&r, "/api/payments/confirm/");
     assert!(pay.requests >= 10, "payments: {}", pay.requests);
     assert_eq!(r.snapshot.total.failures, 0, "{:?}", failure_messages(&r));
@@ -140,11 +173,18 @@ async fn payment_uses_the_order_just_created() {
 #[tokio::test]
 async fn a_wrong_amount_fails_with_the_targets_answer() {
     let target = Target::start(ShopConfig::default()).await;
-    let r = run_yaml(&CHAIN.replace("AMOUNT", "amount + 1"), config(&target.url(), 5, Duration::from_secs(1))).await;
+    let r = run_yaml(
+        &CHAIN.replace("AMOUNT", "amount + 1"),
+        config(&target.url(), 5, Duration::from_secs(1)),
+    )
+    .await;
     let pay = row(&r, "/api/payments/confirm/");
     assert!(pay.requests > 0);
     assert_eq!(pay.failures, pay.requests);
-    assert_eq!(failure_messages(&r), vec!["POST /api/payments/confirm/: expected status 200, got 400 (Bad Request)"]);
+    assert_eq!(
+        failure_messages(&r),
+        vec!["POST /api/payments/confirm/: expected status 200, got 400 (Bad Request)"]
+    );
     assert_eq!(r.snapshot.total.requests, target.shop.stats().served);
 }
 
@@ -203,7 +243,11 @@ async fn a_target_that_refuses_connections_gives_failures_not_errors() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let r = run_yaml(ONE_GET, config(&format!("http://{addr}"), 2, Duration::from_millis(500))).await;
+    let r = run_yaml(
+        ONE_GET,
+        config(&format!("http://{addr}"), 2, Duration::from_millis(500)),
+    )
+    .await;
     assert!(r.snapshot.total.requests > 0);
     assert_eq!(r.snapshot.total.failures, r.snapshot.total.requests);
     assert_eq!(failure_messages(&r), vec!["GET /x: connection refused"]);
@@ -215,16 +259,21 @@ async fn a_target_that_resets_connections_gives_failures() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
-            let _ = sock.set_linger(Some(Duration::ZERO));
+            let _ = sock.set_zero_linger();
             drop(sock);
         }
     });
-    let r = run_yaml(ONE_GET, config(&format!("http://{addr}"), 2, Duration::from_millis(500))).await;
+    let r = run_yaml(
+        ONE_GET,
+        config(&format!("http://{addr}"), 2, Duration::from_millis(500)),
+    )
+    .await;
     assert!(r.snapshot.total.requests > 0);
     assert_eq!(r.snapshot.total.failures, r.snapshot.total.requests);
     for m in failure_messages(&r) {
         assert!(
-            m == "GET /x: connection reset by peer" || m == "GET /x: connection closed before message completed",
+            m == "GET /x: connection reset by peer"
+                || m == "GET /x: connection closed before message completed",
             "{m}"
         );
     }
@@ -242,20 +291,34 @@ async fn a_slow_target_times_out() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let r = run_yaml(ONE_GET, config(&format!("http://{addr}"), 2, Duration::from_millis(800))).await;
+    let r = run_yaml(
+        ONE_GET,
+        config(&format!("http://{addr}"), 2, Duration::from_millis(800)),
+    )
+    .await;
     assert!(r.snapshot.total.requests >= 2);
     assert_eq!(r.snapshot.total.failures, r.snapshot.total.requests);
     assert_eq!(failure_messages(&r), vec!["GET /x: timeout after 300ms"]);
     let max = row(&r, "/x").max_ms;
-    assert!(max >= 300.0, "a timed-out request is recorded with its time: {max}");
+    assert!(
+        max >= 300.0,
+        "a timed-out request is recorded with its time: {max}"
+    );
 }
 
 #[tokio::test]
 async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
-    let target = Target::start(ShopConfig { latency: Some("20ms..40ms".parse().unwrap()), error_rate: 0.0 }).await;
-    let scenario = ScenarioSource::from_text("t.yaml", "users:\n  - name: U\n    sequence: [{get: /api/products/}]\n")
-        .compile()
-        .unwrap();
+    let target = Target::start(ShopConfig {
+        latency: Some("20ms..40ms".parse().unwrap()),
+        error_rate: 0.0,
+    })
+    .await;
+    let scenario = ScenarioSource::from_text(
+        "t.yaml",
+        "users:\n  - name: U\n    sequence: [{get: /api/products/}]\n",
+    )
+    .compile()
+    .unwrap();
     let mut cfg = config(&target.url(), 20, Duration::from_secs(600));
     cfg.run_time = None;
     let shutdown = CancellationToken::new();
@@ -265,9 +328,17 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     shutdown.cancel();
-    let r = tokio::time::timeout(Duration::from_secs(20), run).await.expect("stop must not hang").unwrap().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("stop must not hang")
+        .unwrap()
+        .unwrap();
     assert_eq!(r.reason, StopReason::Interrupted);
     assert!(r.snapshot.total.requests >= 100);
-    assert_eq!(r.snapshot.total.requests, target.shop.stats().served, "in-flight requests completed and counted");
+    assert_eq!(
+        r.snapshot.total.requests,
+        target.shop.stats().served,
+        "in-flight requests completed and counted"
+    );
     assert_eq!(r.snapshot.total.failures, 0);
 }

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HeaderValue};
 use minijinja::Value;
 use stampede_common::scenario::model::{Body, Expect, Extract, ExtractFrom, RequestStep};
 use stampede_common::scenario::template::Templates;
@@ -39,20 +39,44 @@ pub(crate) async fn perform(
     user: &mut UserSession,
 ) -> Outcome {
     let templates = &shared.scenario.templates;
-    let req = match build(step, templates, ctx, base, &user.headers, shared.default_timeout) {
+    let req = match build(
+        step,
+        templates,
+        ctx,
+        base,
+        &user.headers,
+        shared.default_timeout,
+    ) {
         Ok(r) => r,
-        Err(e) => return Outcome { micros: 0, content_bytes: 0, error: Some(e), sent: false },
+        Err(e) => {
+            return Outcome {
+                micros: 0,
+                content_bytes: 0,
+                error: Some(e),
+                sent: false,
+            };
+        }
     };
     let start = Instant::now();
     let result = user.session.send(req).await;
     let micros = start.elapsed().as_micros() as u64;
     match result {
-        Err(e) => Outcome { micros, content_bytes: 0, error: Some(e.to_string()), sent: true },
+        Err(e) => Outcome {
+            micros,
+            content_bytes: 0,
+            error: Some(e.to_string()),
+            sent: true,
+        },
         Ok(resp) => {
             let error = judge(&step.expect, templates, ctx, &resp)
                 .err()
                 .or_else(|| extract(&step.extract, &resp, &mut user.vars).err());
-            Outcome { micros, content_bytes: resp.content_length, error, sent: true }
+            Outcome {
+                micros,
+                content_bytes: resp.content_length,
+                error,
+                sent: true,
+            }
         }
     }
 }
@@ -81,14 +105,17 @@ fn build(
     let mut headers = session_headers.clone();
     for (name, v) in &step.headers {
         let value = t.render(v, ctx).map_err(|e| e.to_string())?;
-        let value = HeaderValue::from_str(&value).map_err(|_| format!("invalid value for header `{name}`"))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("invalid value for header `{name}`"))?;
         headers.insert(name.clone(), value);
     }
     let body = match &step.body {
         Body::Empty => Bytes::new(),
         Body::Json(v) => {
             let json = t.render_value(v, ctx).map_err(|e| e.to_string())?;
-            headers.entry(CONTENT_TYPE).or_insert(HeaderValue::from_static("application/json"));
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
             Bytes::from(serde_json::to_vec(&json).map_err(|e| e.to_string())?)
         }
         Body::Form(fields) => {
@@ -98,7 +125,9 @@ fn build(
             }
             headers
                 .entry(CONTENT_TYPE)
-                .or_insert(HeaderValue::from_static("application/x-www-form-urlencoded"));
+                .or_insert(HeaderValue::from_static(
+                    "application/x-www-form-urlencoded",
+                ));
             Bytes::from(enc.finish())
         }
         Body::Raw(tpl) => Bytes::from(t.render(tpl, ctx).map_err(|e| e.to_string())?.into_owned()),
@@ -128,7 +157,11 @@ fn judge(expect: &Expect, t: &Templates, ctx: &Value, resp: &Response) -> Result
         }
     } else if !expect.status.contains(&code) {
         let want: Vec<String> = expect.status.iter().map(u16::to_string).collect();
-        return Err(format!("expected status {}, got {}", want.join(" or "), status_text(resp)));
+        return Err(format!(
+            "expected status {}, got {}",
+            want.join(" or "),
+            status_text(resp)
+        ));
     }
     if let Some(needle) = &expect.body_contains {
         let needle = t.render(needle, ctx).map_err(|e| e.to_string())?;
@@ -139,13 +172,26 @@ fn judge(expect: &Expect, t: &Templates, ctx: &Value, resp: &Response) -> Result
     if !expect.jsonpath.is_empty() {
         let doc = parse_json(resp)?;
         for check in &expect.jsonpath {
-            let want = t.render_value(&check.equals, ctx).map_err(|e| e.to_string())?;
+            let want = t
+                .render_value(&check.equals, ctx)
+                .map_err(|e| e.to_string())?;
             let got = check.path.query(&doc).all();
             match got.as_slice() {
                 [] => return Err(format!("jsonpath {} matched nothing", check.source)),
                 [v] if **v == want || loosely_equal(v, &want) => {}
-                [v] => return Err(format!("jsonpath {}: expected {want}, got {v}", check.source)),
-                many => return Err(format!("jsonpath {} matched {} values, expected one", check.source, many.len())),
+                [v] => {
+                    return Err(format!(
+                        "jsonpath {}: expected {want}, got {v}",
+                        check.source
+                    ));
+                }
+                many => {
+                    return Err(format!(
+                        "jsonpath {} matched {} values, expected one",
+                        check.source,
+                        many.len()
+                    ));
+                }
             }
         }
     }
@@ -169,7 +215,11 @@ fn parse_json(resp: &Response) -> Result<serde_json::Value, String> {
     serde_json::from_slice(&resp.body).map_err(|e| format!("response is not json: {e}"))
 }
 
-fn extract(list: &[Extract], resp: &Response, vars: &mut BTreeMap<String, Value>) -> Result<(), String> {
+fn extract(
+    list: &[Extract],
+    resp: &Response,
+    vars: &mut BTreeMap<String, Value>,
+) -> Result<(), String> {
     let mut doc: Option<serde_json::Value> = None;
     for e in list {
         let found: Option<Value> = match &e.from {

@@ -87,7 +87,11 @@ impl Engine {
     ///
     /// No usable host, or an HTTP client that cannot be built.
     pub fn start(scenario: Arc<Scenario>, cfg: EngineConfig) -> Result<Self, WorkerError> {
-        let host = cfg.host.clone().or_else(|| scenario.host.clone()).ok_or(WorkerError::NoHost)?;
+        let host = cfg
+            .host
+            .clone()
+            .or_else(|| scenario.host.clone())
+            .ok_or(WorkerError::NoHost)?;
         match url::Url::parse(&host) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ => return Err(WorkerError::InvalidHost(host)),
@@ -107,7 +111,12 @@ impl Engine {
         let (tx, rx) = mpsc::channel(16);
         let pool = pool::Pool::new(shared, users.clone(), cancel.clone());
         tokio::spawn(pool.run(rx));
-        Ok(Self { tx, recorder, users, cancel })
+        Ok(Self {
+            tx,
+            recorder,
+            users,
+            cancel,
+        })
     }
 
     /// Moves towards running exactly `users`, starting or stopping
@@ -116,9 +125,16 @@ impl Engine {
     /// # Errors
     ///
     /// The engine has stopped.
-    pub async fn set_target(&self, users: Vec<UserSlot>, spawn_rate: f64) -> Result<(), WorkerError> {
+    pub async fn set_target(
+        &self,
+        users: Vec<UserSlot>,
+        spawn_rate: f64,
+    ) -> Result<(), WorkerError> {
         self.tx
-            .send(pool::Command::SetTarget { users, rate: spawn_rate })
+            .send(pool::Command::SetTarget {
+                users,
+                rate: spawn_rate,
+            })
             .await
             .map_err(|_| WorkerError::Stopped)
     }
@@ -130,7 +146,10 @@ impl Engine {
     /// The engine has stopped.
     pub async fn stop_all(&self) -> Result<(), WorkerError> {
         let (reply, done) = oneshot::channel();
-        self.tx.send(pool::Command::StopAll { reply }).await.map_err(|_| WorkerError::Stopped)?;
+        self.tx
+            .send(pool::Command::StopAll { reply })
+            .await
+            .map_err(|_| WorkerError::Stopped)?;
         done.await.map_err(|_| WorkerError::Stopped)
     }
 

@@ -54,7 +54,11 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(shared: Arc<Shared>, users: Arc<AtomicUsize>, cancel: CancellationToken) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        users: Arc<AtomicUsize>,
+        cancel: CancellationToken,
+    ) -> Self {
         Self {
             shared,
             running: BTreeMap::new(),
@@ -69,7 +73,8 @@ impl Pool {
     }
 
     fn pending(&self) -> bool {
-        self.running.len() != self.target.len() || self.running.keys().any(|k| !self.target.contains(k))
+        self.running.len() != self.target.len()
+            || self.running.keys().any(|k| !self.target.contains(k))
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -108,7 +113,12 @@ impl Pool {
         };
         let mut budget = due.saturating_sub(self.ramp_done);
         // Stop extra users first, so a rebalance does not overshoot.
-        let extra: Vec<UserSlot> = self.running.keys().filter(|k| !self.target.contains(k)).copied().collect();
+        let extra: Vec<UserSlot> = self
+            .running
+            .keys()
+            .filter(|k| !self.target.contains(k))
+            .copied()
+            .collect();
         for slot in extra {
             if budget == 0 {
                 return;
@@ -119,7 +129,12 @@ impl Pool {
             budget -= 1;
             self.ramp_done += 1;
         }
-        let missing: Vec<UserSlot> = self.target.iter().filter(|k| !self.running.contains_key(k)).copied().collect();
+        let missing: Vec<UserSlot> = self
+            .target
+            .iter()
+            .filter(|k| !self.running.contains_key(k))
+            .copied()
+            .collect();
         for slot in missing {
             if budget == 0 {
                 break;
@@ -134,8 +149,16 @@ impl Pool {
     fn start(&mut self, slot: UserSlot) {
         let stop = self.cancel.child_token();
         let shared = self.shared.clone();
-        let handle = self.tracker.spawn(vu::run(shared, slot.class, slot.index, stop.clone()));
-        self.running.insert(slot, Running { stop, abort: handle.abort_handle() });
+        let handle = self
+            .tracker
+            .spawn(vu::run(shared, slot.class, slot.index, stop.clone()));
+        self.running.insert(
+            slot,
+            Running {
+                stop,
+                abort: handle.abort_handle(),
+            },
+        );
     }
 
     /// Stops every user: they finish their in-flight request (or, with a stop
@@ -152,9 +175,16 @@ impl Pool {
         self.users.store(0, Ordering::Relaxed);
         self.tracker.close();
         let deadline = self.shared.stop_timeout + IN_FLIGHT_GRACE;
-        if tokio::time::timeout(deadline, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(deadline, self.tracker.wait())
+            .await
+            .is_err()
+        {
             let left = aborts.iter().filter(|a| !a.is_finished()).count();
-            warn!(users = left, ?deadline, "users did not stop in time, aborting them");
+            warn!(
+                users = left,
+                ?deadline,
+                "users did not stop in time, aborting them"
+            );
             for a in &aborts {
                 a.abort();
             }

@@ -57,7 +57,12 @@ enum Run {
 }
 
 /// Runs one virtual user until `stop` is cancelled (and, gracefully, a bit after).
-pub(crate) async fn run(shared: Arc<Shared>, class_idx: usize, index: u64, stop: CancellationToken) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    class_idx: usize,
+    index: u64,
+    stop: CancellationToken,
+) {
     let class = &shared.scenario.classes[class_idx];
     let mut vars = BTreeMap::new();
     for (k, v) in &class.variables {
@@ -75,12 +80,18 @@ pub(crate) async fn run(shared: Arc<Shared>, class_idx: usize, index: u64, stop:
         shared: &shared,
         class,
         base: class.host.as_deref().unwrap_or(&shared.host),
-        user: UserSession { session: shared.client.session(), headers: HeaderMap::new(), vars },
+        user: UserSession {
+            session: shared.client.session(),
+            headers: HeaderMap::new(),
+            vars,
+        },
         ctx: None,
         iteration: 0,
     };
     if vu.set_headers(&class.headers).is_err() {
-        shared.recorder.record_exception("invalid session header value");
+        shared
+            .recorder
+            .record_exception("invalid session header value");
     }
     loop {
         match vu.steps(&class.on_start, &stop, true).await {
@@ -99,11 +110,20 @@ pub(crate) async fn run(shared: Arc<Shared>, class_idx: usize, index: u64, stop:
         let started = Instant::now();
         let result = match &class.tasks {
             Tasks::Sequence(steps) => {
-                let r = vu.steps(&steps[cursor..=cursor], &stop, interruptible).await;
-                cursor = if r == Run::Completed { (cursor + 1) % steps.len() } else { 0 };
+                let r = vu
+                    .steps(&steps[cursor..=cursor], &stop, interruptible)
+                    .await;
+                cursor = if r == Run::Completed {
+                    (cursor + 1) % steps.len()
+                } else {
+                    0
+                };
                 r
             }
-            Tasks::Weighted { tasks, total_weight } => {
+            Tasks::Weighted {
+                tasks,
+                total_weight,
+            } => {
                 let task = Tasks::pick_weighted(tasks, fastrand::u32(..*total_weight));
                 vu.steps(&task.steps, &stop, interruptible).await
             }
@@ -112,21 +132,26 @@ pub(crate) async fn run(shared: Arc<Shared>, class_idx: usize, index: u64, stop:
             break;
         }
         vu.iteration += 1;
-        vu.user.vars.insert("iteration".into(), Value::from(vu.iteration));
+        vu.user
+            .vars
+            .insert("iteration".into(), Value::from(vu.iteration));
         vu.ctx = None;
         if !vu.pause(started.elapsed(), &stop).await {
             break;
         }
     }
     if !interruptible && !class.on_stop.is_empty() {
-        vu.steps(&class.on_stop, &CancellationToken::new(), false).await;
+        vu.steps(&class.on_stop, &CancellationToken::new(), false)
+            .await;
     }
     vu.user.session.close();
 }
 
 impl VirtualUser<'_> {
     fn ctx(&mut self) -> Value {
-        self.ctx.get_or_insert_with(|| Value::from_object(self.user.vars.clone())).clone()
+        self.ctx
+            .get_or_insert_with(|| Value::from_object(self.user.vars.clone()))
+            .clone()
     }
 
     /// Waits the class's wait time after a task; false when stopped meanwhile.
@@ -142,7 +167,12 @@ impl VirtualUser<'_> {
         }
     }
 
-    async fn steps(&mut self, steps: &[Step], stop: &CancellationToken, interruptible: bool) -> Run {
+    async fn steps(
+        &mut self,
+        steps: &[Step],
+        stop: &CancellationToken,
+        interruptible: bool,
+    ) -> Run {
         for step in steps {
             if interruptible && stop.is_cancelled() {
                 return Run::Stopped;
@@ -161,12 +191,24 @@ impl VirtualUser<'_> {
             Step::Request(req) => {
                 let ctx = self.ctx();
                 // Boxed so an idle user task does not reserve the request's state.
-                let out = Box::pin(exchange::perform(req, shared, self.base, &ctx, &mut self.user)).await;
+                let out = Box::pin(exchange::perform(
+                    req,
+                    shared,
+                    self.base,
+                    &ctx,
+                    &mut self.user,
+                ))
+                .await;
                 if !req.extract.is_empty() {
                     self.ctx = None;
                 }
                 if out.sent {
-                    shared.recorder.record(req.stat, out.micros, out.content_bytes, out.error.as_deref());
+                    shared.recorder.record(
+                        req.stat,
+                        out.micros,
+                        out.content_bytes,
+                        out.error.as_deref(),
+                    );
                 } else if let Some(e) = &out.error {
                     shared.recorder.record_exception(e);
                 }
@@ -184,7 +226,9 @@ impl VirtualUser<'_> {
                 for (name, tpl) in values {
                     match shared.scenario.templates.render_value(tpl, &ctx) {
                         Ok(v) => {
-                            self.user.vars.insert(name.clone(), Value::from_serialize(&v));
+                            self.user
+                                .vars
+                                .insert(name.clone(), Value::from_serialize(&v));
                         }
                         Err(e) => {
                             shared.recorder.record_exception(&e.to_string());
@@ -202,11 +246,23 @@ impl VirtualUser<'_> {
         }
     }
 
-    fn set_headers(&mut self, headers: &[(http::HeaderName, stampede_common::scenario::template::Template)]) -> Result<(), String> {
+    fn set_headers(
+        &mut self,
+        headers: &[(
+            http::HeaderName,
+            stampede_common::scenario::template::Template,
+        )],
+    ) -> Result<(), String> {
         let ctx = self.ctx();
         for (name, tpl) in headers {
-            let v = self.shared.scenario.templates.render(tpl, &ctx).map_err(|e| e.to_string())?;
-            let v = HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header `{name}`"))?;
+            let v = self
+                .shared
+                .scenario
+                .templates
+                .render(tpl, &ctx)
+                .map_err(|e| e.to_string())?;
+            let v = HeaderValue::from_str(&v)
+                .map_err(|_| format!("invalid value for header `{name}`"))?;
             self.user.headers.insert(name.clone(), v);
         }
         Ok(())

@@ -9,11 +9,13 @@ use std::time::Duration;
 use http::HeaderName;
 use serde_saphyr::Location;
 
+use super::ScenarioSource;
 use super::error::{Locator, ScenarioError};
 use super::model::{FeedOrder, Feeder, Scenario, Task, Tasks, UserClass, WaitTime};
-use super::raw::{RawFeeder, RawOrder, RawScenario, RawStep, RawUserClass, RawWait, Sp, Text, TextMap};
+use super::raw::{
+    RawFeeder, RawOrder, RawScenario, RawStep, RawUserClass, RawWait, Sp, Text, TextMap,
+};
 use super::template::{BUILTIN_VARIABLES, Template, Templates};
-use super::ScenarioSource;
 use crate::duration::parse_duration;
 use crate::stats::StatsKey;
 
@@ -30,7 +32,10 @@ pub(crate) struct Compiler<'a> {
 type Result<T> = std::result::Result<T, ScenarioError>;
 
 pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
-    let loc = Locator { file: &src.path, text: &src.text };
+    let loc = Locator {
+        file: &src.path,
+        text: &src.text,
+    };
     let raw: RawScenario = super::parse_raw(src)?;
     let mut c = Compiler {
         loc,
@@ -61,12 +66,20 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
     for class in &raw.users.value {
         let compiled = c.class(&class.value, &class.referenced, &raw.variables)?;
         if !names.insert(compiled.name.clone()) {
-            return Err(c.loc.at(&class.value.name.referenced, format!("duplicate user class `{}`", compiled.name)));
+            return Err(c.loc.at(
+                &class.value.name.referenced,
+                format!("duplicate user class `{}`", compiled.name),
+            ));
         }
         classes.push(compiled);
     }
-    if classes.iter().all(|c| c.fixed_count.is_none() && c.weight == 0) {
-        return Err(c.loc.at(&raw.users.referenced, "every user class has weight 0"));
+    if classes
+        .iter()
+        .all(|c| c.fixed_count.is_none() && c.weight == 0)
+    {
+        return Err(c
+            .loc
+            .at(&raw.users.referenced, "every user class has weight 0"));
     }
     let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));
     Ok(Scenario {
@@ -90,7 +103,13 @@ fn file_stem(path: &str) -> String {
 fn check_host(loc: &Locator<'_>, host: &Sp<String>) -> Result<()> {
     match url::Url::parse(&host.value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(loc.at(&host.referenced, format!("invalid host `{}`: expected a url like http://127.0.0.1:8000", host.value))),
+        _ => Err(loc.at(
+            &host.referenced,
+            format!(
+                "invalid host `{}`: expected a url like http://127.0.0.1:8000",
+                host.value
+            ),
+        )),
     }
 }
 
@@ -103,10 +122,15 @@ impl Compiler<'_> {
     ) -> Result<UserClass> {
         let name = raw.name.value.trim().to_owned();
         if name.is_empty() {
-            return Err(self.loc.at(&raw.name.referenced, "user class name is empty"));
+            return Err(self
+                .loc
+                .at(&raw.name.referenced, "user class name is empty"));
         }
         if let (Some(_), Some(fixed)) = (&raw.weight, &raw.fixed_count) {
-            return Err(self.loc.at(&fixed.referenced, "`weight` and `fixed_count` cannot both be set"));
+            return Err(self.loc.at(
+                &fixed.referenced,
+                "`weight` and `fixed_count` cannot both be set",
+            ));
         }
         if let Some(host) = &raw.host {
             check_host(&self.loc, host)?;
@@ -115,7 +139,12 @@ impl Compiler<'_> {
             Some(w) => self.wait(&w.value, &w.referenced)?,
             None => WaitTime::Constant(Duration::ZERO),
         };
-        let feeder = raw.data.as_ref().map(|f| self.feeder(&f.value)).transpose()?.map(Arc::new);
+        let feeder = raw
+            .data
+            .as_ref()
+            .map(|f| self.feeder(&f.value))
+            .transpose()?
+            .map(Arc::new);
 
         let mut known: BTreeSet<String> = BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect();
         known.extend(scenario_vars.keys().cloned());
@@ -128,7 +157,12 @@ impl Compiler<'_> {
             .iter()
             .chain(&raw.on_stop)
             .chain(raw.sequence.iter().flat_map(|s| &s.value))
-            .chain(raw.tasks.iter().flat_map(|t| &t.value).flat_map(|t| &t.value.steps.value));
+            .chain(
+                raw.tasks
+                    .iter()
+                    .flat_map(|t| &t.value)
+                    .flat_map(|t| &t.value.steps.value),
+            );
         for step in all_steps {
             known.extend(assigned_names(&step.value));
         }
@@ -139,10 +173,15 @@ impl Compiler<'_> {
         let on_stop = self.steps(&raw.on_stop, &known)?;
         let tasks = match (&raw.sequence, &raw.tasks) {
             (Some(_), Some(t)) => {
-                return Err(self.loc.at(&t.referenced, "`sequence` and `tasks` cannot both be set"));
+                return Err(self
+                    .loc
+                    .at(&t.referenced, "`sequence` and `tasks` cannot both be set"));
             }
             (None, None) => {
-                return Err(self.loc.at(at, format!("user class `{name}` has neither `sequence` nor `tasks`")));
+                return Err(self.loc.at(
+                    at,
+                    format!("user class `{name}` has neither `sequence` nor `tasks`"),
+                ));
             }
             (Some(seq), None) => {
                 if seq.value.is_empty() {
@@ -157,7 +196,11 @@ impl Compiler<'_> {
                 let mut tasks = Vec::new();
                 for t in &list.value {
                     let weight = match &t.value.weight {
-                        Some(w) if w.value == 0 => return Err(self.loc.at(&w.referenced, "task weight must be at least 1")),
+                        Some(w) if w.value == 0 => {
+                            return Err(self
+                                .loc
+                                .at(&w.referenced, "task weight must be at least 1"));
+                        }
                         Some(w) => w.value,
                         None => 1,
                     };
@@ -165,10 +208,17 @@ impl Compiler<'_> {
                         return Err(self.loc.at(&t.value.steps.referenced, "task has no steps"));
                     }
                     let steps = self.steps(&t.value.steps.value, &known)?;
-                    tasks.push(Task { name: t.value.name.clone(), weight, steps });
+                    tasks.push(Task {
+                        name: t.value.name.clone(),
+                        weight,
+                        steps,
+                    });
                 }
                 let total_weight = tasks.iter().map(|t| t.weight).sum();
-                Tasks::Weighted { tasks, total_weight }
+                Tasks::Weighted {
+                    tasks,
+                    total_weight,
+                }
             }
         };
         let variables = scenario_vars
@@ -204,7 +254,10 @@ impl Compiler<'_> {
         if let Some((lo, hi)) = &raw.between {
             let (l, h) = (self.duration(lo)?, self.duration(hi)?);
             if l > h {
-                return Err(self.loc.at(&hi.referenced, "`between` upper bound is below the lower bound"));
+                return Err(self.loc.at(
+                    &hi.referenced,
+                    "`between` upper bound is below the lower bound",
+                ));
             }
             return Ok(WaitTime::Between(l, h));
         }
@@ -216,7 +269,10 @@ impl Compiler<'_> {
         }
         let tp = raw.constant_throughput.as_ref().expect("one is set");
         if !(tp.value.is_finite() && tp.value > 0.0) {
-            return Err(self.loc.at(&tp.referenced, "`constant_throughput` must be a positive number of tasks per second"));
+            return Err(self.loc.at(
+                &tp.referenced,
+                "`constant_throughput` must be a positive number of tasks per second",
+            ));
         }
         Ok(WaitTime::ConstantThroughput(tp.value))
     }
@@ -224,10 +280,18 @@ impl Compiler<'_> {
     fn feeder(&self, raw: &RawFeeder) -> Result<Feeder> {
         let file = &raw.file.value;
         let text = self.files.get(file).ok_or_else(|| {
-            self.loc.at(&raw.file.referenced, format!("data file `{file}` was not loaded"))
+            self.loc.at(
+                &raw.file.referenced,
+                format!("data file `{file}` was not loaded"),
+            )
         })?;
-        let at = |msg: String| self.loc.at(&raw.file.referenced, format!("data file `{file}`: {msg}"));
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+        let at = |msg: String| {
+            self.loc
+                .at(&raw.file.referenced, format!("data file `{file}`: {msg}"))
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
         let columns: Vec<String> = reader
             .headers()
             .map_err(|e| at(e.to_string()))?
@@ -251,26 +315,49 @@ impl Compiler<'_> {
             Some(RawOrder::Random) => FeedOrder::Random,
             _ => FeedOrder::Sequential,
         };
-        Ok(Feeder { file: file.clone(), columns, rows, order })
+        Ok(Feeder {
+            file: file.clone(),
+            columns,
+            rows,
+            order,
+        })
     }
 
     pub(crate) fn duration(&self, t: &Sp<Text>) -> Result<Duration> {
         parse_duration(&t.value.0).map_err(|e| self.loc.at(&t.referenced, e))
     }
 
-    pub(crate) fn template(&mut self, s: &Sp<String>, known: &BTreeSet<String>) -> Result<Template> {
-        self.templates.compile(&s.value, known).map_err(|e| self.loc.at(&s.referenced, e))
+    pub(crate) fn template(
+        &mut self,
+        s: &Sp<String>,
+        known: &BTreeSet<String>,
+    ) -> Result<Template> {
+        self.templates
+            .compile(&s.value, known)
+            .map_err(|e| self.loc.at(&s.referenced, e))
     }
 
-    pub(crate) fn text_template(&mut self, s: &Sp<Text>, known: &BTreeSet<String>) -> Result<Template> {
-        self.templates.compile(&s.value.0, known).map_err(|e| self.loc.at(&s.referenced, e))
+    pub(crate) fn text_template(
+        &mut self,
+        s: &Sp<Text>,
+        known: &BTreeSet<String>,
+    ) -> Result<Template> {
+        self.templates
+            .compile(&s.value.0, known)
+            .map_err(|e| self.loc.at(&s.referenced, e))
     }
 
-    pub(crate) fn headers(&mut self, map: &TextMap, known: &BTreeSet<String>) -> Result<Vec<(HeaderName, Template)>> {
+    pub(crate) fn headers(
+        &mut self,
+        map: &TextMap,
+        known: &BTreeSet<String>,
+    ) -> Result<Vec<(HeaderName, Template)>> {
         map.iter()
             .map(|(k, v)| {
-                let name = HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|_| self.loc.at(&v.referenced, format!("invalid header name `{k}`")))?;
+                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                    self.loc
+                        .at(&v.referenced, format!("invalid header name `{k}`"))
+                })?;
                 Ok((name, self.text_template(v, known)?))
             })
             .collect()
@@ -289,7 +376,10 @@ impl Compiler<'_> {
 
 /// Variable names a step assigns (`extract` and `set`).
 fn assigned_names(step: &RawStep) -> impl Iterator<Item = String> + '_ {
-    step.extract.keys().cloned().chain(step.set.iter().flat_map(|m| m.keys().cloned()))
+    step.extract
+        .keys()
+        .cloned()
+        .chain(step.set.iter().flat_map(|m| m.keys().cloned()))
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {

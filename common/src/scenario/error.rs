@@ -34,7 +34,9 @@ impl ScenarioError {
     /// The one-line message followed by the snippet, for terminals.
     pub fn render(&self) -> String {
         match self {
-            ScenarioError::At { snippet, .. } if !snippet.is_empty() => format!("{self}\n{snippet}"),
+            ScenarioError::At { snippet, .. } if !snippet.is_empty() => {
+                format!("{self}\n{snippet}")
+            }
             _ => self.to_string(),
         }
     }
@@ -52,7 +54,12 @@ impl Locator<'_> {
         self.at_line_col(loc.line(), loc.column(), message)
     }
 
-    pub(crate) fn at_line_col(&self, line: u64, col: u64, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn at_line_col(
+        &self,
+        line: u64,
+        col: u64,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let (line, col) = (line.max(1), col.max(1));
         ScenarioError::At {
             file: self.file.to_owned(),
@@ -84,9 +91,15 @@ mod tests {
 
     #[test]
     fn renders_one_line_then_snippet() {
-        let loc = Locator { file: "s.yaml", text: "a: 1\nb: oops\n" };
+        let loc = Locator {
+            file: "s.yaml",
+            text: "a: 1\nb: oops\n",
+        };
         let e = loc.at_line_col(2, 4, "bad value");
         assert_eq!(e.to_string(), "s.yaml:2:4: bad value");
-        assert_eq!(e.render(), "s.yaml:2:4: bad value\n  |\n2 | b: oops\n  |    ^");
+        assert_eq!(
+            e.render(),
+            "s.yaml:2:4: bad value\n  |\n2 | b: oops\n  |    ^"
+        );
     }
 }

@@ -45,16 +45,24 @@ impl ScenarioSource {
         };
         let (text, base) = if path == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| read_err("<stdin>", e))?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| read_err("<stdin>", e))?;
             (text, PathBuf::from("."))
         } else {
             let text = std::fs::read_to_string(path).map_err(|e| read_err(path, e))?;
-            let base = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = Path::new(path)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             (text, base)
         };
         let mut src = Self::from_text(if path == "-" { "<stdin>" } else { path }, text);
         let raw = parse_raw(&src)?;
-        let loc = Locator { file: &src.path, text: &src.text };
+        let loc = Locator {
+            file: &src.path,
+            text: &src.text,
+        };
         let mut files = BTreeMap::new();
         for class in &raw.users.value {
             if let Some(data) = &class.value.data {
@@ -63,7 +71,11 @@ impl ScenarioSource {
                 let content = std::fs::read_to_string(&full).map_err(|e| {
                     loc.at(
                         &data.value.file.referenced,
-                        format!("cannot read data file `{}`: {}", full.display(), e.to_string().to_lowercase()),
+                        format!(
+                            "cannot read data file `{}`: {}",
+                            full.display(),
+                            e.to_string().to_lowercase()
+                        ),
                     )
                 })?;
                 files.insert(name.clone(), content);
@@ -75,7 +87,11 @@ impl ScenarioSource {
 
     /// A scenario given as text, with no data files.
     pub fn from_text(path: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { path: path.into(), text: text.into(), files: BTreeMap::new() }
+        Self {
+            path: path.into(),
+            text: text.into(),
+            files: BTreeMap::new(),
+        }
     }
 
     /// Validates and compiles the scenario.
@@ -89,14 +105,22 @@ impl ScenarioSource {
 }
 
 fn parse_raw(src: &ScenarioSource) -> Result<RawScenario, ScenarioError> {
-    let loc = Locator { file: &src.path, text: &src.text };
+    let loc = Locator {
+        file: &src.path,
+        text: &src.text,
+    };
     serde_saphyr::from_str::<RawScenario>(&src.text).map_err(|e| {
         use serde_saphyr::MessageFormatter;
-        let message = serde_saphyr::UserMessageFormatter.format_message(&e).to_string();
+        let message = serde_saphyr::UserMessageFormatter
+            .format_message(&e)
+            .to_string();
         let message = lowercase_first(message.trim_end_matches('.'));
         match e.location() {
             Some(l) => loc.at(&l, message),
-            None => ScenarioError::Read { file: src.path.clone(), message },
+            None => ScenarioError::Read {
+                file: src.path.clone(),
+                message,
+            },
         }
     })
 }

@@ -239,7 +239,9 @@ impl WaitTime {
             WaitTime::Constant(d) => d,
             WaitTime::Between(lo, hi) => lo + (hi - lo).mul_f64(fastrand::f64()),
             WaitTime::ConstantPacing(p) => p.saturating_sub(task_time),
-            WaitTime::ConstantThroughput(n) => Duration::from_secs_f64(1.0 / n).saturating_sub(task_time),
+            WaitTime::ConstantThroughput(n) => {
+                Duration::from_secs_f64(1.0 / n).saturating_sub(task_time)
+            }
         }
     }
 }

@@ -18,8 +18,14 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 const ACTIONS: &str = "get, post, put, patch, delete, head, options, set_headers, set, sleep";
 
 impl Compiler<'_> {
-    pub(crate) fn steps(&mut self, raw: &[Sp<RawStep>], known: &BTreeSet<String>) -> Result<Vec<Step>> {
-        raw.iter().map(|s| self.step(&s.value, &s.referenced, known)).collect()
+    pub(crate) fn steps(
+        &mut self,
+        raw: &[Sp<RawStep>],
+        known: &BTreeSet<String>,
+    ) -> Result<Vec<Step>> {
+        raw.iter()
+            .map(|s| self.step(&s.value, &s.referenced, known))
+            .collect()
     }
 
     fn step(&mut self, raw: &RawStep, at: &Location, known: &BTreeSet<String>) -> Result<Step> {
@@ -32,7 +38,11 @@ impl Compiler<'_> {
             ("head", &raw.head, Method::HEAD),
             ("options", &raw.options, Method::OPTIONS),
         ];
-        let mut actions: Vec<&str> = methods.iter().filter(|m| m.1.is_some()).map(|m| m.0).collect();
+        let mut actions: Vec<&str> = methods
+            .iter()
+            .filter(|m| m.1.is_some())
+            .map(|m| m.0)
+            .collect();
         if raw.set_headers.is_some() {
             actions.push("set_headers");
         }
@@ -43,15 +53,28 @@ impl Compiler<'_> {
             actions.push("sleep");
         }
         match actions.as_slice() {
-            [] => return Err(self.loc.at(at, format!("step has no action: expected one of {ACTIONS}"))),
+            [] => {
+                return Err(self
+                    .loc
+                    .at(at, format!("step has no action: expected one of {ACTIONS}")));
+            }
             [_] => {}
-            [a, b, ..] => return Err(self.loc.at(at, format!("step has more than one action (`{a}` and `{b}`)"))),
+            [a, b, ..] => {
+                return Err(self.loc.at(
+                    at,
+                    format!("step has more than one action (`{a}` and `{b}`)"),
+                ));
+            }
         }
         if let Some((_, Some(target), method)) = methods.into_iter().find(|m| m.1.is_some()) {
-            return Ok(Step::Request(Box::new(self.request(raw, method, target, known)?)));
+            return Ok(Step::Request(Box::new(
+                self.request(raw, method, target, known)?,
+            )));
         }
         if let Some(opt) = request_option(raw) {
-            return Err(self.loc.at(at, format!("`{opt}` only applies to a request step")));
+            return Err(self
+                .loc
+                .at(at, format!("`{opt}` only applies to a request step")));
         }
         if let Some(h) = &raw.set_headers {
             return Ok(Step::SetHeaders(self.headers(h, known)?));
@@ -60,9 +83,15 @@ impl Compiler<'_> {
             let mut out = Vec::new();
             for (name, value) in vars {
                 if !is_identifier(name) {
-                    return Err(self.loc.at(&value.referenced, format!("`{name}` is not a usable variable name")));
+                    return Err(self.loc.at(
+                        &value.referenced,
+                        format!("`{name}` is not a usable variable name"),
+                    ));
                 }
-                let v = self.templates.compile_value(&value.value, known).map_err(|e| self.loc.at(&value.referenced, e))?;
+                let v = self
+                    .templates
+                    .compile_value(&value.value, known)
+                    .map_err(|e| self.loc.at(&value.referenced, e))?;
                 out.push((name.clone(), v));
             }
             return Ok(Step::Set(out));
@@ -88,7 +117,9 @@ impl Compiler<'_> {
         }
         let target = self.template(target_raw, known)?;
         let name = match &raw.name {
-            Some(n) if n.value.trim().is_empty() => return Err(self.loc.at(&n.referenced, "request `name` is empty")),
+            Some(n) if n.value.trim().is_empty() => {
+                return Err(self.loc.at(&n.referenced, "request `name` is empty"));
+            }
             Some(n) => n.value.clone(),
             None => t.split('?').next().unwrap_or(t).to_owned(),
         };
@@ -101,10 +132,17 @@ impl Compiler<'_> {
         let headers = self.headers(&raw.headers, known)?;
         let bodies = [raw.json.is_some(), raw.form.is_some(), raw.body.is_some()];
         if bodies.iter().filter(|b| **b).count() > 1 {
-            return Err(self.loc.at(&target_raw.referenced, "a request takes only one of `json`, `form` and `body`"));
+            return Err(self.loc.at(
+                &target_raw.referenced,
+                "a request takes only one of `json`, `form` and `body`",
+            ));
         }
         let body = if let Some(j) = &raw.json {
-            Body::Json(self.templates.compile_value(&j.value, known).map_err(|e| self.loc.at(&j.referenced, e))?)
+            Body::Json(
+                self.templates
+                    .compile_value(&j.value, known)
+                    .map_err(|e| self.loc.at(&j.referenced, e))?,
+            )
         } else if let Some(f) = &raw.form {
             Body::Form(
                 f.iter()
@@ -121,7 +159,10 @@ impl Compiler<'_> {
             None => self.default_timeout,
         };
         if timeout.is_some_and(|t| t.is_zero()) {
-            let at = raw.timeout.as_ref().map_or(target_raw.referenced, |t| t.referenced);
+            let at = raw
+                .timeout
+                .as_ref()
+                .map_or(target_raw.referenced, |t| t.referenced);
             return Err(self.loc.at(&at, "timeout must be above zero"));
         }
         let expect = match &raw.expect {
@@ -147,59 +188,109 @@ impl Compiler<'_> {
         })
     }
 
-    fn expect(&mut self, raw: &RawExpect, at: &Location, known: &BTreeSet<String>) -> Result<Expect> {
+    fn expect(
+        &mut self,
+        raw: &RawExpect,
+        at: &Location,
+        known: &BTreeSet<String>,
+    ) -> Result<Expect> {
         let status = raw.status.as_ref().map(|s| match s {
             super::raw::OneOrMany::One(v) => vec![*v],
             super::raw::OneOrMany::Many(v) => v.clone(),
         });
         let status = status.unwrap_or_default();
         if let Some(bad) = status.iter().find(|s| !(100..=599).contains(*s)) {
-            return Err(self.loc.at(at, format!("expected status {bad} is not an http status code")));
+            return Err(self.loc.at(
+                at,
+                format!("expected status {bad} is not an http status code"),
+            ));
         }
-        let body_contains = raw.body_contains.as_ref().map(|b| self.template(b, known)).transpose()?;
+        let body_contains = raw
+            .body_contains
+            .as_ref()
+            .map(|b| self.template(b, known))
+            .transpose()?;
         let mut jsonpath = Vec::new();
         for (path, value) in &raw.jsonpath {
             let parsed = parse_jsonpath(path).map_err(|e| self.loc.at(&value.referenced, e))?;
-            let equals = self.templates.compile_value(&value.value, known).map_err(|e| self.loc.at(&value.referenced, e))?;
-            jsonpath.push(JsonCheck { source: path.clone(), path: parsed, equals });
+            let equals = self
+                .templates
+                .compile_value(&value.value, known)
+                .map_err(|e| self.loc.at(&value.referenced, e))?;
+            jsonpath.push(JsonCheck {
+                source: path.clone(),
+                path: parsed,
+                equals,
+            });
         }
-        Ok(Expect { status, body_contains, jsonpath })
+        Ok(Expect {
+            status,
+            body_contains,
+            jsonpath,
+        })
     }
 
     fn extract(&mut self, var: &str, raw: &RawExtract, at: &Location) -> Result<Extract> {
         if !is_identifier(var) {
-            return Err(self.loc.at(at, format!("`{var}` is not a usable variable name")));
+            return Err(self
+                .loc
+                .at(at, format!("`{var}` is not a usable variable name")));
         }
         let from = match (&raw.jsonpath, &raw.header, &raw.regex) {
             (Some(p), None, None) => ExtractFrom::JsonPath {
                 source: p.value.clone(),
                 path: parse_jsonpath(&p.value).map_err(|e| self.loc.at(&p.referenced, e))?,
             },
-            (None, Some(h), None) => ExtractFrom::Header(
-                HeaderName::from_bytes(h.value.as_bytes())
-                    .map_err(|_| self.loc.at(&h.referenced, format!("invalid header name `{}`", h.value)))?,
-            ),
+            (None, Some(h), None) => {
+                ExtractFrom::Header(HeaderName::from_bytes(h.value.as_bytes()).map_err(|_| {
+                    self.loc
+                        .at(&h.referenced, format!("invalid header name `{}`", h.value))
+                })?)
+            }
             (None, None, Some(r)) => {
-                let regex = Regex::new(&r.value)
-                    .map_err(|e| self.loc.at(&r.referenced, format!("invalid regex: {}", first_line(&e.to_string()))))?;
+                let regex = Regex::new(&r.value).map_err(|e| {
+                    self.loc.at(
+                        &r.referenced,
+                        format!("invalid regex: {}", first_line(&e.to_string())),
+                    )
+                })?;
                 let groups = regex.captures_len() - 1;
                 let group = raw.group.unwrap_or(usize::from(groups > 0));
                 if group > groups {
-                    return Err(self.loc.at(&r.referenced, format!("regex has {groups} capture group(s), group {group} asked")));
+                    return Err(self.loc.at(
+                        &r.referenced,
+                        format!("regex has {groups} capture group(s), group {group} asked"),
+                    ));
                 }
                 ExtractFrom::Regex { regex, group }
             }
-            _ => return Err(self.loc.at(at, format!("extract `{var}` takes exactly one of jsonpath, header, regex"))),
+            _ => {
+                return Err(self.loc.at(
+                    at,
+                    format!("extract `{var}` takes exactly one of jsonpath, header, regex"),
+                ));
+            }
         };
         if raw.group.is_some() && raw.regex.is_none() {
-            return Err(self.loc.at(at, "`group` only applies to a regex extraction"));
+            return Err(self
+                .loc
+                .at(at, "`group` only applies to a regex extraction"));
         }
-        Ok(Extract { var: var.to_owned(), from, default: raw.default.clone() })
+        Ok(Extract {
+            var: var.to_owned(),
+            from,
+            default: raw.default.clone(),
+        })
     }
 }
 
 fn parse_jsonpath(p: &str) -> std::result::Result<JsonPath, String> {
-    JsonPath::parse(p).map_err(|e| format!("invalid jsonpath `{p}`: {}", first_line(&e.to_string()).to_lowercase()))
+    JsonPath::parse(p).map_err(|e| {
+        format!(
+            "invalid jsonpath `{p}`: {}",
+            first_line(&e.to_string()).to_lowercase()
+        )
+    })
 }
 
 fn first_line(s: &str) -> &str {
@@ -223,4 +314,3 @@ fn request_option(raw: &RawStep) -> Option<&'static str> {
     .find(|(_, set)| *set)
     .map(|(n, _)| n)
 }
-

@@ -146,12 +146,18 @@ impl Templates {
         if let Some(name) = unknown.first() {
             let called = source.contains(&format!("{name}("));
             return Err(if called {
-                format!("unknown template function `{name}` (known: {})", FUNCTIONS.join(", "))
+                format!(
+                    "unknown template function `{name}` (known: {})",
+                    FUNCTIONS.join(", ")
+                )
             } else {
                 format!("undefined variable `{name}`")
             });
         }
-        Ok(Template::Compiled { id, source: source.to_owned() })
+        Ok(Template::Compiled {
+            id,
+            source: source.to_owned(),
+        })
     }
 
     /// Compiles a JSON value (a request body, a `set` value, an expected value).
@@ -177,7 +183,10 @@ impl Templates {
                 None => ValueTemplate::Text(self.compile(s, known)?),
             },
             J::Array(items) => ValueTemplate::Array(
-                items.iter().map(|v| self.compile_value(v, known)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|v| self.compile_value(v, known))
+                    .collect::<Result<_, _>>()?,
             ),
             J::Object(map) => ValueTemplate::Object(
                 map.iter()
@@ -197,7 +206,9 @@ impl Templates {
     pub fn render<'a>(&self, t: &'a Template, ctx: &Value) -> Result<Cow<'a, str>, RenderError> {
         match t {
             Template::Literal(s) => Ok(Cow::Borrowed(s)),
-            Template::Compiled { id, .. } => Ok(Cow::Owned(self.env.get_template(id)?.render(ctx)?)),
+            Template::Compiled { id, .. } => {
+                Ok(Cow::Owned(self.env.get_template(id)?.render(ctx)?))
+            }
         }
     }
 
@@ -206,7 +217,11 @@ impl Templates {
     /// # Errors
     ///
     /// As [`Templates::render`].
-    pub fn render_value(&self, t: &ValueTemplate, ctx: &Value) -> Result<serde_json::Value, RenderError> {
+    pub fn render_value(
+        &self,
+        t: &ValueTemplate,
+        ctx: &Value,
+    ) -> Result<serde_json::Value, RenderError> {
         Ok(match t {
             ValueTemplate::Literal(v) => v.clone(),
             ValueTemplate::Text(t) => serde_json::Value::String(self.render(t, ctx)?.into_owned()),
@@ -215,7 +230,10 @@ impl Templates {
                 serde_json::from_str(&text).map_err(|e| RenderError(format!("not json: {e}")))?
             }
             ValueTemplate::Array(items) => serde_json::Value::Array(
-                items.iter().map(|v| self.render_value(v, ctx)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|v| self.render_value(v, ctx))
+                    .collect::<Result<_, _>>()?,
             ),
             ValueTemplate::Object(fields) => serde_json::Value::Object(
                 fields
@@ -257,7 +275,9 @@ fn syntax_message(e: &MjError) -> String {
 }
 
 fn unix_now() -> std::time::Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 fn now_rfc3339() -> String {
@@ -270,7 +290,9 @@ fn invalid(msg: String) -> MjError {
 
 fn random_int(a: i64, b: i64) -> Result<i64, MjError> {
     if a > b {
-        return Err(invalid(format!("random_int({a}, {b}): the low bound is above the high one")));
+        return Err(invalid(format!(
+            "random_int({a}, {b}): the low bound is above the high one"
+        )));
     }
     Ok(fastrand::i64(a..=b))
 }
@@ -283,7 +305,9 @@ fn random_float(a: f64, b: f64) -> Result<f64, MjError> {
 }
 
 fn random_choice(items: Value) -> Result<Value, MjError> {
-    let len = items.len().ok_or_else(|| invalid("random_choice takes a list".into()))?;
+    let len = items
+        .len()
+        .ok_or_else(|| invalid("random_choice takes a list".into()))?;
     if len == 0 {
         return Err(invalid("random_choice of an empty list".into()));
     }
@@ -291,7 +315,9 @@ fn random_choice(items: Value) -> Result<Value, MjError> {
 }
 
 fn random_string(len: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric).take(len.min(1 << 16)).collect()
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(len.min(1 << 16))
+        .collect()
 }
 
 #[cfg(test)]
@@ -305,13 +331,21 @@ mod tests {
     #[test]
     fn literal_strings_skip_the_engine() {
         let mut t = Templates::new();
-        assert_eq!(t.compile("/api/products/", &known(&[])).unwrap(), Template::Literal("/api/products/".into()));
+        assert_eq!(
+            t.compile("/api/products/", &known(&[])).unwrap(),
+            Template::Literal("/api/products/".into())
+        );
     }
 
     #[test]
     fn renders_variables_and_functions() {
         let mut t = Templates::new();
-        let tpl = t.compile("/u/{{ user_index }}/{{ random_int(3, 3) }}", &known(&["user_index"])).unwrap();
+        let tpl = t
+            .compile(
+                "/u/{{ user_index }}/{{ random_int(3, 3) }}",
+                &known(&["user_index"]),
+            )
+            .unwrap();
         let ctx = Value::from_serialize(serde_json::json!({"user_index": 7}));
         assert_eq!(t.render(&tpl, &ctx).unwrap(), "/u/7/3");
     }
@@ -322,16 +356,26 @@ mod tests {
         let v = serde_json::json!({"q": "{{ random_int(5, 5) }}", "s": "n={{ 1 + 1 }}", "l": ["{{ [1,2] }}"], "k": true});
         let tpl = t.compile_value(&v, &known(&[])).unwrap();
         let out = t.render_value(&tpl, &Value::from(())).unwrap();
-        assert_eq!(out, serde_json::json!({"q": 5, "s": "n=2", "l": [[1, 2]], "k": true}));
+        assert_eq!(
+            out,
+            serde_json::json!({"q": 5, "s": "n=2", "l": [[1, 2]], "k": true})
+        );
     }
 
     #[test]
     fn undefined_variable_and_unknown_function_are_named() {
         let mut t = Templates::new();
-        let e = t.compile("Bearer {{ tokn }}", &known(&["token"])).unwrap_err();
+        let e = t
+            .compile("Bearer {{ tokn }}", &known(&["token"]))
+            .unwrap_err();
         assert_eq!(e, "undefined variable `tokn`");
-        let e = t.compile("{{ random_integer(1, 2) }}", &known(&[])).unwrap_err();
-        assert!(e.starts_with("unknown template function `random_integer`"), "{e}");
+        let e = t
+            .compile("{{ random_integer(1, 2) }}", &known(&[]))
+            .unwrap_err();
+        assert!(
+            e.starts_with("unknown template function `random_integer`"),
+            "{e}"
+        );
         let e = t.compile("{{ 1 + }}", &known(&[])).unwrap_err();
         assert!(e.starts_with("template syntax error"), "{e}");
     }

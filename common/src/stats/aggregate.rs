@@ -93,7 +93,13 @@ pub struct StatsRow {
 }
 
 impl StatsRow {
-    fn from_stats(method: &str, name: &str, s: &EndpointStats, elapsed: f64, current_rps: f64) -> Self {
+    fn from_stats(
+        method: &str,
+        name: &str,
+        s: &EndpointStats,
+        elapsed: f64,
+        current_rps: f64,
+    ) -> Self {
         Self {
             method: method.to_owned(),
             name: name.to_owned(),
@@ -113,7 +119,11 @@ impl StatsRow {
 
     /// Failures as a fraction of requests (0 when there were none).
     pub fn fail_ratio(&self) -> f64 {
-        if self.requests == 0 { 0.0 } else { self.failures as f64 / self.requests as f64 }
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.requests as f64
+        }
     }
 }
 
@@ -191,7 +201,11 @@ impl RunStats {
 
     /// Closes a history point covering what was merged since the last tick.
     pub fn tick(&mut self, now: SystemTime, users: u64) {
-        let secs = now.duration_since(self.last_tick).unwrap_or_default().as_secs_f64().max(1e-3);
+        let secs = now
+            .duration_since(self.last_tick)
+            .unwrap_or_default()
+            .as_secs_f64()
+            .max(1e-3);
         let t = &self.tick_total;
         let endpoints = self
             .tick_endpoints
@@ -245,17 +259,32 @@ impl RunStats {
 
     /// The table as of `now`.
     pub fn snapshot(&self, now: SystemTime) -> Snapshot {
-        let elapsed = now.duration_since(self.started).unwrap_or(Duration::ZERO).as_secs_f64().max(1e-3);
+        let elapsed = now
+            .duration_since(self.started)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64()
+            .max(1e-3);
         let first = self.history.len().saturating_sub(CURRENT_WINDOW);
         let recent = &self.history[first..];
-        let window_start = if first > 0 { self.history[first - 1].unix_ms } else { unix_ms(self.started) };
-        let window_secs = recent.last().map_or(1.0, |p| ((p.unix_ms - window_start) as f64 / 1000.0).max(1e-3));
+        let window_start = if first > 0 {
+            self.history[first - 1].unix_ms
+        } else {
+            unix_ms(self.started)
+        };
+        let window_secs = recent.last().map_or(1.0, |p| {
+            ((p.unix_ms - window_start) as f64 / 1000.0).max(1e-3)
+        });
         let current = |key: Option<&StatsKey>| -> f64 {
             let n: u64 = recent
                 .iter()
                 .map(|p| match key {
                     None => p.endpoints.iter().map(|e| e.requests).sum::<u64>(),
-                    Some(k) => p.endpoints.iter().filter(|e| &e.key == k).map(|e| e.requests).sum(),
+                    Some(k) => p
+                        .endpoints
+                        .iter()
+                        .filter(|e| &e.key == k)
+                        .map(|e| e.requests)
+                        .sum(),
                 })
                 .sum();
             n as f64 / window_secs
@@ -266,16 +295,36 @@ impl RunStats {
             .map(|(k, s)| StatsRow::from_stats(&k.method, &k.name, s, elapsed, current(Some(k))))
             .collect();
         let total = StatsRow::from_stats("", "Aggregated", &self.total, elapsed, current(None));
-        let mut failures: Vec<_> = self.failures.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        failures.sort_by(|a, b| b.1.occurrences.cmp(&a.1.occurrences).then_with(|| a.0.cmp(&b.0)));
-        let exceptions = self.exceptions.iter().map(|(m, n)| (m.clone(), *n)).collect();
-        Snapshot { elapsed_s: elapsed, rows, total, failures, exceptions }
+        let mut failures: Vec<_> = self
+            .failures
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        failures.sort_by(|a, b| {
+            b.1.occurrences
+                .cmp(&a.1.occurrences)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let exceptions = self
+            .exceptions
+            .iter()
+            .map(|(m, n)| (m.clone(), *n))
+            .collect();
+        Snapshot {
+            elapsed_s: elapsed,
+            rows,
+            total,
+            failures,
+            exceptions,
+        }
     }
 }
 
 /// Unix milliseconds of a time.
 pub fn unix_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -307,6 +356,10 @@ mod tests {
         assert_eq!(h.users, 30);
         assert!((h.rps - 300.0).abs() < 1e-9);
         assert_eq!(h.endpoints.len(), 2);
-        assert!((snap.total.current_rps - 300.0).abs() < 1e-6, "{}", snap.total.current_rps);
+        assert!(
+            (snap.total.current_rps - 300.0).abs() < 1e-6,
+            "{}",
+            snap.total.current_rps
+        );
     }
 }

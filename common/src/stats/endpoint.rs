@@ -49,7 +49,8 @@ impl EndpointStats {
             total_micros: 0,
             min_micros: u64::MAX,
             max_micros: 0,
-            hist: Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG).expect("static bounds are valid"),
+            hist: Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG)
+                .expect("static bounds are valid"),
         }
     }
 
@@ -103,18 +104,30 @@ impl EndpointStats {
         if q >= 1.0 {
             return self.max_micros as f64 / 1000.0;
         }
-        let v = self.hist.value_at_quantile(q).min(self.max_micros).max(self.min_micros);
+        let v = self
+            .hist
+            .value_at_quantile(q)
+            .min(self.max_micros)
+            .max(self.min_micros);
         v as f64 / 1000.0
     }
 
     /// Exact average response time in milliseconds.
     pub fn avg_ms(&self) -> f64 {
-        if self.is_empty() { 0.0 } else { self.total_micros as f64 / self.requests as f64 / 1000.0 }
+        if self.is_empty() {
+            0.0
+        } else {
+            self.total_micros as f64 / self.requests as f64 / 1000.0
+        }
     }
 
     /// Exact minimum in milliseconds (zero when empty).
     pub fn min_ms(&self) -> f64 {
-        if self.is_empty() { 0.0 } else { self.min_micros as f64 / 1000.0 }
+        if self.is_empty() {
+            0.0
+        } else {
+            self.min_micros as f64 / 1000.0
+        }
     }
 
     /// Exact maximum in milliseconds.
@@ -124,7 +137,11 @@ impl EndpointStats {
 
     /// Average response size in bytes.
     pub fn avg_content(&self) -> f64 {
-        if self.is_empty() { 0.0 } else { self.content_bytes as f64 / self.requests as f64 }
+        if self.is_empty() {
+            0.0
+        } else {
+            self.content_bytes as f64 / self.requests as f64
+        }
     }
 
     /// The histogram as HdrHistogram V2+DEFLATE bytes, for the wire.
@@ -159,10 +176,24 @@ impl EndpointStats {
             .deserialize(&mut std::io::Cursor::new(histogram))
             .map_err(|e| HistogramError(format!("decode: {e:?}").to_lowercase()))?;
         if decoded.len() != requests {
-            return Err(HistogramError(format!("holds {} samples but the report says {requests}", decoded.len())));
+            return Err(HistogramError(format!(
+                "holds {} samples but the report says {requests}",
+                decoded.len()
+            )));
         }
-        let mut stats = Self { requests, failures, content_bytes, total_micros, min_micros, max_micros, ..Self::new() };
-        stats.hist.add(&decoded).map_err(|e| HistogramError(format!("merge: {e:?}").to_lowercase()))?;
+        let mut stats = Self {
+            requests,
+            failures,
+            content_bytes,
+            total_micros,
+            min_micros,
+            max_micros,
+            ..Self::new()
+        };
+        stats
+            .hist
+            .add(&decoded)
+            .map_err(|e| HistogramError(format!("merge: {e:?}").to_lowercase()))?;
         Ok(stats)
     }
 }
@@ -180,7 +211,11 @@ mod tests {
         }
         assert_eq!(s.requests, 1000);
         assert_eq!(s.failures, 10);
-        assert!((s.percentile_ms(0.5) - 500.0).abs() <= 0.5, "{}", s.percentile_ms(0.5));
+        assert!(
+            (s.percentile_ms(0.5) - 500.0).abs() <= 0.5,
+            "{}",
+            s.percentile_ms(0.5)
+        );
         assert!((s.percentile_ms(0.99) - 990.0).abs() <= 1.0);
         assert_eq!(s.percentile_ms(1.0), 1000.0);
         assert_eq!(s.min_ms(), 1.0);
@@ -194,7 +229,16 @@ mod tests {
             s.record(v, 3, false);
         }
         let bytes = s.encode_histogram().unwrap();
-        let back = EndpointStats::from_wire(s.requests, 0, 15, s.total_micros, s.min_micros, s.max_micros, &bytes).unwrap();
+        let back = EndpointStats::from_wire(
+            s.requests,
+            0,
+            15,
+            s.total_micros,
+            s.min_micros,
+            s.max_micros,
+            &bytes,
+        )
+        .unwrap();
         assert_eq!(back, s);
         assert!(EndpointStats::from_wire(1, 0, 0, 0, 0, 0, b"garbage").is_err());
         assert!(EndpointStats::from_wire(99, 0, 0, 0, 0, 0, &bytes).is_err());

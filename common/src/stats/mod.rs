@@ -16,10 +16,14 @@ pub use endpoint::{EndpointStats, HistogramError, MAX_MICROS};
 pub use recorder::{IntervalStats, Recorder};
 
 /// Locust's reported percentiles (console and CSV).
-pub const PERCENTILES: [f64; 11] = [0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0];
+pub const PERCENTILES: [f64; 11] = [
+    0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
 
 /// Column labels of [`PERCENTILES`], as Locust writes them.
-pub const PERCENTILE_LABELS: [&str; 11] = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"];
+pub const PERCENTILE_LABELS: [&str; 11] = [
+    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
+];
 
 /// What stats are grouped by: the request method and its name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,7 +37,10 @@ pub struct StatsKey {
 impl StatsKey {
     /// A key from method and name.
     pub fn new(method: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { method: method.into(), name: name.into() }
+        Self {
+            method: method.into(),
+            name: name.into(),
+        }
     }
 }
 

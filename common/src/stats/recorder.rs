@@ -66,14 +66,28 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder with one slot per key; `record` takes the key's index.
     pub fn new(keys: Vec<StatsKey>) -> Self {
-        let slots = keys.iter().map(|_| Mutex::new(EndpointStats::new())).collect();
-        Self { keys, slots, failures: Mutex::new(HashMap::new()), exceptions: Mutex::new(HashMap::new()) }
+        let slots = keys
+            .iter()
+            .map(|_| Mutex::new(EndpointStats::new()))
+            .collect();
+        Self {
+            keys,
+            slots,
+            failures: Mutex::new(HashMap::new()),
+            exceptions: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records one request of endpoint `slot`; `error` marks it failed.
     pub fn record(&self, slot: usize, micros: u64, content_bytes: u64, error: Option<&str>) {
-        let Some(cell) = self.slots.get(slot) else { return };
-        cell.lock().unwrap_or_else(|p| p.into_inner()).record(micros, content_bytes, error.is_some());
+        let Some(cell) = self.slots.get(slot) else {
+            return;
+        };
+        cell.lock().unwrap_or_else(|p| p.into_inner()).record(
+            micros,
+            content_bytes,
+            error.is_some(),
+        );
         if let Some(err) = error {
             let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
             match f.get_mut(&(slot, err.to_owned())) {
@@ -87,7 +101,12 @@ impl Recorder {
 
     /// Counts an error that kept a step from sending its request.
     pub fn record_exception(&self, message: &str) {
-        *self.exceptions.lock().unwrap_or_else(|p| p.into_inner()).entry(message.to_owned()).or_insert(0) += 1;
+        *self
+            .exceptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(message.to_owned())
+            .or_insert(0) += 1;
     }
 
     /// Takes everything recorded since the last call.
@@ -101,14 +120,28 @@ impl Recorder {
                 endpoints.push((key.clone(), out));
             }
         }
-        let failures = std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .map(|((slot, error), n)| (FailureKey { key: self.keys[slot].clone(), error }, n))
-            .collect();
-        let exceptions = std::mem::take(&mut *self.exceptions.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .collect();
-        IntervalStats { endpoints, failures, exceptions }
+        let failures =
+            std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .map(|((slot, error), n)| {
+                    (
+                        FailureKey {
+                            key: self.keys[slot].clone(),
+                            error,
+                        },
+                        n,
+                    )
+                })
+                .collect();
+        let exceptions =
+            std::mem::take(&mut *self.exceptions.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        IntervalStats {
+            endpoints,
+            failures,
+            exceptions,
+        }
     }
 }
 
@@ -118,7 +151,10 @@ mod tests {
 
     #[test]
     fn take_drains_and_groups_failures() {
-        let r = Recorder::new(vec![StatsKey::new("GET", "/a"), StatsKey::new("POST", "/b")]);
+        let r = Recorder::new(vec![
+            StatsKey::new("GET", "/a"),
+            StatsKey::new("POST", "/b"),
+        ]);
         r.record(0, 1000, 10, None);
         r.record(0, 2000, 10, Some("boom"));
         r.record(0, 3000, 10, Some("boom"));
@@ -127,7 +163,16 @@ mod tests {
         assert_eq!(i.endpoints.len(), 1);
         assert_eq!(i.endpoints[0].1.requests, 3);
         assert_eq!(i.endpoints[0].1.failures, 2);
-        assert_eq!(i.failures, vec![(FailureKey { key: StatsKey::new("GET", "/a"), error: "boom".into() }, 2)]);
+        assert_eq!(
+            i.failures,
+            vec![(
+                FailureKey {
+                    key: StatsKey::new("GET", "/a"),
+                    error: "boom".into()
+                },
+                2
+            )]
+        );
         assert!(r.take().is_empty());
     }
 }

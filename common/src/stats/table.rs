@@ -22,7 +22,11 @@ fn right_align(t: &mut Table, from: usize) {
 }
 
 fn ms(v: f64) -> String {
-    if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.2}") }
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 fn stats_line(r: &StatsRow) -> Vec<String> {
@@ -42,7 +46,18 @@ fn stats_line(r: &StatsRow) -> Vec<String> {
 
 /// The request table (Locust's console columns, times in ms).
 pub fn render_stats(s: &Snapshot) -> String {
-    let mut t = table(vec!["Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s"]);
+    let mut t = table(vec![
+        "Type",
+        "Name",
+        "# reqs",
+        "# fails",
+        "Avg",
+        "Min",
+        "Max",
+        "Med",
+        "req/s",
+        "failures/s",
+    ]);
     for r in s.rows.iter().chain(std::iter::once(&s.total)) {
         t.add_row(stats_line(r));
     }
@@ -73,7 +88,12 @@ pub fn render_failures(s: &Snapshot) -> Option<String> {
     }
     let mut t = table(vec!["# occurrences", "Type", "Name", "Error"]);
     for (k, e) in &s.failures {
-        t.add_row(vec![e.occurrences.to_string(), k.key.method.clone(), k.key.name.clone(), k.error.clone()]);
+        t.add_row(vec![
+            e.occurrences.to_string(),
+            k.key.method.clone(),
+            k.key.name.clone(),
+            k.error.clone(),
+        ]);
     }
     Some(t.to_string())
 }
