@@ -79,7 +79,7 @@ idle_run() {
     fi
     served=$(nginx_served)
     wait "$bg" || log "warning: stampede exited with status $? (see $RUN_DIR/$name.err)"
-    BG_PIDS=("${BG_PIDS[@]/$bg/}")
+    forget_bg "$bg"
     printf '{"users": %s, "spawn_rate": %s, "read_at_s": %s, "vmrss_kb": %s, "vmhwm_kb": %s, "threads": %s, "established": %s, "nginx_served_total": %s, "summary": %s}\n' \
         "$users" "$SPAWN_RATE" "$at" "$rss" "$hwm" "$threads" "$conns" "$served" \
         "$(python3 "$BENCH_DIR/report.py" summary "$RUN_DIR/$name.out")" >>"$RUN_DIR/results.jsonl"

@@ -48,12 +48,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# stop_bg PID: stops one background process started by this script.
-stop_bg() {
-    local pid=$1 keep=() p
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${BG_PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+# forget_bg PID: drops PID (waited for already) from what cleanup stops.
+forget_bg() {
+    local keep=() p
+    for p in "${BG_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
     BG_PIDS=("${keep[@]}")
 }
 
