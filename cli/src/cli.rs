@@ -37,6 +37,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the demo shop target (the seed's Django API) for load tests.
     Shop(ShopArgs),
+    /// Run the master of a cluster: split users over the workers, merge their stats.
+    Master(MasterArgs),
+    /// Run a worker: connect to a master and run the users it assigns.
+    Worker(WorkerArgs),
 }
 
 /// What to run and how hard: shared by `run` and (later) `master`.
@@ -96,6 +100,74 @@ pub struct RunArgs {
     /// No web UI: start at once and stop at --run-time (standalone runs are headless for now).
     #[arg(long)]
     pub headless: bool,
+    /// Run N workers in this process, attached to an in-process master over gRPC.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// No web UI: wait for the workers, run, stop at --run-time.
+    #[arg(long)]
+    pub headless: bool,
+    /// Start once this many workers are connected.
+    #[arg(
+        long = "expect-workers",
+        default_value_t = 1,
+        env = "STAMPEDE_EXPECT_WORKERS"
+    )]
+    pub expect_workers: usize,
+    /// Give up (exit 3) when the workers are not all there after this long.
+    #[arg(long = "expect-workers-max-wait", value_parser = duration)]
+    pub expect_workers_max_wait: Option<Duration>,
+    /// Address the workers connect to.
+    #[arg(long, default_value = "0.0.0.0:5557", env = "STAMPEDE_BIND")]
+    pub bind: String,
+    /// Shared cluster token workers must present.
+    #[arg(
+        long,
+        env = "STAMPEDE_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub token: String,
+    /// PEM certificate: serve the workers over TLS (with --tls-key).
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The master's gRPC address, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:5557", env = "STAMPEDE_MASTER")]
+    pub master: String,
+    /// Shared cluster token.
+    #[arg(
+        long,
+        env = "STAMPEDE_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub token: String,
+    /// PEM CA that signed the master's certificate: connect over TLS.
+    #[arg(long = "tls-ca")]
+    pub tls_ca: Option<PathBuf>,
+    /// Name expected in the master's certificate (default: the master's host).
+    #[arg(long = "tls-domain")]
+    pub tls_domain: Option<String>,
+    /// Worker id, stable across reconnects (default: host name, process id and a random suffix).
+    #[arg(long, env = "STAMPEDE_WORKER_ID")]
+    pub id: Option<String>,
+    /// Stop the load when the master has been unreachable this long.
+    #[arg(long = "master-timeout", value_parser = duration, default_value = "10s")]
+    pub master_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

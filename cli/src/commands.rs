@@ -31,7 +31,7 @@ pub struct Failure {
     pub message: String,
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: EXIT_USAGE,
         message: message.into(),
@@ -43,7 +43,7 @@ impl From<MasterError> for Failure {
         let code = match &e {
             MasterError::Plan(_)
             | MasterError::Worker(WorkerError::NoHost | WorkerError::InvalidHost(_)) => EXIT_USAGE,
-            MasterError::Worker(_) => EXIT_CANNOT_RUN,
+            _ => EXIT_CANNOT_RUN,
         };
         Failure {
             code,
@@ -58,10 +58,12 @@ pub async fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
         Command::Check(args) => check(args),
         Command::Demo(args) => demo(args).await,
         Command::Shop(args) => shop(args).await,
+        Command::Master(args) => crate::cluster_cmd::master(args).await,
+        Command::Worker(args) => crate::cluster_cmd::worker(args).await,
     }
 }
 
-fn load_scenario(file: &str) -> Result<(ScenarioSource, Scenario), Failure> {
+pub(crate) fn load_scenario(file: &str) -> Result<(ScenarioSource, Scenario), Failure> {
     let src = ScenarioSource::read(file).map_err(|e| usage(e.render()))?;
     let scenario = src.compile().map_err(|e| usage(e.render()))?;
     Ok((src, scenario))
@@ -93,7 +95,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
+pub(crate) fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
     let ca_cert_pem = match &load.ca_cert {
         Some(path) => Some(std::fs::read(path).map_err(|e| {
             usage(format!(
@@ -119,11 +121,11 @@ fn engine_config(load: &LoadArgs) -> Result<EngineConfig, Failure> {
     })
 }
 
-fn print_interval(out: &OutputArgs) -> Option<Duration> {
+pub(crate) fn print_interval(out: &OutputArgs) -> Option<Duration> {
     (!out.only_summary && !out.print_stats_interval.is_zero()).then_some(out.print_stats_interval)
 }
 
-fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
+pub(crate) fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
     println!("{}", render_summary(report));
     match out.exit_code_on_error {
         Some(code)
@@ -136,6 +138,9 @@ fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    if let Some(n) = args.workers {
+        return crate::cluster_cmd::run_with_workers(args, n).await;
+    }
     let (_, scenario) = load_scenario(&args.load.file)?;
     let cfg = RunConfig {
         users: args.load.users,

@@ -3,6 +3,7 @@
 //! 3 the run could not run).
 
 mod cli;
+mod cluster_cmd;
 mod commands;
 mod signal;
 

@@ -40,14 +40,22 @@ impl ShopProcess {
             .unwrap();
         // Readiness: the shop prints its address once it listens.
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("shop listening on ").expect(&line).to_owned();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("shop listening on ")
+            .expect(&line)
+            .to_owned();
         Self { child, url }
     }
 
     fn served(&self) -> u64 {
-        let stats: serde_json::Value =
-            reqwest::blocking::get(format!("{}/_stats", self.url)).unwrap().json().unwrap();
+        let stats: serde_json::Value = reqwest::blocking::get(format!("{}/_stats", self.url))
+            .unwrap()
+            .json()
+            .unwrap();
         stats["served"].as_u64().unwrap()
     }
 }
@@ -61,7 +69,10 @@ impl Drop for ShopProcess {
 
 fn summary_count(stdout: &str) -> u64 {
     // "scenario NAME against HOST: N users for T, R requests, ..."
-    let line = stdout.lines().find(|l| l.starts_with("scenario ")).expect(stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("scenario "))
+        .expect(stdout);
     let before = line.split(" requests,").next().unwrap();
     before.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -69,7 +80,11 @@ fn summary_count(stdout: &str) -> u64 {
 #[test]
 fn check_accepts_the_seed_scenarios() {
     for name in ["shop", "browse", "order", "payment"] {
-        stampede().args(["check", "-f", &scenario(name)]).assert().success().stdout(predicate::str::contains(": ok, 1 user class(es)"));
+        stampede()
+            .args(["check", "-f", &scenario(name)])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(": ok, 1 user class(es)"));
     }
 }
 
@@ -87,14 +102,24 @@ fn check_reads_stdin() {
 fn a_bad_scenario_exits_2_with_one_line_and_a_snippet() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");
-    std::fs::write(&path, "users:\n  - name: A\n    wiat: {constant: 1s}\n    sequence: [{get: /}]\n").unwrap();
+    std::fs::write(
+        &path,
+        "users:\n  - name: A\n    wiat: {constant: 1s}\n    sequence: [{get: /}]\n",
+    )
+    .unwrap();
     let p = path.to_str().unwrap();
-    for cmd in [vec!["check", "-f", p], vec!["run", "-f", p, "--host", "http://127.0.0.1:9", "--headless"]] {
+    for cmd in [
+        vec!["check", "-f", p],
+        vec!["run", "-f", p, "--host", "http://127.0.0.1:9", "--headless"],
+    ] {
         let out = stampede().args(&cmd).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{cmd:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         let first = err.lines().next().unwrap();
-        assert!(first.starts_with(&format!("error: {p}:3:5: unknown field `wiat`")), "{first}");
+        assert!(
+            first.starts_with(&format!("error: {p}:3:5: unknown field `wiat`")),
+            "{first}"
+        );
         assert!(err.contains("3 |     wiat: {constant: 1s}"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
@@ -104,17 +129,47 @@ fn a_bad_scenario_exits_2_with_one_line_and_a_snippet() {
 fn usage_errors_exit_2() {
     let shop = scenario("shop");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["run", "-f", &shop, "--class", "Nope", "-t", "1s"], "unknown user class `Nope` (the scenario has: WebsiteUser)"),
-        (vec!["run", "-f", &shop, "--host", "localhost:8000", "-t", "1s"], "invalid host `localhost:8000`"),
-        (vec!["run", "-f", &shop, "-r", "0"], "invalid spawn rate `0`"),
-        (vec!["run", "-f", &shop, "-t", "soon"], "invalid duration `soon`"),
-        (vec!["run", "-f", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read: no such file or directory"),
-        (vec!["run", "-f", &shop, "--ca-cert", "/nonexistent.pem", "-t", "1s"], "--ca-cert /nonexistent.pem: no such file"),
+        (
+            vec!["run", "-f", &shop, "--class", "Nope", "-t", "1s"],
+            "unknown user class `Nope` (the scenario has: WebsiteUser)",
+        ),
+        (
+            vec!["run", "-f", &shop, "--host", "localhost:8000", "-t", "1s"],
+            "invalid host `localhost:8000`",
+        ),
+        (
+            vec!["run", "-f", &shop, "-r", "0"],
+            "invalid spawn rate `0`",
+        ),
+        (
+            vec!["run", "-f", &shop, "-t", "soon"],
+            "invalid duration `soon`",
+        ),
+        (
+            vec!["run", "-f", "/nonexistent.yaml"],
+            "/nonexistent.yaml: cannot read: no such file or directory",
+        ),
+        (
+            vec![
+                "run",
+                "-f",
+                &shop,
+                "--ca-cert",
+                "/nonexistent.pem",
+                "-t",
+                "1s",
+            ],
+            "--ca-cert /nonexistent.pem: no such file",
+        ),
         (vec!["shop", "--latency", "fast"], "invalid latency `fast`"),
         (vec!["shop", "--error-rate", "2"], "invalid error rate 2"),
     ];
     for (args, want) in cases {
-        stampede().args(&args).assert().code(2).stderr(predicate::str::contains(want));
+        stampede()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(want));
     }
     let no_host = "users:\n  - name: A\n    sequence: [{get: /}]\n";
     stampede()
@@ -122,13 +177,24 @@ fn usage_errors_exit_2() {
         .write_stdin(no_host)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no target host: pass --host or set `host:` in the scenario"));
+        .stderr(predicate::str::contains(
+            "no target host: pass --host or set `host:` in the scenario",
+        ));
 }
 
 #[test]
 fn demo_counts_match_the_shop() {
     stampede()
-        .args(["demo", "-u", "20", "-r", "100", "-t", "3s", "--only-summary"])
+        .args([
+            "demo",
+            "-u",
+            "20",
+            "-r",
+            "100",
+            "-t",
+            "3s",
+            "--only-summary",
+        ])
         .timeout(Duration::from_secs(60))
         .assert()
         .success()
@@ -140,11 +206,29 @@ fn demo_counts_match_the_shop() {
 fn run_against_a_shop_process_counts_what_it_served() {
     let shop = ShopProcess::start(&[]);
     let out = stampede()
-        .args(["run", "-f", &scenario("browse"), "--host", &shop.url, "-u", "10", "-r", "100", "-t", "2s", "--headless", "--only-summary"])
+        .args([
+            "run",
+            "-f",
+            &scenario("browse"),
+            "--host",
+            &shop.url,
+            "-u",
+            "10",
+            "-r",
+            "100",
+            "-t",
+            "2s",
+            "--headless",
+            "--only-summary",
+        ])
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(summary_count(&stdout), shop.served());
 }
@@ -153,11 +237,26 @@ fn run_against_a_shop_process_counts_what_it_served() {
 fn exit_code_on_error_when_requests_fail() {
     let shop = ShopProcess::start(&["--error-rate", "1"]);
     stampede()
-        .args(["run", "-f", &scenario("browse"), "--host", &shop.url, "-u", "3", "-t", "1s", "--only-summary", "--exit-code-on-error", "1"])
+        .args([
+            "run",
+            "-f",
+            &scenario("browse"),
+            "--host",
+            &shop.url,
+            "-u",
+            "3",
+            "-t",
+            "1s",
+            "--only-summary",
+            "--exit-code-on-error",
+            "1",
+        ])
         .timeout(Duration::from_secs(60))
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("unexpected status 500 (Internal Server Error)"));
+        .stdout(predicate::str::contains(
+            "unexpected status 500 (Internal Server Error)",
+        ));
 }
 
 #[cfg(unix)]
@@ -165,7 +264,18 @@ fn exit_code_on_error_when_requests_fail() {
 fn sigterm_stops_gracefully_and_prints_the_results() {
     let shop = ShopProcess::start(&[]);
     let child = stampede_process()
-        .args(["run", "-f", "-", "--host", &shop.url, "-u", "5", "-r", "100", "--only-summary"])
+        .args([
+            "run",
+            "-f",
+            "-",
+            "--host",
+            &shop.url,
+            "-u",
+            "5",
+            "-r",
+            "100",
+            "--only-summary",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -180,13 +290,23 @@ fn sigterm_stops_gracefully_and_prints_the_results() {
     // Readiness: the target has seen load.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while shop.served() < 20 {
-        assert!(std::time::Instant::now() < deadline, "no load reached the shop");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no load reached the shop"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(summary_count(&stdout), shop.served(), "{stdout}");
 }

@@ -1,7 +1,8 @@
 //! Orchestration: splitting users over workers ([`plan`]), driving them and
 //! merging their statistics. [`local`] is the in-process coordinator of
-//! standalone runs.
+//! standalone runs; [`cluster`] is the gRPC master of a cluster of workers.
 
+pub mod cluster;
 pub mod local;
 pub mod plan;
 
@@ -16,4 +17,29 @@ pub enum MasterError {
     /// The engine could not start or stopped.
     #[error(transparent)]
     Worker(#[from] WorkerError),
+    /// Fewer workers than expected connected in time.
+    #[error("only {got} of {want} expected workers connected within {}", stampede_common::duration::format_duration(*waited))]
+    NoWorkers {
+        /// Expected.
+        want: usize,
+        /// Connected.
+        got: usize,
+        /// How long the master waited.
+        waited: std::time::Duration,
+    },
+    /// A run is already going.
+    #[error("a run is already in progress")]
+    Busy,
+    /// No run is going.
+    #[error("no run is in progress")]
+    NotRunning,
+    /// Stopped before the run could start.
+    #[error("interrupted before the run started")]
+    Interrupted,
+    /// The master's actor is gone.
+    #[error("the master has shut down")]
+    Gone,
+    /// Unusable TLS certificate or key.
+    #[error("tls: {0}")]
+    Tls(String),
 }

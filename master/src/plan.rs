@@ -3,6 +3,8 @@
 //! a cluster-unique index, and the indices are dealt over the workers so every
 //! worker holds the classes' proportions and the ramp keeps them too.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use stampede_common::scenario::Scenario;
 use stampede_worker::UserSlot;
 
@@ -96,6 +98,62 @@ pub fn split(classes_by_index: &[usize], workers: usize) -> Vec<Vec<UserSlot>> {
     out
 }
 
+/// Moves as few users as possible so every live worker holds an even share of
+/// `all` (sizes differ by at most one): users of workers that left, and users
+/// not yet placed, fill the workers below their share; workers above their
+/// share give up their highest indices. Returns the assignment by worker.
+pub fn rebalance(
+    current: &BTreeMap<String, Vec<UserSlot>>,
+    all: &[UserSlot],
+    live: &[String],
+) -> BTreeMap<String, Vec<UserSlot>> {
+    let wanted: BTreeSet<UserSlot> = all.iter().copied().collect();
+    let mut out: BTreeMap<String, Vec<UserSlot>> =
+        live.iter().map(|w| (w.clone(), Vec::new())).collect();
+    let mut placed = BTreeSet::new();
+    for (w, slots) in current {
+        if let Some(mine) = out.get_mut(w) {
+            for s in slots {
+                if wanted.contains(s) && placed.insert(*s) {
+                    mine.push(*s);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    let mut pool: Vec<UserSlot> = all
+        .iter()
+        .filter(|s| !placed.contains(s))
+        .copied()
+        .collect();
+    // Fullest workers keep the larger shares, so fewer users move.
+    let mut order: Vec<String> = out.keys().cloned().collect();
+    order.sort_by(|a, b| out[b].len().cmp(&out[a].len()).then_with(|| a.cmp(b)));
+    let (base, extra) = (all.len() / order.len(), all.len() % order.len());
+    let share: BTreeMap<&String, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w, base + usize::from(i < extra)))
+        .collect();
+    for (w, slots) in out.iter_mut() {
+        slots.sort();
+        while slots.len() > share[w] {
+            pool.push(slots.pop().expect("non-empty"));
+        }
+    }
+    pool.sort();
+    pool.reverse();
+    for (w, slots) in out.iter_mut() {
+        while slots.len() < share[w] {
+            slots.push(pool.pop().expect("shares add up to all users"));
+        }
+        slots.sort();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +214,43 @@ users:
             parts.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![4, 3, 3]
         );
+    }
+
+    fn assignment(parts: &[Vec<UserSlot>]) -> BTreeMap<String, Vec<UserSlot>> {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("w{i}"), p.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn rebalance_moves_the_fewest_users() {
+        let s = scenario();
+        let classes = assign_classes(&s, &select_classes(&s, &[]).unwrap(), 300);
+        let all: Vec<UserSlot> = split(&classes, 1).remove(0);
+        let three = assignment(&split(&classes, 3));
+        let live4: Vec<String> = (0..4).map(|i| format!("w{i}")).collect();
+        let four = rebalance(&three, &all, &live4);
+        assert!(four.values().all(|v| v.len() == 75));
+        let kept: usize = (0..3)
+            .map(|i| {
+                let w = format!("w{i}");
+                four[&w].iter().filter(|s| three[&w].contains(s)).count()
+            })
+            .sum();
+        assert_eq!(kept, 225, "only the 75 users the new worker takes move");
+        // One leaves: the others take its users.
+        let live3: Vec<String> = vec!["w0".into(), "w2".into(), "w3".into()];
+        let after = rebalance(&four, &all, &live3);
+        assert!(after.values().all(|v| v.len() == 100));
+        let mut idx: Vec<u64> = after.values().flatten().map(|u| u.index).collect();
+        idx.sort();
+        assert_eq!(idx, (0..300).collect::<Vec<_>>());
+        // Fewer users: the extra ones go, the rest stay put.
+        let fewer = rebalance(&after, &all[..30], &live3);
+        assert!(fewer.values().all(|v| v.len() == 10));
+        assert!(rebalance(&after, &all, &[]).is_empty());
     }
 
     #[test]

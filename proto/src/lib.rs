@@ -1,12 +1,19 @@
 //! The wire contract between master and workers (`stampede.v1`), generated from
-//! `proto/stampede/v1/coordinator.proto`. Domain types never leak in here; the
-//! conversions live in the crates that own the domain types.
+//! `proto/stampede/v1/coordinator.proto`, and the conversions between the wire
+//! statistics and the domain's ([`convert`]) so prost types stay at the edge.
+
+pub mod convert;
 
 /// Version of the worker/master protocol, checked at the handshake.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Generated code for package `stampede.v1`.
-#[allow(missing_debug_implementations, clippy::all, unreachable_pub)]
+#[allow(
+    missing_debug_implementations,
+    clippy::all,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 pub mod v1 {
     tonic::include_proto!("stampede.v1");
 }

@@ -5,6 +5,7 @@
 //! [`Engine`] is driven by targets ("run these users, ramping at this rate"),
 //! by the in-process coordinator of `stampede run` or by the master over gRPC.
 
+pub mod agent;
 pub mod http;
 
 mod exchange;

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Parses the bench tools' outputs and renders the markdown tables.
+
+Used by bench/run.sh and bench/idle-memory.sh:
+
+  report.py parse TOOL RUN_DIR NAME ROUND   one JSON line for one measured run
+  report.py summary STAMPEDE_STDOUT         stampede's totals as JSON
+  report.py throughput RESULTS.jsonl        markdown: table and ratios
+  report.py idle RESULTS.jsonl              markdown: idle memory per user
+  report.py splice DOC SECTION FILE         FILE into DOC between markers
+
+Latencies are in milliseconds, rates in requests per second.
+"""
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+# --- parsing the tools' outputs -------------------------------------------
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def wrk_ms(text):
+    """'301.00us' / '1.20ms' / '1.01s' -> milliseconds."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * UNIT_MS[m.group(2)]
+
+
+def parse_wrk(out):
+    r = {"requests": int(re.search(r"(\d+) requests in", out).group(1))}
+    r["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        r[key] = wrk_ms(re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M).group(1))
+    # wrk counts socket errors and non-2xx/3xx answers separately.
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    r["failures"] = errors
+    return r
+
+
+def parse_oha(out):
+    data = json.loads(out)
+    summary = data["summary"]
+    codes = data.get("statusCodeDistribution", {})
+    ok = sum(n for code, n in codes.items() if code.startswith(("2", "3")))
+    errors = sum(data.get("errorDistribution", {}).values())
+    pct = data["latencyPercentiles"]
+    return {
+        # oha's requestsPerSec counts every request it sent, like wrk's.
+        "rps": summary["requestsPerSec"],
+        "requests": sum(codes.values()) + errors,
+        "failures": errors + sum(codes.values()) - ok,
+        "p50_ms": pct["p50"] * 1000,
+        "p99_ms": pct["p99"] * 1000,
+    }
+
+
+SUMMARY_RE = re.compile(
+    r"^scenario (?P<name>\S+) against (?P<host>\S+): (?P<users>\d+) users for (?P<time>\S+), "
+    r"(?P<requests>\d+) requests, (?P<failures>\d+) failures \([\d.]+%\), (?P<rps>[\d.]+) req/s",
+    re.M,
+)
+
+
+def parse_stampede_summary(out):
+    m = SUMMARY_RE.search(out)
+    if not m:
+        return None
+    return {
+        "requests": int(m["requests"]),
+        "failures": int(m["failures"]),
+        "rps": float(m["rps"]),
+        "users": int(m["users"]),
+        "run_time": m["time"],
+    }
+
+
+def table_rows(out, title):
+    """Rows (lists of cells) of the box table that follows the line `title`."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("└"):
+            break
+        if line.startswith("│"):
+            rows.append(line.strip("│ ").split())
+    return rows
+
+
+def parse_stampede(out):
+    r = parse_stampede_summary(out)
+    if r is None:
+        raise ValueError("no summary line in stampede's output")
+    rows = table_rows(out, "Response time percentiles")
+    header = rows[0]  # Type Name 50% 66% ... 100% # reqs
+    agg = next(row for row in rows if "Aggregated" in row)
+    # The Aggregated row has no Type cell: align both on their last cells.
+    cols = header[2:-2]
+    values = agg[len(agg) - len(cols) - 1 : -1]
+    pct = dict(zip(cols, (float(v) for v in values)))
+    r["p50_ms"], r["p99_ms"] = pct["50%"], pct["99%"]
+    return r
+
+
+PARSERS = {"wrk": parse_wrk, "oha": parse_oha, "stampede": parse_stampede, "stampede-shop": parse_stampede}
+
+
+def parse_run(tool, run_dir, name, round_):
+    run_dir = Path(run_dir)
+    r = {"tool": tool, "round": int(round_), "name": name}
+    try:
+        r.update(PARSERS[tool]((run_dir / f"{name}.out").read_text()))
+    except Exception as e:  # a failed run is reported, not fatal
+        r["error"] = f"cannot parse {name}.out: {e!r}"
+    # GNU time writes "Command exited with non-zero status N" before the
+    # format line when the command fails: the numbers are on the last line.
+    time_lines = (run_dir / f"{name}.time").read_text().split("\n")
+    user, sys_, maxrss, elapsed, status = [x for x in time_lines if x.strip()][-1].split()
+    r.update(
+        cpu_s=round(float(user) + float(sys_), 2),
+        user_s=float(user),
+        sys_s=float(sys_),
+        rss_kb=int(maxrss),
+        elapsed_s=float(elapsed),
+        exit=int(status),
+    )
+    target_cpu, served = (run_dir / f"{name}.target").read_text().split()
+    r["target_cpu_s"], r["served"] = float(target_cpu), int(served)
+    if r.get("requests"):
+        r["cpu_ms_per_1k"] = round(r["cpu_s"] / r["requests"] * 1e6, 1)
+    return r
+
+
+# --- markdown ---------------------------------------------------------------
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def throughput_md(results):
+    out = []
+    out.append(
+        "| round | generator | req/s | p50 ms | p99 ms | requests | failures | target served | "
+        "generator CPU s | CPU ms / 1k req | peak RSS MB | target core busy |"
+    )
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in results:
+        if "error" in r:
+            out.append(f"| {r['round']} | {r['tool']} | error: {r['error']} |" + " |" * 10)
+            continue
+        busy = r["target_cpu_s"] / r["elapsed_s"] if r["elapsed_s"] else None
+        out.append(
+            f"| {r['round']} | {r['tool']} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | "
+            f"{fmt(r['requests'])} | {fmt(r['failures'])} | {fmt(r['served'])} | {fmt(r['cpu_s'], 1)} | "
+            f"{fmt(r['cpu_ms_per_1k'], 1)} | {fmt(r['rss_kb'] / 1024, 1)} | {fmt(100 * busy)}% |"
+        )
+    out.append("")
+    out.append(
+        "*target served*: requests the target counted during the run (nginx stub_status, the shop's "
+        "`/_stats`); *target core busy*: the target's CPU time over the generator's wall time "
+        "(100% = the target's core was saturated and may be what limits the rate); CPU and peak RSS "
+        "are the generator's, from GNU time."
+    )
+    out.append("")
+
+    # Ratios, within each round (same minutes of the same noisy machine).
+    rounds = sorted({r["round"] for r in results})
+    by = {(r["round"], r["tool"]): r for r in results if "error" not in r}
+    ratios = [
+        ("stampede / wrk (plain GET req/s)", "stampede", "wrk", "rps", ">= 0.8"),
+        ("stampede / oha (plain GET req/s)", "stampede", "oha", "rps", ">= 1.0"),
+        ("stampede shop scenario / stampede plain GET (req/s)", "stampede-shop", "stampede", "rps", ""),
+        ("stampede / wrk (CPU per request)", "stampede", "wrk", "cpu_ms_per_1k", ""),
+        ("stampede / oha (CPU per request)", "stampede", "oha", "cpu_ms_per_1k", ""),
+    ]
+    head = "| ratio | " + " | ".join(f"round {n}" for n in rounds) + (" | mean |" if len(rounds) > 1 else "") + " target |"
+    out.append(head)
+    out.append("|---|" + "--:|" * (len(rounds) + (1 if len(rounds) > 1 else 0)) + "---|")
+    for label, a, b, key, target in ratios:
+        vals = []
+        for n in rounds:
+            ra, rb = by.get((n, a)), by.get((n, b))
+            vals.append(ra[key] / rb[key] if ra and rb and rb.get(key) else None)
+        cells = [fmt(v, 2) + ("x" if v is not None else "") for v in vals]
+        if len(rounds) > 1:
+            known = [v for v in vals if v is not None]
+            cells.append(fmt(statistics.mean(known), 2) + "x" if known else "–")
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    return "\n".join(out) + "\n"
+
+
+def idle_md(results):
+    base = next((r for r in results if r.get("users") == 1 and r.get("vmrss_kb")), None)
+    out = [
+        "| users | VmRSS MB | VmHWM MB | threads | connections open | requests | failures | kB per idle user |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        if "skipped" in r:
+            out.append(f"| {fmt(r['users'])} | skipped: {r['skipped']} |" + " |" * 6)
+            continue
+        s = r.get("summary") or {}
+        per_user = None
+        if base and r["users"] > 1 and r.get("vmrss_kb"):
+            per_user = (r["vmrss_kb"] - base["vmrss_kb"]) / (r["users"] - 1)
+        mb = lambda kb: fmt(kb / 1024, 1) if kb else "–"  # noqa: E731
+        out.append(
+            f"| {fmt(r['users'])} | {mb(r.get('vmrss_kb'))} | {mb(r.get('vmhwm_kb'))} | {fmt(r.get('threads'))} | "
+            f"{fmt(r.get('established'))} | {fmt(s.get('requests'))} | {fmt(s.get('failures'))} | "
+            f"{fmt(per_user, 1) if per_user is not None else '(baseline)' if r['users'] == 1 else '–'} |"
+        )
+    out.append("")
+    out.append(
+        "*VmRSS*: stampede's resident memory once all users are spawned and idle; *VmHWM*: its peak "
+        "so far; *connections open*: established TCP connections to nginx at that moment; "
+        "*kB per idle user* = (VmRSS(N) - VmRSS(1)) / (N - 1); target <= 20 kB."
+    )
+    return "\n".join(out) + "\n"
+
+
+# --- docs/BENCHMARKS.md -------------------------------------------------------
+
+
+def splice(doc, section, content_file):
+    doc = Path(doc)
+    if str(doc) == "/dev/null":
+        return
+    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
+    block = f"{begin}\n{Path(content_file).read_text().rstrip()}\n{end}"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "parse":
+        print(json.dumps(parse_run(*args)))
+    elif cmd == "summary":
+        print(json.dumps(parse_stampede_summary(Path(args[0]).read_text())))
+    elif cmd == "throughput":
+        sys.stdout.write(throughput_md(read_jsonl(args[0])))
+    elif cmd == "idle":
+        sys.stdout.write(idle_md(read_jsonl(args[0])))
+    elif cmd == "splice":
+        splice(*args)
+    else:
+        sys.exit(f"unknown command {cmd}\n{__doc__}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

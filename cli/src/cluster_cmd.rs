@@ -1,0 +1,223 @@
+//! The cluster subcommands: `master`, `worker`, and `run --workers N` (the
+//! same master and workers, in one process, over real gRPC on loopback).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use stampede_common::scenario::{Scenario, ScenarioSource};
+use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
+use stampede_master::cluster::{self, MasterConfig, MasterHandle, RunPlan};
+use stampede_proto::v1::RunSettings;
+use stampede_worker::EngineConfig;
+use stampede_worker::agent::{AgentConfig, AgentError, run_agent};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::cli::{LoadArgs, MasterArgs, OutputArgs, RunArgs, WorkerArgs};
+use crate::commands::{
+    EXIT_CANNOT_RUN, Failure, engine_config, finish, load_scenario, print_interval, usage,
+};
+use crate::signal;
+
+fn cannot_run(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_CANNOT_RUN,
+        message: message.into(),
+    }
+}
+
+fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| {
+        usage(format!(
+            "{flag} {}: {}",
+            path.display(),
+            e.to_string().to_lowercase()
+        ))
+    })
+}
+
+fn plan(
+    source: ScenarioSource,
+    scenario: Scenario,
+    load: &LoadArgs,
+    engine: &EngineConfig,
+) -> Result<RunPlan, Failure> {
+    let host = engine
+        .host
+        .clone()
+        .or_else(|| scenario.host.clone())
+        .ok_or_else(|| usage("no target host: pass --host or set `host:` in the scenario"))?;
+    match url::Url::parse(&host) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(usage(format!(
+                "invalid host `{host}`: expected a url like http://127.0.0.1:8000"
+            )));
+        }
+    }
+    stampede_master::plan::select_classes(&scenario, &load.classes)
+        .map_err(|e| usage(e.to_string()))?;
+    Ok(RunPlan {
+        source,
+        scenario: Arc::new(scenario),
+        users: load.users,
+        spawn_rate: load.spawn_rate,
+        classes: load.classes.clone(),
+        settings: RunSettings {
+            host,
+            insecure: engine.http.insecure,
+            ca_cert_pem: engine.http.ca_cert_pem.clone().unwrap_or_default(),
+            stop_timeout_ms: engine.stop_timeout.as_millis() as u64,
+            request_timeout_ms: engine.default_timeout.as_millis() as u64,
+        },
+    })
+}
+
+async fn headless(
+    handle: &MasterHandle,
+    plan: RunPlan,
+    cfg: HeadlessConfig,
+    output: &OutputArgs,
+    shutdown: CancellationToken,
+) -> Result<ExitCode, Failure> {
+    let report = run_headless(handle, plan, cfg, shutdown).await?;
+    Ok(finish(&report, output))
+}
+
+pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
+    let (source, scenario) = load_scenario(&args.load.file)?;
+    let engine = engine_config(&args.load)?;
+    let plan = plan(source, scenario, &args.load, &engine)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some((read_file("--tls-cert", c)?, read_file("--tls-key", k)?)),
+        _ => None,
+    };
+    if !args.headless {
+        warn!("the web ui is not built yet: running headless");
+    }
+    let listener = TcpListener::bind(&args.bind).await.map_err(|e| {
+        cannot_run(format!(
+            "cannot listen on {}: {}",
+            args.bind,
+            e.to_string().to_lowercase()
+        ))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| cannot_run(e.to_string()))?;
+    if args.token.is_empty() && !addr.ip().is_loopback() {
+        warn!(%addr, "no --token: any worker that reaches this address can join");
+    }
+    info!(%addr, tls = tls.is_some(), "master listening for workers");
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    let server_stop = CancellationToken::new();
+    let m = cluster::start(
+        listener,
+        MasterConfig {
+            token: args.token.clone(),
+            tls,
+            ..MasterConfig::default()
+        },
+        server_stop.clone(),
+    )?;
+    let cfg = HeadlessConfig {
+        expect_workers: args.expect_workers,
+        expect_workers_max_wait: args.expect_workers_max_wait,
+        run_time: args.load.run_time,
+        print_interval: print_interval(&args.output),
+    };
+    let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
+    server_stop.cancel();
+    code
+}
+
+/// A worker id that is stable for this process: host, pid and a random suffix.
+fn default_worker_id() -> String {
+    format!(
+        "{}-{}-{:04x}",
+        stampede_worker::agent::hostname(),
+        std::process::id(),
+        fastrand::u16(..)
+    )
+}
+
+pub(crate) async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
+    let scheme = if args.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let master_url = if args.master.contains("://") {
+        args.master.clone()
+    } else {
+        format!("{scheme}://{}", args.master)
+    };
+    let mut cfg = AgentConfig::new(
+        master_url,
+        args.token.clone(),
+        args.id.clone().unwrap_or_else(default_worker_id),
+    );
+    cfg.tls_ca = args
+        .tls_ca
+        .as_deref()
+        .map(|p| read_file("--tls-ca", p))
+        .transpose()?;
+    cfg.tls_domain = args.tls_domain.clone();
+    cfg.master_timeout = args.master_timeout;
+    info!(worker = %cfg.worker_id, master = %cfg.master_url, "worker starting");
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    match run_agent(cfg, shutdown).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ AgentError::Refused(_)) => Err(usage(e.to_string())),
+        Err(e) => Err(usage(e.to_string())),
+    }
+}
+
+pub(crate) async fn run_with_workers(args: RunArgs, n: usize) -> Result<ExitCode, Failure> {
+    if n == 0 {
+        return Err(usage("--workers must be at least 1"));
+    }
+    let (source, scenario) = load_scenario(&args.load.file)?;
+    let engine = engine_config(&args.load)?;
+    let plan = plan(source, scenario, &args.load, &engine)?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| cannot_run(format!("cannot bind: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| cannot_run(e.to_string()))?;
+    let token = format!("{:032x}", fastrand::u128(..));
+    let server_stop = CancellationToken::new();
+    let m = cluster::start(
+        listener,
+        MasterConfig {
+            token: token.clone(),
+            ..MasterConfig::default()
+        },
+        server_stop.clone(),
+    )?;
+    let workers_stop = CancellationToken::new();
+    for i in 0..n {
+        let cfg = AgentConfig::new(
+            format!("http://{addr}"),
+            token.clone(),
+            format!("local-{i}"),
+        );
+        tokio::spawn(run_agent(cfg, workers_stop.clone()));
+    }
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    let cfg = HeadlessConfig {
+        expect_workers: n,
+        expect_workers_max_wait: Some(std::time::Duration::from_secs(30)),
+        run_time: args.load.run_time,
+        print_interval: print_interval(&args.output),
+    };
+    let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
+    workers_stop.cancel();
+    server_stop.cancel();
+    code
+}

@@ -1,0 +1,129 @@
+//! A headless cluster run: wait for the expected workers, start, print the
+//! live table with the workers, stop at the run time or on a signal, and
+//! return the merged report.
+
+use std::time::Duration;
+
+use stampede_common::duration::format_duration;
+use stampede_common::stats::table;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::{ClusterView, MasterHandle, RunPlan};
+use crate::MasterError;
+use crate::local::{RunReport, StopReason};
+
+/// How a headless cluster run goes.
+#[derive(Debug, Clone)]
+pub struct HeadlessConfig {
+    /// Start once this many workers are connected.
+    pub expect_workers: usize,
+    /// Give up waiting for them after this long (`None`: wait until stopped).
+    pub expect_workers_max_wait: Option<Duration>,
+    /// Stop after this long.
+    pub run_time: Option<Duration>,
+    /// Print the live table this often (to stderr).
+    pub print_interval: Option<Duration>,
+}
+
+/// Runs `plan` on the cluster behind `master` until its run time or `shutdown`.
+///
+/// # Errors
+///
+/// Not enough workers in time, or a plan the scenario refuses.
+pub async fn run_headless(
+    master: &MasterHandle,
+    plan: RunPlan,
+    cfg: HeadlessConfig,
+    shutdown: CancellationToken,
+) -> Result<RunReport, MasterError> {
+    let want = cfg.expect_workers.max(1);
+    info!(workers = want, "waiting for workers");
+    let wait = master.wait_for_workers(want);
+    let waited = match cfg.expect_workers_max_wait {
+        Some(max) => tokio::select! {
+            r = tokio::time::timeout(max, wait) => r.map_err(|_| MasterError::NoWorkers { want, got: master.connected(), waited: max })?,
+            _ = shutdown.cancelled() => return Err(MasterError::Interrupted),
+        },
+        None => tokio::select! {
+            r = wait => r,
+            _ = shutdown.cancelled() => return Err(MasterError::Interrupted),
+        },
+    };
+    waited?;
+    let (scenario, host, users) = (
+        plan.scenario.name.clone(),
+        plan.settings.host.clone(),
+        plan.users,
+    );
+    master.start(plan).await?;
+    let start = Instant::now();
+    let deadline = cfg.run_time.map(|d| start + d);
+    let mut last_print = start;
+    let reason = loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if let Some(every) = cfg.print_interval
+                    && last_print.elapsed() >= every
+                {
+                    last_print = Instant::now();
+                    eprintln!("{}", live_view(&master.view().await?));
+                }
+            }
+            _ = sleep_until_opt(deadline) => break StopReason::RunTime,
+            _ = shutdown.cancelled() => break StopReason::Interrupted,
+        }
+    };
+    let finished = master.stop().await?.ok_or(MasterError::NotRunning)?;
+    let snapshot = finished.stats.snapshot(finished.ended);
+    Ok(RunReport {
+        scenario,
+        host,
+        users,
+        started: finished.started,
+        ended: finished.ended,
+        reason,
+        stats: finished.stats,
+        snapshot,
+    })
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The workers table followed by the merged stats table.
+pub fn live_view(v: &ClusterView) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header(vec!["Worker", "Host", "State", "Users", "Last heartbeat"]);
+    for w in &v.workers {
+        t.add_row(vec![
+            w.id.clone(),
+            w.hostname.clone(),
+            format!("{:?}", w.state).to_lowercase(),
+            w.users.to_string(),
+            format!("{} ago", format_duration(w.last_heard)),
+        ]);
+    }
+    let mut out = t.to_string();
+    if let Some(run) = &v.run {
+        let s = &run.snapshot;
+        let users: u64 = v.workers.iter().map(|w| w.users).sum();
+        out.push_str(&format!(
+            "\n[{}] run {}: users {users}/{}, requests: {}, failures: {}, current rps: {:.1}\n{}",
+            format_duration(Duration::from_secs_f64(s.elapsed_s.floor())),
+            run.id,
+            run.users,
+            s.total.requests,
+            s.total.failures,
+            s.total.current_rps,
+            table::render_stats(s)
+        ));
+    }
+    out
+}

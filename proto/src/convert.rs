@@ -1,0 +1,143 @@
+//! Conversions between the domain's interval statistics and the wire's
+//! `StatsReport`: histograms travel as HdrHistogram V2+DEFLATE bytes.
+
+use stampede_common::stats::{EndpointStats, FailureKey, HistogramError, IntervalStats, StatsKey};
+
+use crate::v1;
+
+/// Encodes one interval of one worker.
+///
+/// # Errors
+///
+/// A histogram that fails to serialize (not expected for valid histograms).
+pub fn encode_interval(
+    run_id: u64,
+    seq: u64,
+    users: u64,
+    i: &IntervalStats,
+) -> Result<v1::StatsReport, HistogramError> {
+    let endpoints = i
+        .endpoints
+        .iter()
+        .map(|(k, s)| {
+            Ok(v1::EndpointStats {
+                method: k.method.clone(),
+                name: k.name.clone(),
+                requests: s.requests,
+                failures: s.failures,
+                content_bytes: s.content_bytes,
+                total_micros: s.total_micros,
+                min_micros: s.min_micros,
+                max_micros: s.max_micros,
+                histogram: s.encode_histogram()?,
+            })
+        })
+        .collect::<Result<_, HistogramError>>()?;
+    let failures = i
+        .failures
+        .iter()
+        .map(|(k, n)| v1::FailureCount {
+            method: k.key.method.clone(),
+            name: k.key.name.clone(),
+            error: k.error.clone(),
+            count: *n,
+        })
+        .collect();
+    let exceptions = i
+        .exceptions
+        .iter()
+        .map(|(m, n)| v1::ExceptionCount {
+            message: m.clone(),
+            count: *n,
+        })
+        .collect();
+    Ok(v1::StatsReport {
+        run_id,
+        seq,
+        endpoints,
+        failures,
+        exceptions,
+        users,
+    })
+}
+
+/// Decodes a report's statistics.
+///
+/// # Errors
+///
+/// A histogram that does not decode or disagrees with its counts.
+pub fn decode_interval(r: &v1::StatsReport) -> Result<IntervalStats, HistogramError> {
+    let endpoints = r
+        .endpoints
+        .iter()
+        .map(|e| {
+            let stats = EndpointStats::from_wire(
+                e.requests,
+                e.failures,
+                e.content_bytes,
+                e.total_micros,
+                e.min_micros,
+                e.max_micros,
+                &e.histogram,
+            )?;
+            Ok((StatsKey::new(&e.method, &e.name), stats))
+        })
+        .collect::<Result<_, HistogramError>>()?;
+    let failures = r
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                FailureKey {
+                    key: StatsKey::new(&f.method, &f.name),
+                    error: f.error.clone(),
+                },
+                f.count,
+            )
+        })
+        .collect();
+    let exceptions = r
+        .exceptions
+        .iter()
+        .map(|e| (e.message.clone(), e.count))
+        .collect();
+    Ok(IntervalStats {
+        endpoints,
+        failures,
+        exceptions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stampede_common::stats::Recorder;
+
+    #[test]
+    fn interval_round_trips() {
+        let r = Recorder::new(vec![
+            StatsKey::new("GET", "/a"),
+            StatsKey::new("POST", "/b"),
+        ]);
+        for i in 0..50u64 {
+            r.record(
+                (i % 2) as usize,
+                100 + i * 7,
+                3,
+                (i % 5 == 0).then_some("boom"),
+            );
+        }
+        r.record_exception("template error: x");
+        let interval = r.take();
+        let wire = encode_interval(7, 3, 12, &interval).unwrap();
+        assert_eq!((wire.run_id, wire.seq, wire.users), (7, 3, 12));
+        let back = decode_interval(&wire).unwrap();
+        assert_eq!(back.endpoints, interval.endpoints);
+        let mut f1 = back.failures.clone();
+        let mut f2 = interval.failures.clone();
+        f1.sort();
+        f2.sort();
+        assert_eq!(f1, f2);
+        assert_eq!(back.exceptions, interval.exceptions);
+    }
+}
