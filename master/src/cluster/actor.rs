@@ -191,20 +191,7 @@ impl Actor {
         match cmd {
             Command::Join { conn, hello, tx } => self.join(conn, hello, tx),
             Command::Message { conn, msg } => self.message(conn, msg),
-            Command::Left { conn } => {
-                if let Some(id) = self.conns.remove(&conn) {
-                    if let Some(w) = self
-                        .workers
-                        .get_mut(&id)
-                        .filter(|w| w.conn.as_ref().is_some_and(|c| c.0 == conn))
-                    {
-                        w.conn = None;
-                        w.missing = true;
-                        warn!(worker = %id, "worker disconnected; marked missing");
-                        self.membership_changed();
-                    }
-                }
-            }
+            Command::Left { conn } => self.left(conn),
             Command::Start { plan, reply } => {
                 let _ = reply.send(self.start(plan));
             }
@@ -219,6 +206,21 @@ impl Actor {
             Command::View { reply } => {
                 let _ = reply.send(self.view());
             }
+        }
+    }
+
+    fn left(&mut self, conn: u64) {
+        let Some(id) = self.conns.remove(&conn) else {
+            return;
+        };
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if w.conn.as_ref().is_some_and(|c| c.0 == conn) {
+            w.conn = None;
+            w.missing = true;
+            warn!(worker = %id, "worker disconnected; marked missing");
+            self.membership_changed();
         }
     }
 

@@ -49,6 +49,25 @@ pub struct AgentConfig {
     pub silence_timeout: Duration,
     /// Reconnect delays.
     pub backoff: Backoff,
+    /// Where the agent publishes its state (for health checks and tests).
+    pub status: Option<tokio::sync::watch::Sender<AgentStatus>>,
+}
+
+/// What the agent is doing, published after every change and interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentStatus {
+    /// Attached to the master now.
+    pub connected: bool,
+    /// Times it has attached so far.
+    pub connections: u64,
+    /// The run it takes part in.
+    pub run: Option<u64>,
+    /// Users running now.
+    pub users: usize,
+    /// Reports waiting for an acknowledgement.
+    pub unacked: usize,
+    /// The last connection error, if any.
+    pub last_error: Option<String>,
 }
 
 impl AgentConfig {
@@ -70,6 +89,7 @@ impl AgentConfig {
             silence_timeout: Duration::from_secs(3),
             backoff: Backoff::try_new(Duration::from_millis(200), Duration::from_secs(5), 0.3)
                 .expect("valid"),
+            status: None,
         }
     }
 }
@@ -85,12 +105,17 @@ pub enum AgentError {
     Config(String),
 }
 
+/// How long a leaving worker waits for the master to acknowledge its last reports.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 struct ActiveRun {
     id: u64,
     engine: Arc<Engine>,
     stopping: Option<oneshot::Receiver<()>>,
 }
 
+// Only one `Conn` exists at a time; boxing the stream would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Conn {
     Connected {
         tx: mpsc::Sender<v1::WorkerMessage>,
@@ -111,6 +136,7 @@ struct Agent {
     stopped_owed: Vec<u64>,
     /// Runs this worker could not take part in, owed as `RunFailed`.
     failed: Vec<(u64, String)>,
+    status: AgentStatus,
 }
 
 /// Runs the worker until `shutdown`: connects, serves runs, reconnects.
@@ -127,6 +153,7 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
         outbox: Outbox::default(),
         stopped_owed: Vec::new(),
         failed: Vec::new(),
+        status: AgentStatus::default(),
     };
     let mut conn = Conn::Disconnected {
         since: Instant::now(),
@@ -149,18 +176,26 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
                 _ = tokio::time::sleep_until(retry_at) => match agent.connect(&endpoint).await {
                     Ok((tx, inbound)) => {
                         info!(master = %agent.cfg.master_url, "connected to the master");
+                        agent.status.connected = true;
+                        agent.status.connections += 1;
+                        agent.status.last_error = None;
+                        agent.publish();
                         backoff.reset();
                         agent.outbox.mark_all_unsent();
                         Conn::Connected { tx, inbound, last_heard: Instant::now() }
                     }
                     Err(ConnectError::Refused(msg)) => {
                         error!(reason = %msg, "the master refused this worker");
+                        agent.status.last_error = Some(msg.clone());
+                        agent.publish();
                         agent.shutdown().await;
                         return Err(AgentError::Refused(msg));
                     }
                     Err(ConnectError::Failed(msg)) => {
                         let delay = backoff.next_delay();
                         warn!(error = %msg, retry_in = ?delay, "cannot reach the master");
+                        agent.status.last_error = Some(msg);
+                        agent.publish();
                         Conn::Disconnected { since, retry_at: Instant::now() + delay }
                     }
                 },
@@ -174,7 +209,9 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
                     _ = shutdown.cancelled() => {
                         agent.begin_stop("shutting down");
                         agent.finish_stop().await;
-                        agent.flush(&tx).await;
+                        if agent.flush(&tx).await {
+                            agent.drain_acks(&mut inbound).await;
+                        }
                         break;
                     }
                     msg = inbound.message() => match msg {
@@ -206,6 +243,9 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
                     },
                     Some(why) => {
                         warn!(reason = %why, "lost the master; measuring on and reconnecting");
+                        agent.status.connected = false;
+                        agent.status.last_error = Some(why);
+                        agent.publish();
                         let delay = backoff.next_delay();
                         Conn::Disconnected {
                             since: Instant::now(),
@@ -308,7 +348,10 @@ impl Agent {
                     self.stopped_owed.push(s.run_id);
                 }
             }
-            Some(master_message::Kind::Ack(a)) => self.outbox.ack(a.run_id, a.seq),
+            Some(master_message::Kind::Ack(a)) => {
+                self.outbox.ack(a.run_id, a.seq);
+                self.publish();
+            }
             Some(master_message::Kind::Welcome(_) | master_message::Kind::Heartbeat(_)) | None => {}
         }
     }
@@ -369,6 +412,20 @@ impl Agent {
                 self.outbox
                     .push(run.id, run.engine.users() as u64, &interval);
             }
+        }
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        self.status.run = self.run.as_ref().map(|r| r.id);
+        self.status.users = self.run.as_ref().map_or(0, |r| r.engine.users());
+        self.status.unacked = self.outbox.len();
+        if let Some(tx) = &self.cfg.status {
+            tx.send_if_modified(|s| {
+                let changed = *s != self.status;
+                *s = self.status.clone();
+                changed
+            });
         }
     }
 
@@ -440,6 +497,24 @@ impl Agent {
             }
         }
         true
+    }
+
+    /// Leaving: waits (briefly) until the master acknowledged every report,
+    /// so a worker that stops on purpose loses nothing.
+    async fn drain_acks(&mut self, inbound: &mut tonic::Streaming<v1::MasterMessage>) {
+        let deadline = Instant::now() + LEAVE_TIMEOUT;
+        while !self.outbox.is_empty() {
+            match tokio::time::timeout_at(deadline, inbound.message()).await {
+                Ok(Ok(Some(m))) => self.handle(m).await,
+                _ => {
+                    warn!(
+                        unacked = self.outbox.len(),
+                        "leaving with unacknowledged reports"
+                    );
+                    return;
+                }
+            }
+        }
     }
 
     async fn shutdown(&mut self) {

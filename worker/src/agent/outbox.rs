@@ -75,8 +75,12 @@ impl Outbox {
         }
     }
 
+    /// Whether every report was acknowledged.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Reports waiting for an ack.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

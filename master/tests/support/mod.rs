@@ -1,0 +1,314 @@
+//! The cluster test harness: a real master (gRPC on 127.0.0.1 port 0, the
+//! listener handed over), in-process workers attached over real gRPC, the
+//! shop target, a TCP proxy that can cut a worker off its master, and a
+//! `wait_until` for readiness instead of sleeps.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use stampede_common::scenario::ScenarioSource;
+use stampede_master::cluster::{
+    self, ClusterView, MasterConfig, MasterHandle, RunPlan, WorkerState,
+};
+use stampede_proto::v1::RunSettings;
+use stampede_shop::{Shop, ShopConfig};
+use stampede_worker::agent::{AgentConfig, AgentError, AgentStatus, Backoff, run_agent};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Polls `check` every 20 ms until it holds; panics after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP proxy that can cut every connection and refuse new ones, then restore.
+pub struct CutProxy {
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    cut_now: Arc<Notify>,
+}
+
+impl CutProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let cut_now = Arc::new(Notify::new());
+        let (c, n) = (cut.clone(), cut_now.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let n = n.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = n.notified() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, cut_now }
+    }
+
+    /// Drops every proxied connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        self.cut_now.notify_waiters();
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+pub struct TestWorker {
+    pub id: String,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<Result<(), AgentError>>,
+    pub status: watch::Receiver<AgentStatus>,
+    pub proxy: Option<CutProxy>,
+}
+
+pub struct Cluster {
+    pub master: MasterHandle,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub shop: Shop,
+    pub shop_url: String,
+    pub workers: Vec<TestWorker>,
+    stop: CancellationToken,
+}
+
+pub const TOKEN: &str = "test-cluster-token";
+
+/// A worker configuration with quick reconnects, for tests.
+pub fn agent_config(
+    url: String,
+    token: &str,
+    id: &str,
+) -> (AgentConfig, watch::Receiver<AgentStatus>) {
+    let mut cfg = AgentConfig::new(url, token, id);
+    cfg.backoff =
+        Backoff::try_new(Duration::from_millis(50), Duration::from_millis(300), 0.2).unwrap();
+    let (tx, rx) = watch::channel(AgentStatus::default());
+    cfg.status = Some(tx);
+    (cfg, rx)
+}
+
+impl Cluster {
+    /// A master with `tls` (cert, key) if given, the shop, and `workers` workers.
+    pub async fn start(workers: usize) -> Self {
+        Self::start_with(
+            workers,
+            MasterConfig {
+                token: TOKEN.into(),
+                ..MasterConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn start_with(workers: usize, cfg: MasterConfig) -> Self {
+        let stop = CancellationToken::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = cfg.token.clone();
+        let m = cluster::start(listener, cfg, stop.clone()).unwrap();
+        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop_url = format!("http://{}", shop_listener.local_addr().unwrap());
+        let shop = Shop::new(ShopConfig::default());
+        tokio::spawn(
+            shop.clone()
+                .serve(shop_listener, stop.clone().cancelled_owned()),
+        );
+        let mut c = Self {
+            master: m.handle,
+            addr,
+            token,
+            shop,
+            shop_url,
+            workers: Vec::new(),
+            stop,
+        };
+        for i in 0..workers {
+            c.add_worker(&format!("w{i}"), false).await;
+        }
+        c.wait_connected(workers).await;
+        c
+    }
+
+    /// Adds a worker, directly or through a cuttable proxy.
+    pub async fn add_worker(&mut self, id: &str, via_proxy: bool) -> usize {
+        let proxy = if via_proxy {
+            Some(CutProxy::start(self.addr).await)
+        } else {
+            None
+        };
+        let target = proxy.as_ref().map_or(self.addr, |p| p.addr);
+        let (cfg, status) = agent_config(format!("http://{target}"), &self.token, id);
+        self.add_agent(id, cfg, status, proxy)
+    }
+
+    pub fn add_agent(
+        &mut self,
+        id: &str,
+        cfg: AgentConfig,
+        status: watch::Receiver<AgentStatus>,
+        proxy: Option<CutProxy>,
+    ) -> usize {
+        let stop = self.stop.child_token();
+        let task = tokio::spawn(run_agent(cfg, stop.clone()));
+        self.workers.push(TestWorker {
+            id: id.into(),
+            stop,
+            task,
+            status,
+            proxy,
+        });
+        self.workers.len() - 1
+    }
+
+    pub async fn wait_connected(&self, n: usize) {
+        let m = self.master.clone();
+        wait_until(
+            &format!("{n} workers are connected"),
+            Duration::from_secs(10),
+            || {
+                let m = m.clone();
+                async move { m.connected() >= n }
+            },
+        )
+        .await;
+    }
+
+    /// A plan for an inline scenario against the shop.
+    pub fn plan(&self, yaml: &str, users: u64, spawn_rate: f64) -> RunPlan {
+        let source = ScenarioSource::from_text("cluster-test.yaml", yaml);
+        let scenario = Arc::new(
+            source
+                .compile()
+                .unwrap_or_else(|e| panic!("{}", e.render())),
+        );
+        RunPlan {
+            source,
+            scenario,
+            users,
+            spawn_rate,
+            classes: Vec::new(),
+            settings: RunSettings {
+                host: self.shop_url.clone(),
+                request_timeout_ms: 10_000,
+                ..RunSettings::default()
+            },
+        }
+    }
+
+    pub async fn view(&self) -> ClusterView {
+        self.master.view().await.unwrap()
+    }
+
+    /// Waits until the live workers hold exactly these user counts (by id).
+    pub async fn wait_users(&self, want: &[(&str, u64)]) {
+        let want: Vec<(String, u64)> = want.iter().map(|(id, n)| (id.to_string(), *n)).collect();
+        let m = self.master.clone();
+        wait_until(
+            &format!("workers hold {want:?}"),
+            Duration::from_secs(20),
+            || {
+                let (m, want) = (m.clone(), want.clone());
+                async move {
+                    let v = m.view().await.unwrap();
+                    want.iter().all(|(id, n)| {
+                        v.workers.iter().any(|w| {
+                            &w.id == id && w.users == *n && w.state == WorkerState::Running
+                        })
+                    })
+                }
+            },
+        )
+        .await;
+    }
+
+    pub async fn wait_state(&self, id: &str, state: WorkerState, timeout: Duration) {
+        let m = self.master.clone();
+        let id = id.to_owned();
+        wait_until(&format!("worker {id} is {state:?}"), timeout, || {
+            let (m, id, state) = (m.clone(), id.clone(), state.clone());
+            async move {
+                m.view()
+                    .await
+                    .unwrap()
+                    .workers
+                    .iter()
+                    .any(|w| w.id == id && w.state == state)
+            }
+        })
+        .await;
+    }
+
+    pub async fn wait_served(&self, n: u64) {
+        let shop = self.shop.clone();
+        wait_until(
+            &format!("the shop served {n} requests"),
+            Duration::from_secs(20),
+            || {
+                let shop = shop.clone();
+                async move { shop.stats().served >= n }
+            },
+        )
+        .await;
+    }
+
+    pub fn served(&self) -> u64 {
+        self.shop.stats().served
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Waits until a worker's own status satisfies `check`.
+pub async fn wait_status(w: &TestWorker, what: &str, check: impl Fn(&AgentStatus) -> bool) {
+    let mut rx = w.status.clone();
+    tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| check(s)))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting until worker {} {what}: {:?}",
+                w.id,
+                *w.status.borrow()
+            )
+        })
+        .unwrap();
+}
