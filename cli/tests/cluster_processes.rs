@@ -1,0 +1,211 @@
+//! A cluster of real processes on 127.0.0.1: `stampede master` and two
+//! `stampede worker`s run a headless test to completion against a
+//! `stampede shop` process; refusals and missing workers end with their codes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+fn stampede() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    c.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    c
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_shop() -> (Killed, String) {
+    let mut child = stampede()
+        .args(["shop", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("shop listening on ")
+        .expect(&line)
+        .to_owned();
+    (Killed(child), url)
+}
+
+/// Reads the master's stderr until it says where it listens; the rest of
+/// stderr is drained in the background.
+fn master_addr(child: &mut Child) -> String {
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the master exited before listening"
+        );
+        if line.contains("master listening for workers") {
+            let addr = line
+                .split("addr=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned();
+            std::thread::spawn(move || {
+                let mut rest = String::new();
+                let _ = reader.read_to_string(&mut rest);
+            });
+            return addr;
+        }
+    }
+}
+
+fn served(url: &str) -> u64 {
+    let v: serde_json::Value = reqwest::blocking::get(format!("{url}/_stats"))
+        .unwrap()
+        .json()
+        .unwrap();
+    v["served"].as_u64().unwrap()
+}
+
+#[test]
+fn master_and_two_worker_processes_run_to_completion() {
+    let (_shop, url) = start_shop();
+    let scenario = format!("{}/../scenarios/browse.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut master = stampede()
+        .args([
+            "master",
+            "-f",
+            &scenario,
+            "--host",
+            &url,
+            "-u",
+            "20",
+            "-r",
+            "100",
+            "-t",
+            "3s",
+            "--headless",
+        ])
+        .args([
+            "--expect-workers",
+            "2",
+            "--expect-workers-max-wait",
+            "60s",
+            "--bind",
+            "127.0.0.1:0",
+            "--only-summary",
+        ])
+        .env("STAMPEDE_TOKEN", "s3cret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = master_addr(&mut master);
+    let _workers: Vec<Killed> = (0..2)
+        .map(|i| {
+            Killed(
+                stampede()
+                    .args([
+                        "worker",
+                        "--master",
+                        &addr,
+                        "--token",
+                        "s3cret",
+                        "--id",
+                        &format!("proc-{i}"),
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let out = master.wait_with_output().unwrap();
+    assert!(out.status.success(), "master exit {:?}", out.status);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("scenario "))
+        .expect(&stdout);
+    let count: u64 = line
+        .split(" requests,")
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count > 0);
+    assert_eq!(count, served(&url), "merged count vs shop: {stdout}");
+    assert!(stdout.contains("Aggregated"));
+}
+
+#[test]
+fn a_master_without_its_workers_exits_3() {
+    let scenario = format!("{}/../scenarios/browse.yaml", env!("CARGO_MANIFEST_DIR"));
+    let out = stampede()
+        .args([
+            "master",
+            "-f",
+            &scenario,
+            "--headless",
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "1s",
+        ])
+        .args(["--bind", "127.0.0.1:0", "-t", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("error: only 0 of 1 expected workers connected within 1s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_worker_with_the_wrong_token_exits_2_and_says_why() {
+    let scenario = format!("{}/../scenarios/browse.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut master = stampede()
+        .args([
+            "master",
+            "-f",
+            &scenario,
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
+            "--token",
+            "right",
+            "-t",
+            "1s",
+        ])
+        .args(["--expect-workers", "1", "--expect-workers-max-wait", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = master_addr(&mut master);
+    let _master = Killed(master);
+    let out = stampede()
+        .args(["worker", "--master", &addr, "--token", "wrong"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("error: the master refused this worker: invalid cluster token"),
+        "{err}"
+    );
+}
