@@ -1,5 +1,5 @@
-//! The cluster subcommands: `master`, `worker`, and `run --workers N` (the
-//! same master and workers, in one process, over real gRPC on loopback).
+//! The cluster subcommands, `master` and `worker`, and the run plan they
+//! share with `run`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cli::{LoadArgs, MasterArgs, OutputArgs, RunArgs, WorkerArgs};
+use crate::cli::{LoadArgs, MasterArgs, OutputArgs, WorkerArgs};
 use crate::commands::{
     EXIT_CANNOT_RUN, Failure, engine_config, finish, load_scenario, print_interval, usage,
 };
@@ -37,7 +37,7 @@ fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     })
 }
 
-fn plan(
+pub(crate) fn plan(
     source: ScenarioSource,
     scenario: Scenario,
     load: &LoadArgs,
@@ -174,50 +174,4 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
         Err(e @ AgentError::Refused(_)) => Err(usage(e.to_string())),
         Err(e) => Err(usage(e.to_string())),
     }
-}
-
-pub(crate) async fn run_with_workers(args: RunArgs, n: usize) -> Result<ExitCode, Failure> {
-    if n == 0 {
-        return Err(usage("--workers must be at least 1"));
-    }
-    let (source, scenario) = load_scenario(&args.load.file)?;
-    let engine = engine_config(&args.load)?;
-    let plan = plan(source, scenario, &args.load, &engine)?;
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| cannot_run(format!("cannot bind: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| cannot_run(e.to_string()))?;
-    let token = format!("{:032x}", fastrand::u128(..));
-    let server_stop = CancellationToken::new();
-    let m = cluster::start(
-        listener,
-        MasterConfig {
-            token: token.clone(),
-            ..MasterConfig::default()
-        },
-        server_stop.clone(),
-    )?;
-    let workers_stop = CancellationToken::new();
-    for i in 0..n {
-        let cfg = AgentConfig::new(
-            format!("http://{addr}"),
-            token.clone(),
-            format!("local-{i}"),
-        );
-        tokio::spawn(run_agent(cfg, workers_stop.clone()));
-    }
-    let shutdown = CancellationToken::new();
-    signal::spawn_handler(shutdown.clone());
-    let cfg = HeadlessConfig {
-        expect_workers: n,
-        expect_workers_max_wait: Some(std::time::Duration::from_secs(30)),
-        run_time: args.load.run_time,
-        print_interval: print_interval(&args.output),
-    };
-    let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
-    workers_stop.cancel();
-    server_stop.cancel();
-    code
 }

@@ -2,12 +2,12 @@
 //! configuration once, run, print, and choose the exit code.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::{Scenario, ScenarioSource, Tasks};
 use stampede_master::MasterError;
-use stampede_master::local::{RunConfig, RunReport, render_summary, run_local};
+use stampede_master::report::{RunReport, render_summary};
+use stampede_master::standalone::{StandaloneConfig, run_standalone};
 use stampede_shop::{LatencyRange, Shop, ShopConfig};
 use stampede_worker::http::ClientOptions;
 use stampede_worker::{EngineConfig, WorkerError};
@@ -138,21 +138,21 @@ pub(crate) fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    if let Some(n) = args.workers {
-        return crate::cluster_cmd::run_with_workers(args, n).await;
+    let workers = args.workers.unwrap_or(1);
+    if workers == 0 {
+        return Err(usage("--workers must be at least 1"));
     }
-    let (_, scenario) = load_scenario(&args.load.file)?;
-    let cfg = RunConfig {
-        users: args.load.users,
-        spawn_rate: args.load.spawn_rate,
+    let (source, scenario) = load_scenario(&args.load.file)?;
+    let engine = engine_config(&args.load)?;
+    let plan = crate::cluster_cmd::plan(source, scenario, &args.load, &engine)?;
+    let cfg = StandaloneConfig {
+        workers,
         run_time: args.load.run_time,
-        classes: args.load.classes.clone(),
-        engine: engine_config(&args.load)?,
         print_interval: print_interval(&args.output),
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
-    let report = run_local(Arc::new(scenario), cfg, shutdown).await?;
+    let report = run_standalone(plan, cfg, shutdown).await?;
     Ok(finish(&report, &args.output))
 }
 
@@ -185,9 +185,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         shop.clone()
             .serve(listener, shop_stop.clone().cancelled_owned()),
     );
-    let scenario = ScenarioSource::from_text("scenarios/shop.yaml", SHOP_YAML)
-        .compile()
-        .map_err(|e| usage(e.render()))?;
+    let source = ScenarioSource::from_text("scenarios/shop.yaml", SHOP_YAML);
+    let scenario = source.compile().map_err(|e| usage(e.render()))?;
     eprintln!(
         "demo: shop target on http://{addr} (latency {}, error rate {}); running scenarios/shop.yaml with {} users for {}",
         args.latency,
@@ -195,20 +194,27 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         args.users,
         stampede_common::duration::format_duration(args.run_time)
     );
-    let cfg = RunConfig {
+    let load = LoadArgs {
+        file: source.path.clone(),
+        host: Some(format!("http://{addr}")),
         users: args.users,
         spawn_rate: args.spawn_rate,
         run_time: Some(args.run_time),
         classes: Vec::new(),
-        engine: EngineConfig {
-            host: Some(format!("http://{addr}")),
-            ..EngineConfig::default()
-        },
+        stop_timeout: Duration::ZERO,
+        request_timeout: Duration::from_secs(60),
+        ca_cert: None,
+        insecure: false,
+    };
+    let plan = crate::cluster_cmd::plan(source, scenario, &load, &engine_config(&load)?)?;
+    let cfg = StandaloneConfig {
+        workers: 1,
+        run_time: load.run_time,
         print_interval: print_interval(&args.output),
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
-    let report = run_local(Arc::new(scenario), cfg, shutdown).await?;
+    let report = run_standalone(plan, cfg, shutdown).await?;
     let served = shop.stats().served;
     shop_stop.cancel();
     let _ = serving.await;

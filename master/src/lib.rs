@@ -1,10 +1,11 @@
 //! Orchestration: splitting users over workers ([`plan`]), driving them and
-//! merging their statistics. [`local`] is the in-process coordinator of
-//! standalone runs; [`cluster`] is the gRPC master of a cluster of workers.
+//! merging their statistics. [`cluster`] is the gRPC master of a cluster
+//! of workers; [`standalone`] runs master and workers in one process.
 
 pub mod cluster;
-pub mod local;
 pub mod plan;
+pub mod report;
+pub mod standalone;
 
 use stampede_worker::WorkerError;
 
@@ -39,6 +40,9 @@ pub enum MasterError {
     /// The master's actor is gone.
     #[error("the master has shut down")]
     Gone,
+    /// The loopback listener of a standalone run.
+    #[error("cannot bind a loopback port: {0}")]
+    Bind(String),
     /// Unusable TLS certificate or key.
     #[error("tls: {0}")]
     Tls(String),

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
-use stampede_master::local::{RunConfig, RunReport, StopReason, run_local};
+use stampede_master::cluster::RunPlan;
+use stampede_master::report::{RunReport, StopReason};
+use stampede_master::standalone::{StandaloneConfig, run_standalone};
+use stampede_proto::v1::RunSettings;
 use stampede_shop::{Shop, ShopConfig};
-use stampede_worker::EngineConfig;
 use tokio_util::sync::CancellationToken;
 
 struct Target {
@@ -40,29 +42,54 @@ impl Drop for Target {
     }
 }
 
-fn config(host: &str, users: u64, run_time: Duration) -> RunConfig {
-    RunConfig {
+/// What to run: the target, users and run time.
+struct Load {
+    host: String,
+    users: u64,
+    run_time: Option<Duration>,
+}
+
+fn config(host: &str, users: u64, run_time: Duration) -> Load {
+    Load {
+        host: host.to_owned(),
         users,
-        spawn_rate: 1000.0,
         run_time: Some(run_time),
+    }
+}
+
+fn plan(src: ScenarioSource, load: &Load) -> RunPlan {
+    let scenario = Arc::new(src.compile().unwrap_or_else(|e| panic!("{}", e.render())));
+    RunPlan {
+        source: src,
+        scenario,
+        users: load.users,
+        spawn_rate: 1000.0,
         classes: Vec::new(),
-        engine: EngineConfig {
-            host: Some(host.to_owned()),
-            ..EngineConfig::default()
+        settings: RunSettings {
+            host: load.host.clone(),
+            request_timeout_ms: 60_000,
+            ..RunSettings::default()
         },
+    }
+}
+
+fn standalone(load: &Load) -> StandaloneConfig {
+    StandaloneConfig {
+        workers: 1,
+        run_time: load.run_time,
         print_interval: None,
     }
 }
 
-async fn run_src(src: ScenarioSource, cfg: RunConfig) -> RunReport {
-    let scenario = src.compile().unwrap_or_else(|e| panic!("{}", e.render()));
-    run_local(Arc::new(scenario), cfg, CancellationToken::new())
+async fn run_src(src: ScenarioSource, load: Load) -> RunReport {
+    let plan = plan(src, &load);
+    run_standalone(plan, standalone(&load), CancellationToken::new())
         .await
         .unwrap()
 }
 
-async fn run_yaml(yaml: &str, cfg: RunConfig) -> RunReport {
-    run_src(ScenarioSource::from_text("test.yaml", yaml), cfg).await
+async fn run_yaml(yaml: &str, load: Load) -> RunReport {
+    run_src(ScenarioSource::from_text("test.yaml", yaml), load).await
 }
 
 fn row<'a>(r: &'a RunReport, name: &str) -> &'a stampede_common::stats::StatsRow {
@@ -313,16 +340,21 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
         error_rate: 0.0,
     })
     .await;
-    let scenario = ScenarioSource::from_text(
+    let src = ScenarioSource::from_text(
         "t.yaml",
         "users:\n  - name: U\n    sequence: [{get: /api/products/}]\n",
-    )
-    .compile()
-    .unwrap();
-    let mut cfg = config(&target.url(), 20, Duration::from_secs(600));
-    cfg.run_time = None;
+    );
+    let load = Load {
+        host: target.url(),
+        users: 20,
+        run_time: None,
+    };
     let shutdown = CancellationToken::new();
-    let run = tokio::spawn(run_local(Arc::new(scenario), cfg, shutdown.clone()));
+    let run = tokio::spawn(run_standalone(
+        plan(src, &load),
+        standalone(&load),
+        shutdown.clone(),
+    ));
     // Readiness: wait until the target has seen load, then stop mid-flight.
     while target.shop.stats().served < 100 {
         tokio::time::sleep(Duration::from_millis(10)).await;

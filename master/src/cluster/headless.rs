@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::{ClusterView, MasterHandle, RunPlan};
 use crate::MasterError;
-use crate::local::{RunReport, StopReason};
+use crate::report::{RunReport, StopReason};
 
 /// How a headless cluster run goes.
 #[derive(Debug, Clone)]

@@ -1,0 +1,74 @@
+//! `stampede run`: the master and its workers in one process. The master
+//! listens on a loopback port of its own, the workers attach to it over real
+//! gRPC, and the run goes exactly as a cluster run does (one code path).
+
+use std::time::Duration;
+
+use stampede_worker::agent::{AgentConfig, run_agent};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::MasterError;
+use crate::cluster::headless::{HeadlessConfig, run_headless};
+use crate::cluster::{self, MasterConfig, RunPlan};
+use crate::report::RunReport;
+
+/// How long in-process workers may take to attach.
+const ATTACH_WAIT: Duration = Duration::from_secs(30);
+
+/// A standalone run.
+#[derive(Debug, Clone)]
+pub struct StandaloneConfig {
+    /// In-process workers (at least 1).
+    pub workers: usize,
+    /// Stop after this long; `None` runs until `shutdown`.
+    pub run_time: Option<Duration>,
+    /// Print the live table this often (to stderr).
+    pub print_interval: Option<Duration>,
+}
+
+/// Runs `plan` on `cfg.workers` in-process workers until its run time or `shutdown`.
+///
+/// # Errors
+///
+/// The loopback listener cannot be bound, or the run cannot start.
+pub async fn run_standalone(
+    plan: RunPlan,
+    cfg: StandaloneConfig,
+    shutdown: CancellationToken,
+) -> Result<RunReport, MasterError> {
+    let workers = cfg.workers.max(1);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| MasterError::Bind(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| MasterError::Bind(e.to_string()))?;
+    let token = format!("{:032x}", fastrand::u128(..));
+    let stop = CancellationToken::new();
+    let master = cluster::start(
+        listener,
+        MasterConfig {
+            token: token.clone(),
+            ..MasterConfig::default()
+        },
+        stop.clone(),
+    )?;
+    for i in 0..workers {
+        let agent = AgentConfig::new(
+            format!("http://{addr}"),
+            token.clone(),
+            format!("local-{i}"),
+        );
+        tokio::spawn(run_agent(agent, stop.child_token()));
+    }
+    let headless = HeadlessConfig {
+        expect_workers: workers,
+        expect_workers_max_wait: Some(ATTACH_WAIT),
+        run_time: cfg.run_time,
+        print_interval: cfg.print_interval,
+    };
+    let report = run_headless(&master.handle, plan, headless, shutdown).await;
+    stop.cancel();
+    report
+}
