@@ -54,7 +54,7 @@ idle_run() {
     at=$((ramp + SETTLE))       # when to read the memory
     run_time=$((at + 5))        # the run ends a little after the reading
     log "run $name: $users users at $SPAWN_RATE/s, memory read at ${at}s"
-    timeout -k 5 $((run_time + 60)) taskset -c "$GEN_CPU" \
+    "${ON_GEN[@]}" timeout -k 5 $((run_time + 60)) \
         "$STAMPEDE" run -f "$BENCH_DIR/idle.yaml" --host "$NGINX_URL" -u "$users" -r "$SPAWN_RATE" \
         -t "${run_time}s" --headless --only-summary >"$RUN_DIR/$name.out" 2>"$RUN_DIR/$name.err" &
     bg=$!
@@ -122,7 +122,7 @@ cleanup
     echo "Command (N = 1, then each count; memory read from /proc/PID/status at ramp + ${SETTLE}s):"
     echo
     echo '```'
-    echo "taskset -c $GEN_CPU target/release/stampede run -f bench/idle.yaml --host $NGINX_URL -u N -r $SPAWN_RATE -t (N/$SPAWN_RATE + $((SETTLE + 5)))s --headless --only-summary"
+    echo "nice -n $NICE taskset -c $GEN_CPU target/release/stampede run -f bench/idle.yaml --host $NGINX_URL -u N -r $SPAWN_RATE -t (N/$SPAWN_RATE + $((SETTLE + 5)))s --headless --only-summary"
     echo '```'
     echo
     python3 "$BENCH_DIR/report.py" idle "$RUN_DIR/results.jsonl"

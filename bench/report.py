@@ -156,25 +156,28 @@ def throughput_md(results):
     out = []
     out.append(
         "| round | generator | req/s | p50 ms | p99 ms | requests | failures | target served | "
-        "generator CPU s | CPU ms / 1k req | peak RSS MB | target core busy |"
+        "generator CPU s | generator core use | CPU ms / 1k req | peak RSS MB | target core busy |"
     )
-    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in results:
         if "error" in r:
-            out.append(f"| {r['round']} | {r['tool']} | error: {r['error']} |" + " |" * 10)
+            out.append(f"| {r['round']} | {r['tool']} | error: {r['error']} |" + " |" * 11)
             continue
-        busy = r["target_cpu_s"] / r["elapsed_s"] if r["elapsed_s"] else None
+        wall = r["elapsed_s"] or None
+        busy = r["target_cpu_s"] / wall if wall else None
+        use = r["cpu_s"] / wall if wall else None
         out.append(
             f"| {r['round']} | {r['tool']} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | "
             f"{fmt(r['requests'])} | {fmt(r['failures'])} | {fmt(r['served'])} | {fmt(r['cpu_s'], 1)} | "
-            f"{fmt(r['cpu_ms_per_1k'], 1)} | {fmt(r['rss_kb'] / 1024, 1)} | {fmt(100 * busy)}% |"
+            f"{fmt(100 * use)}% | {fmt(r['cpu_ms_per_1k'], 1)} | {fmt(r['rss_kb'] / 1024, 1)} | {fmt(100 * busy)}% |"
         )
     out.append("")
     out.append(
         "*target served*: requests the target counted during the run (nginx stub_status, the shop's "
-        "`/_stats`); *target core busy*: the target's CPU time over the generator's wall time "
-        "(100% = the target's core was saturated and may be what limits the rate); CPU and peak RSS "
-        "are the generator's, from GNU time."
+        "`/_stats`); *generator core use* and *target core busy*: CPU time over the run's wall time "
+        "(100% = that core was saturated; well below 100% for both means they wait on each other, "
+        "or other processes of this shared machine took the core); CPU and peak RSS are the "
+        "generator's, from GNU time."
     )
     out.append("")
 
@@ -188,7 +191,7 @@ def throughput_md(results):
         ("stampede / wrk (CPU per request)", "stampede", "wrk", "cpu_ms_per_1k", ""),
         ("stampede / oha (CPU per request)", "stampede", "oha", "cpu_ms_per_1k", ""),
     ]
-    cols = [f"round {n}" for n in rounds] + (["mean"] if len(rounds) > 1 else [])
+    cols = [f"round {n}" for n in rounds] + (["median"] if len(rounds) > 1 else [])
     head = "| ratio | " + " | ".join(cols) + " | target |"
     out.append(head)
     out.append("|---|" + "--:|" * (len(rounds) + (1 if len(rounds) > 1 else 0)) + "---|")
@@ -200,7 +203,7 @@ def throughput_md(results):
         cells = [fmt(v, 2) + ("x" if v is not None else "") for v in vals]
         if len(rounds) > 1:
             known = [v for v in vals if v is not None]
-            cells.append(fmt(statistics.mean(known), 2) + "x" if known else "–")
+            cells.append(fmt(statistics.median(known), 2) + "x" if known else "–")
         out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(out) + "\n"
 

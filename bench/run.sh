@@ -93,9 +93,10 @@ cleanup
     echo
     machine_md
     echo "- target: nginx (bench/nginx.conf, 1 worker) on core $TARGET_CPU for the plain GET;" \
-        "\`stampede shop\` on core $TARGET_CPU for the shop scenario; each generator alone on core $GEN_CPU"
+        "\`stampede shop\` on core $TARGET_CPU for the shop scenario; each generator alone on core $GEN_CPU;" \
+        "targets and generators at nice $NICE (the machine is shared with other builds)"
     echo
-    echo "Commands (each run as \`taskset -c $GEN_CPU /usr/bin/time -f '%U %S %M %e %x' timeout $LIMIT CMD\`):"
+    echo "Commands (each run as \`nice -n $NICE taskset -c $GEN_CPU /usr/bin/time -f '%U %S %M %e %x' timeout $LIMIT CMD\`):"
     echo
     echo '```'
     for tool in "${TOOLS[@]}"; do

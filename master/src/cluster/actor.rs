@@ -129,6 +129,8 @@ pub(crate) struct Actor {
     run: Option<Run>,
     next_run_id: u64,
     live_count: watch::Sender<usize>,
+    /// A send dropped a worker: membership changed, rebalance once settled.
+    dropped: bool,
 }
 
 fn out(kind: master_message::Kind) -> Result<v1::MasterMessage, Status> {
@@ -144,6 +146,7 @@ impl Actor {
             run: None,
             next_run_id: 1,
             live_count,
+            dropped: false,
         }
     }
 
@@ -157,6 +160,9 @@ impl Actor {
                     None => break,
                 },
                 _ = tick.tick() => self.tick(),
+            }
+            while std::mem::take(&mut self.dropped) {
+                self.membership_changed();
             }
         }
         debug!("master actor stopped");
@@ -182,8 +188,11 @@ impl Actor {
             return true;
         }
         warn!(worker = id, "worker stream is full or closed; dropping it");
-        w.conn = None;
+        if let Some((conn, _)) = w.conn.take() {
+            self.conns.remove(&conn);
+        }
         w.missing = true;
+        self.dropped = true;
         false
     }
 
