@@ -6,3 +6,4 @@ pub mod duration;
 pub mod scenario;
 pub mod stats;
 pub mod telemetry;
+pub mod thresholds;

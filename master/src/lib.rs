@@ -3,6 +3,7 @@
 //! of workers; [`standalone`] runs master and workers in one process.
 
 pub mod cluster;
+pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod standalone;

@@ -17,7 +17,7 @@ use crate::report::RunReport;
 const ATTACH_WAIT: Duration = Duration::from_secs(30);
 
 /// A standalone run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StandaloneConfig {
     /// In-process workers (at least 1).
     pub workers: usize,
@@ -25,6 +25,10 @@ pub struct StandaloneConfig {
     pub run_time: Option<Duration>,
     /// Print the live table this often (to stderr).
     pub print_interval: Option<Duration>,
+    /// Pass/fail criteria.
+    pub thresholds: Vec<stampede_common::thresholds::Threshold>,
+    /// Serve Prometheus metrics on this listener during the run.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Runs `plan` on `cfg.workers` in-process workers until its run time or `shutdown`.
@@ -62,11 +66,15 @@ pub async fn run_standalone(
         );
         tokio::spawn(run_agent(agent, stop.child_token()));
     }
+    if let Some(l) = cfg.metrics {
+        crate::metrics::serve(l, master.handle.clone(), stop.clone());
+    }
     let headless = HeadlessConfig {
         expect_workers: workers,
         expect_workers_max_wait: Some(ATTACH_WAIT),
         run_time: cfg.run_time,
         print_interval: cfg.print_interval,
+        thresholds: cfg.thresholds,
     };
     let report = run_headless(&master.handle, plan, headless, shutdown).await;
     stop.cancel();

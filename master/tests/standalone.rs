@@ -78,6 +78,8 @@ fn standalone(load: &Load) -> StandaloneConfig {
         workers: 1,
         run_time: load.run_time,
         print_interval: None,
+        thresholds: Vec::new(),
+        metrics: None,
     }
 }
 

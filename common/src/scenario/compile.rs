@@ -81,6 +81,11 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
             .loc
             .at(&raw.users.referenced, "every user class has weight 0"));
     }
+    let thresholds = raw
+        .thresholds
+        .iter()
+        .map(|t| c.threshold(t))
+        .collect::<Result<Vec<_>>>()?;
     let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));
     Ok(Scenario {
         name,
@@ -89,6 +94,7 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         classes,
         templates: c.templates,
         stat_keys: c.stat_keys,
+        thresholds,
     })
 }
 
@@ -321,6 +327,24 @@ impl Compiler<'_> {
             rows,
             order,
         })
+    }
+
+    fn threshold(
+        &self,
+        raw: &Sp<super::raw::RawThreshold>,
+    ) -> Result<crate::thresholds::Threshold> {
+        let mut t: crate::thresholds::Threshold =
+            raw.value
+                .threshold
+                .parse()
+                .map_err(|e: crate::thresholds::ThresholdError| {
+                    self.loc.at(&raw.referenced, e.to_string())
+                })?;
+        t.abort_on_fail = raw.value.abort_on_fail;
+        if let Some(d) = &raw.value.delay_abort_eval {
+            t.delay_abort_eval = parse_duration(d).map_err(|e| self.loc.at(&raw.referenced, e))?;
+        }
+        Ok(t)
     }
 
     pub(crate) fn duration(&self, t: &Sp<Text>) -> Result<Duration> {

@@ -27,6 +27,8 @@ pub struct Scenario {
     pub templates: Templates,
     /// The (method, name) of every request step; `RequestStep::stat` indexes it.
     pub stat_keys: Vec<StatsKey>,
+    /// Pass/fail criteria (`thresholds:`).
+    pub thresholds: Vec<crate::thresholds::Threshold>,
 }
 
 impl Scenario {

@@ -24,7 +24,65 @@ pub(crate) struct RawScenario {
     pub variables: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub defaults: Option<RawDefaults>,
+    #[serde(default)]
+    pub thresholds: Vec<Sp<RawThreshold>>,
     pub users: Sp<Vec<Sp<RawUserClass>>>,
+}
+
+/// `- p95<2s`, or `- {threshold: p95<2s, abort_on_fail: true, delay_abort_eval: 10s}`.
+#[derive(Debug, Default)]
+pub(crate) struct RawThreshold {
+    pub threshold: String,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawThreshold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawThreshold;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a threshold like `p95<2s` or a map with `threshold`, `abort_on_fail`, `delay_abort_eval`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThreshold, E> {
+                Ok(RawThreshold {
+                    threshold: v.to_owned(),
+                    ..RawThreshold::default()
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawThreshold, A::Error> {
+                let mut out = RawThreshold::default();
+                let mut seen = false;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "threshold" => {
+                            out.threshold = map.next_value()?;
+                            seen = true;
+                        }
+                        "abort_on_fail" => out.abort_on_fail = map.next_value()?,
+                        "delay_abort_eval" => {
+                            out.delay_abort_eval = Some(map.next_value::<Text>()?.0)
+                        }
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["threshold", "abort_on_fail", "delay_abort_eval"],
+                            ));
+                        }
+                    }
+                }
+                if !seen {
+                    return Err(de::Error::missing_field("threshold"));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

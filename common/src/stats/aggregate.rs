@@ -36,6 +36,41 @@ pub struct EndpointPoint {
     pub percentiles_ms: Vec<f64>,
     /// Average of the tick.
     pub avg_ms: f64,
+    /// The endpoint since the start, as of the tick.
+    pub total: Cumulative,
+}
+
+/// Numbers since the start of the run, as of a history tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cumulative {
+    /// Requests.
+    pub requests: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Median response time.
+    pub median_ms: f64,
+    /// Average response time.
+    pub avg_ms: f64,
+    /// Fastest.
+    pub min_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+    /// Average body size.
+    pub avg_content: f64,
+}
+
+impl Cumulative {
+    fn of(s: &EndpointStats) -> Self {
+        Self {
+            requests: s.requests,
+            failures: s.failures,
+            median_ms: s.percentile_ms(0.5),
+            avg_ms: s.avg_ms(),
+            min_ms: s.min_ms(),
+            max_ms: s.max_ms(),
+            avg_content: s.avg_content(),
+        }
+    }
 }
 
 /// The whole cluster over one history tick.
@@ -53,10 +88,8 @@ pub struct HistoryPoint {
     pub percentiles_ms: Vec<f64>,
     /// Average over the tick.
     pub avg_ms: f64,
-    /// Requests since the start.
-    pub total_requests: u64,
-    /// Failures since the start.
-    pub total_failures: u64,
+    /// Everything since the start, as of the tick.
+    pub total: Cumulative,
     /// Per endpoint, for the endpoints that had requests in the tick.
     pub endpoints: Vec<EndpointPoint>,
 }
@@ -217,6 +250,11 @@ impl RunStats {
                 failures: s.failures,
                 percentiles_ms: PERCENTILES.iter().map(|q| s.percentile_ms(*q)).collect(),
                 avg_ms: s.avg_ms(),
+                total: self
+                    .endpoints
+                    .get(k)
+                    .map(Cumulative::of)
+                    .unwrap_or_else(|| Cumulative::of(s)),
             })
             .collect();
         self.history.push(HistoryPoint {
@@ -226,8 +264,7 @@ impl RunStats {
             fail_per_s: t.failures as f64 / secs,
             percentiles_ms: PERCENTILES.iter().map(|q| t.percentile_ms(*q)).collect(),
             avg_ms: t.avg_ms(),
-            total_requests: self.total.requests,
-            total_failures: self.total.failures,
+            total: Cumulative::of(&self.total),
             endpoints,
         });
         self.tick_total.reset();

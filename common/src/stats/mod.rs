@@ -11,7 +11,9 @@ pub mod table;
 
 use serde::{Deserialize, Serialize};
 
-pub use aggregate::{FailureEntry, HistoryPoint, RunStats, Snapshot, StatsRow};
+pub use aggregate::{
+    Cumulative, EndpointPoint, FailureEntry, HistoryPoint, RunStats, Snapshot, StatsRow, unix_ms,
+};
 pub use endpoint::{EndpointStats, HistogramError, MAX_MICROS};
 pub use recorder::{IntervalStats, Recorder};
 

@@ -120,6 +120,8 @@ struct Run {
     stats: RunStats,
     started: SystemTime,
     stopping: Option<Stopping>,
+    /// Every worker that took part at some point.
+    participants: BTreeSet<String>,
 }
 
 pub(crate) struct Actor {
@@ -374,6 +376,7 @@ impl Actor {
             stats: RunStats::new(now),
             started: now,
             stopping: None,
+            participants: BTreeSet::new(),
         });
         self.rebalance();
         Ok(id)
@@ -407,6 +410,7 @@ impl Actor {
             return;
         }
         run.assignment = rebalance(&run.assignment, &run.all, &live);
+        run.participants.extend(live.iter().cloned());
         let rate = run.plan.spawn_rate / live.len() as f64;
         let (run_id, assignment) = (run.id, run.assignment.clone());
         let prepare = v1::Prepare {
@@ -494,6 +498,7 @@ impl Actor {
             stats: run.stats,
             started: run.started,
             ended,
+            workers: run.participants.len(),
         }));
     }
 

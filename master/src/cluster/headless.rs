@@ -10,6 +10,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use stampede_common::thresholds::{Threshold, evaluate};
+use tracing::warn;
+
 use super::{ClusterView, MasterHandle, RunPlan};
 use crate::MasterError;
 use crate::report::{RunReport, StopReason};
@@ -25,6 +28,9 @@ pub struct HeadlessConfig {
     pub run_time: Option<Duration>,
     /// Print the live table this often (to stderr).
     pub print_interval: Option<Duration>,
+    /// Pass/fail criteria: judged on the final numbers, and every second for
+    /// those with `abort_on_fail`.
+    pub thresholds: Vec<Threshold>,
 }
 
 /// Runs `plan` on the cluster behind `master` until its run time or `shutdown`.
@@ -52,11 +58,18 @@ pub async fn run_headless(
         },
     };
     waited?;
-    let (scenario, host, users) = (
+    let (scenario, host, users, spawn_rate) = (
         plan.scenario.name.clone(),
         plan.settings.host.clone(),
         plan.users,
+        plan.spawn_rate,
     );
+    let abort_on: Vec<Threshold> = cfg
+        .thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail)
+        .cloned()
+        .collect();
     master.start(plan).await?;
     let start = Instant::now();
     let deadline = cfg.run_time.map(|d| start + d);
@@ -64,11 +77,18 @@ pub async fn run_headless(
     let reason = loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                if let Some(every) = cfg.print_interval
-                    && last_print.elapsed() >= every
-                {
+                let printing = cfg.print_interval.is_some_and(|every| last_print.elapsed() >= every);
+                if !printing && abort_on.is_empty() {
+                    continue;
+                }
+                let view = master.view().await?;
+                if printing {
                     last_print = Instant::now();
-                    eprintln!("{}", live_view(&master.view().await?));
+                    eprintln!("{}", live_view(&view));
+                }
+                if let Some(lost) = lost_abort_threshold(&abort_on, &view, start.elapsed()) {
+                    warn!(threshold = %lost, "a threshold with abort_on_fail was lost; stopping the run");
+                    break StopReason::ThresholdAborted;
                 }
             }
             _ = sleep_until_opt(deadline) => break StopReason::RunTime,
@@ -77,16 +97,38 @@ pub async fn run_headless(
     };
     let finished = master.stop().await?.ok_or(MasterError::NotRunning)?;
     let snapshot = finished.stats.snapshot(finished.ended);
+    let verdicts = evaluate(&cfg.thresholds, &snapshot);
     Ok(RunReport {
         scenario,
         host,
         users,
+        spawn_rate,
+        workers: finished.workers,
+        verdicts,
         started: finished.started,
         ended: finished.ended,
         reason,
         stats: finished.stats,
         snapshot,
     })
+}
+
+/// The first `abort_on_fail` threshold that is lost, past its delay.
+fn lost_abort_threshold(
+    abort_on: &[Threshold],
+    view: &ClusterView,
+    elapsed: Duration,
+) -> Option<String> {
+    let snap = &view.run.as_ref()?.snapshot;
+    let due: Vec<Threshold> = abort_on
+        .iter()
+        .filter(|t| elapsed >= t.delay_abort_eval)
+        .cloned()
+        .collect();
+    evaluate(&due, snap)
+        .into_iter()
+        .find(|v| !v.passed && v.actual.is_some())
+        .map(|v| v.threshold)
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

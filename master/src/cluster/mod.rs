@@ -97,6 +97,8 @@ pub struct FinishedRun {
     pub started: SystemTime,
     /// When the last worker stopped.
     pub ended: SystemTime,
+    /// Workers that took part.
+    pub workers: usize,
 }
 
 /// Talks to the master's actor.

@@ -1,10 +1,15 @@
-//! A finished run as the user sees it: [`RunReport`] and the end-of-run
-//! summary in Locust's tables.
+//! A finished run as the user sees it: [`RunReport`], the end-of-run summary
+//! in Locust's tables with the threshold verdicts, and the files: Locust's
+//! CSV ([`csv`]), the JSON report ([`json`]) and the HTML report ([`html`]).
+
+pub mod csv;
+pub mod json;
 
 use std::time::SystemTime;
 
 use stampede_common::duration::format_duration;
 use stampede_common::stats::{RunStats, Snapshot, table};
+use stampede_common::thresholds::Verdict;
 
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +18,19 @@ pub enum StopReason {
     RunTime,
     /// Ctrl-C, SIGTERM or a stop request.
     Interrupted,
+    /// A threshold with `abort_on_fail` was lost.
+    ThresholdAborted,
+}
+
+impl StopReason {
+    /// The reason as the JSON report writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::RunTime => "run_time",
+            StopReason::Interrupted => "interrupted",
+            StopReason::ThresholdAborted => "threshold_aborted",
+        }
+    }
 }
 
 /// A finished run.
@@ -24,6 +42,10 @@ pub struct RunReport {
     pub host: String,
     /// Users asked for.
     pub users: u64,
+    /// Spawn rate asked for.
+    pub spawn_rate: f64,
+    /// Workers that took part.
+    pub workers: usize,
     /// When load started.
     pub started: SystemTime,
     /// When the last user stopped.
@@ -34,6 +56,15 @@ pub struct RunReport {
     pub stats: RunStats,
     /// The final table.
     pub snapshot: Snapshot,
+    /// Threshold verdicts on the final numbers.
+    pub verdicts: Vec<Verdict>,
+}
+
+impl RunReport {
+    /// Whether every threshold held.
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.passed)
+    }
 }
 
 /// The end-of-run summary: the request table, percentiles and failures.
@@ -61,6 +92,22 @@ pub fn render_summary(r: &RunReport) -> String {
         out.push_str("\n\nErrors (no request sent)\n");
         for (msg, n) in &s.exceptions {
             out.push_str(&format!("{n:>8}  {msg}\n"));
+        }
+    }
+    if !r.verdicts.is_empty() {
+        let failed = r.verdicts.iter().filter(|v| !v.passed).count();
+        out.push_str(&format!(
+            "\n\nThresholds: {} of {} passed\n",
+            r.verdicts.len() - failed,
+            r.verdicts.len()
+        ));
+        for v in &r.verdicts {
+            out.push_str(&format!("  {v}\n"));
+        }
+        if r.reason == StopReason::ThresholdAborted {
+            out.push_str(
+                "  the run was stopped early because a threshold with abort_on_fail was lost\n",
+            );
         }
     }
     out

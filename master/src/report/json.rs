@@ -1,0 +1,258 @@
+//! The JSON report (`--json FILE`): everything about a run in one stable
+//! document, schema `stampede-report/1` (documented in the README and pinned
+//! by a test). Times are in milliseconds, timestamps RFC 3339 in UTC.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use stampede_common::stats::{Cumulative, HistoryPoint, PERCENTILES, StatsRow};
+use stampede_common::thresholds::Verdict;
+
+use super::RunReport;
+
+/// The schema identifier; bump it on any incompatible change.
+pub const SCHEMA: &str = "stampede-report/1";
+
+/// Response time percentiles in ms, as Locust reports them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p66: f64,
+    pub p75: f64,
+    pub p80: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p98: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+    #[serde(rename = "p99.99")]
+    pub p99_99: f64,
+    pub p100: f64,
+}
+
+impl Percentiles {
+    /// From values ordered as [`PERCENTILES`].
+    pub fn from_slice(v: &[f64]) -> Self {
+        let at = |i: usize| v.get(i).copied().unwrap_or(0.0);
+        debug_assert_eq!(v.len(), PERCENTILES.len());
+        Self {
+            p50: at(0),
+            p66: at(1),
+            p75: at(2),
+            p80: at(3),
+            p90: at(4),
+            p95: at(5),
+            p98: at(6),
+            p99: at(7),
+            p99_9: at(8),
+            p99_99: at(9),
+            p100: at(10),
+        }
+    }
+}
+
+/// One endpoint (or the aggregate) over the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub method: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub fail_ratio: f64,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    pub avg_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub median_ms: f64,
+    pub avg_content_bytes: f64,
+    pub percentiles_ms: Percentiles,
+}
+
+impl From<&StatsRow> for Endpoint {
+    fn from(r: &StatsRow) -> Self {
+        Self {
+            method: r.method.clone(),
+            name: r.name.clone(),
+            requests: r.requests,
+            failures: r.failures,
+            fail_ratio: r.fail_ratio(),
+            rps: r.rps,
+            failures_per_s: r.fail_per_s,
+            avg_ms: r.avg_ms,
+            min_ms: r.min_ms,
+            max_ms: r.max_ms,
+            median_ms: r.median_ms,
+            avg_content_bytes: r.avg_content,
+            percentiles_ms: Percentiles::from_slice(&r.percentiles_ms),
+        }
+    }
+}
+
+/// A failure group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub method: String,
+    pub name: String,
+    pub error: String,
+    pub occurrences: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// An error that kept a request from being sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exception {
+    pub message: String,
+    pub count: u64,
+}
+
+/// One endpoint over one history tick.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointTick {
+    pub method: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub avg_ms: f64,
+    pub percentiles_ms: Percentiles,
+    pub total: Cumulative,
+}
+
+/// One history tick (about a second).
+#[derive(Debug, Clone, Serialize)]
+pub struct Tick {
+    pub time: String,
+    pub unix_ms: i64,
+    pub users: u64,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    pub avg_ms: f64,
+    pub percentiles_ms: Percentiles,
+    pub total: Cumulative,
+    pub endpoints: Vec<EndpointTick>,
+}
+
+impl From<&HistoryPoint> for Tick {
+    fn from(p: &HistoryPoint) -> Self {
+        Self {
+            time: rfc3339_ms(p.unix_ms),
+            unix_ms: p.unix_ms,
+            users: p.users,
+            rps: p.rps,
+            failures_per_s: p.fail_per_s,
+            avg_ms: p.avg_ms,
+            percentiles_ms: Percentiles::from_slice(&p.percentiles_ms),
+            total: p.total.clone(),
+            endpoints: p
+                .endpoints
+                .iter()
+                .map(|e| EndpointTick {
+                    method: e.key.method.clone(),
+                    name: e.key.name.clone(),
+                    requests: e.requests,
+                    failures: e.failures,
+                    avg_ms: e.avg_ms,
+                    percentiles_ms: Percentiles::from_slice(&e.percentiles_ms),
+                    total: e.total.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunMeta {
+    pub tool: String,
+    pub scenario: String,
+    pub host: String,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub workers: usize,
+    pub started: String,
+    pub ended: String,
+    pub duration_s: f64,
+    pub stop_reason: &'static str,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonReport {
+    pub schema: &'static str,
+    pub run: RunMeta,
+    pub passed: bool,
+    pub thresholds: Vec<Verdict>,
+    pub stats: Vec<Endpoint>,
+    pub total: Endpoint,
+    pub failures: Vec<Failure>,
+    pub exceptions: Vec<Exception>,
+    pub history: Vec<Tick>,
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_millis(unix_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+impl JsonReport {
+    /// Builds the report of a finished run.
+    pub fn new(r: &RunReport) -> Self {
+        let s = &r.snapshot;
+        Self {
+            schema: SCHEMA,
+            run: RunMeta {
+                tool: format!("stampede {}", env!("CARGO_PKG_VERSION")),
+                scenario: r.scenario.clone(),
+                host: r.host.clone(),
+                users: r.users,
+                spawn_rate: r.spawn_rate,
+                workers: r.workers,
+                started: rfc3339(r.started),
+                ended: rfc3339(r.ended),
+                duration_s: r
+                    .ended
+                    .duration_since(r.started)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                stop_reason: r.reason.as_str(),
+            },
+            passed: r.passed(),
+            thresholds: r.verdicts.clone(),
+            stats: s.rows.iter().map(Endpoint::from).collect(),
+            total: Endpoint::from(&s.total),
+            failures: s
+                .failures
+                .iter()
+                .map(|(k, e)| Failure {
+                    method: k.key.method.clone(),
+                    name: k.key.name.clone(),
+                    error: k.error.clone(),
+                    occurrences: e.occurrences,
+                    first_seen: rfc3339(e.first_seen),
+                    last_seen: rfc3339(e.last_seen),
+                })
+                .collect(),
+            exceptions: s
+                .exceptions
+                .iter()
+                .map(|(m, n)| Exception {
+                    message: m.clone(),
+                    count: *n,
+                })
+                .collect(),
+            history: r.stats.history().iter().map(Tick::from).collect(),
+        }
+    }
+
+    /// Pretty JSON text.
+    pub fn to_string_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
