@@ -86,9 +86,28 @@ pub struct OutputArgs {
     /// Only print the summary at the end, no live table.
     #[arg(long = "only-summary")]
     pub only_summary: bool,
-    /// Exit with this code when any request failed.
+    /// Exit with this code when any request failed (thresholds aside).
     #[arg(long = "exit-code-on-error", value_name = "CODE")]
     pub exit_code_on_error: Option<u8>,
+    /// Pass/fail criterion on the merged numbers, e.g. 'p95<2s', 'fail_ratio<5%',
+    /// 'POST /api/orders/: p99<1500ms' (repeatable; adds to the scenario's).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Write Locust's CSV files PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<String>,
+    /// Add per-endpoint rows to the CSV history.
+    #[arg(long = "csv-full-history", requires = "csv")]
+    pub csv_full_history: bool,
+    /// Write the JSON report (`-` for stdout; the summary then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// Write the self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics during the run.
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +160,13 @@ pub struct MasterArgs {
     /// PEM private key of --tls-cert.
     #[arg(long = "tls-key", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve /healthz and /readyz on this address, for probes.
+    #[arg(
+        long = "health-listen",
+        value_name = "ADDR",
+        env = "STAMPEDE_HEALTH_LISTEN"
+    )]
+    pub health_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +194,13 @@ pub struct WorkerArgs {
     /// Stop the load when the master has been unreachable this long.
     #[arg(long = "master-timeout", value_parser = duration, default_value = "10s")]
     pub master_timeout: Duration,
+    /// Serve /healthz (alive) and /readyz (attached to a master) on this address, for probes.
+    #[arg(
+        long = "health-listen",
+        value_name = "ADDR",
+        env = "STAMPEDE_HEALTH_LISTEN"
+    )]
+    pub health_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

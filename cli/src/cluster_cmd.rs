@@ -9,14 +9,15 @@ use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
 use stampede_master::cluster::{self, MasterConfig, MasterHandle, RunPlan};
 use stampede_proto::v1::RunSettings;
 use stampede_worker::EngineConfig;
-use stampede_worker::agent::{AgentConfig, AgentError, run_agent};
+use stampede_worker::agent::{AgentConfig, AgentError, AgentStatus, run_agent};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{LoadArgs, MasterArgs, OutputArgs, WorkerArgs};
 use crate::commands::{
-    EXIT_CANNOT_RUN, Failure, engine_config, finish, load_scenario, print_interval, usage,
+    EXIT_CANNOT_RUN, Failure, engine_config, finish, load_scenario, metrics_listener,
+    print_interval, thresholds, usage,
 };
 use crate::signal;
 
@@ -82,13 +83,15 @@ async fn headless(
     shutdown: CancellationToken,
 ) -> Result<ExitCode, Failure> {
     let report = run_headless(handle, plan, cfg, shutdown).await?;
-    Ok(finish(&report, output))
+    finish(&report, output)
 }
 
 pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let (source, scenario) = load_scenario(&args.load.file)?;
     let engine = engine_config(&args.load)?;
+    let thresholds = thresholds(&scenario, &args.output)?;
     let plan = plan(source, scenario, &args.load, &engine)?;
+    let metrics = metrics_listener(&args.output).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some((read_file("--tls-cert", c)?, read_file("--tls-key", k)?)),
         _ => None,
@@ -113,6 +116,9 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
     let server_stop = CancellationToken::new();
+    if let Some(addr) = &args.health_listen {
+        crate::health::serve(addr, || true, server_stop.clone()).await?;
+    }
     let m = cluster::start(
         listener,
         MasterConfig {
@@ -122,11 +128,15 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
         },
         server_stop.clone(),
     )?;
+    if let Some(l) = metrics {
+        stampede_master::metrics::serve(l, m.handle.clone(), server_stop.clone());
+    }
     let cfg = HeadlessConfig {
         expect_workers: args.expect_workers,
         expect_workers_max_wait: args.expect_workers_max_wait,
         run_time: args.load.run_time,
         print_interval: print_interval(&args.output),
+        thresholds,
     };
     let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
     server_stop.cancel();
@@ -166,9 +176,15 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
         .transpose()?;
     cfg.tls_domain = args.tls_domain.clone();
     cfg.master_timeout = args.master_timeout;
+    let (status_tx, status) = tokio::sync::watch::channel(AgentStatus::default());
+    cfg.status = Some(status_tx);
     info!(worker = %cfg.worker_id, master = %cfg.master_url, "worker starting");
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
+    if let Some(addr) = &args.health_listen {
+        let ready = move || status.borrow().connected;
+        crate::health::serve(addr, ready, shutdown.clone()).await?;
+    }
     match run_agent(cfg, shutdown).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ AgentError::Refused(_)) => Err(usage(e.to_string())),

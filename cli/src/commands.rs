@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use stampede_common::scenario::{Scenario, ScenarioSource, Tasks};
+use stampede_common::thresholds::Threshold;
 use stampede_master::MasterError;
-use stampede_master::report::{RunReport, render_summary};
+use stampede_master::report::{self, RunReport, render_summary};
 use stampede_master::standalone::{StandaloneConfig, run_standalone};
 use stampede_shop::{LatencyRange, Shop, ShopConfig};
 use stampede_worker::http::ClientOptions;
@@ -23,6 +24,8 @@ const SHOP_YAML: &str = include_str!("../../scenarios/shop.yaml");
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code 3: the run could not run.
 pub const EXIT_CANNOT_RUN: u8 = 3;
+/// Exit code 1: a threshold failed.
+pub const EXIT_THRESHOLD: u8 = 1;
 
 /// A command that failed, with its exit code and a one-line message.
 #[derive(Debug)]
@@ -125,15 +128,101 @@ pub(crate) fn print_interval(out: &OutputArgs) -> Option<Duration> {
     (!out.only_summary && !out.print_stats_interval.is_zero()).then_some(out.print_stats_interval)
 }
 
-pub(crate) fn finish(report: &RunReport, out: &OutputArgs) -> ExitCode {
-    println!("{}", render_summary(report));
+/// Parses the `--threshold` flags and adds them to the scenario's.
+pub(crate) fn thresholds(scenario: &Scenario, out: &OutputArgs) -> Result<Vec<Threshold>, Failure> {
+    let mut all = scenario.thresholds.clone();
+    for t in &out.thresholds {
+        all.push(
+            t.parse()
+                .map_err(|e: stampede_common::thresholds::ThresholdError| {
+                    usage(format!("--threshold: {e}"))
+                })?,
+        );
+    }
+    Ok(all)
+}
+
+/// Binds `--metrics-listen`, before any load is sent.
+pub(crate) async fn metrics_listener(
+    out: &OutputArgs,
+) -> Result<Option<tokio::net::TcpListener>, Failure> {
+    let Some(addr) = &out.metrics_listen else {
+        return Ok(None);
+    };
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure {
+            code: EXIT_CANNOT_RUN,
+            message: format!("--metrics-listen {addr}: {}", e.to_string().to_lowercase()),
+        })?;
+    if let Ok(a) = l.local_addr() {
+        tracing::info!(addr = %a, "prometheus metrics at /metrics");
+    }
+    Ok(Some(l))
+}
+
+/// Prints the summary, writes the report files, and picks the exit code:
+/// 1 when a threshold failed (or, with `--exit-code-on-error`, any request did).
+pub(crate) fn finish(report: &RunReport, out: &OutputArgs) -> Result<ExitCode, Failure> {
+    let summary = render_summary(report);
+    if out.json.as_deref() == Some("-") {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
+    let write_err = |what: &str, e: std::io::Error| Failure {
+        code: EXIT_CANNOT_RUN,
+        message: format!("cannot write {what}: {}", e.to_string().to_lowercase()),
+    };
+    if let Some(prefix) = &out.csv {
+        report::csv::write_all(prefix, report, out.csv_full_history)
+            .map_err(|e| write_err(&format!("{prefix}_*.csv"), e))?;
+    }
+    if out.json.is_some() || out.html.is_some() {
+        let json = report::json::JsonReport::new(report);
+        match out.json.as_deref() {
+            Some("-") => println!("{}", json.to_string_pretty()),
+            Some(path) => {
+                std::fs::write(path, json.to_string_pretty()).map_err(|e| write_err(path, e))?
+            }
+            None => {}
+        }
+        if let Some(path) = &out.html {
+            std::fs::write(path, report::html::render_html(&json))
+                .map_err(|e| write_err(path, e))?;
+        }
+    }
+    if !report.passed() {
+        return Ok(ExitCode::from(EXIT_THRESHOLD));
+    }
     match out.exit_code_on_error {
         Some(code)
             if report.snapshot.total.failures > 0 || !report.snapshot.exceptions.is_empty() =>
         {
-            ExitCode::from(code)
+            Ok(ExitCode::from(code))
         }
-        _ => ExitCode::SUCCESS,
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Before a standalone run: can this machine reach the target at all?
+async fn preflight(host: &str) -> Result<(), Failure> {
+    let unreachable = |why: String| Failure {
+        code: EXIT_CANNOT_RUN,
+        message: format!("target unreachable: {host}: {why}"),
+    };
+    let url = url::Url::parse(host).map_err(|e| usage(format!("invalid host `{host}`: {e}")))?;
+    let addr = (
+        url.host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned(),
+        url.port_or_known_default().unwrap_or(80),
+    );
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string().to_lowercase())),
+        Err(_) => Err(unreachable("no connection within 5s".into())),
     }
 }
 
@@ -144,16 +233,20 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let (source, scenario) = load_scenario(&args.load.file)?;
     let engine = engine_config(&args.load)?;
+    let thresholds = thresholds(&scenario, &args.output)?;
     let plan = crate::cluster_cmd::plan(source, scenario, &args.load, &engine)?;
+    preflight(&plan.settings.host).await?;
     let cfg = StandaloneConfig {
         workers,
         run_time: args.load.run_time,
         print_interval: print_interval(&args.output),
+        thresholds,
+        metrics: metrics_listener(&args.output).await?,
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
     let report = run_standalone(plan, cfg, shutdown).await?;
-    Ok(finish(&report, &args.output))
+    finish(&report, &args.output)
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -206,11 +299,14 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         ca_cert: None,
         insecure: false,
     };
+    let thresholds = thresholds(&scenario, &args.output)?;
     let plan = crate::cluster_cmd::plan(source, scenario, &load, &engine_config(&load)?)?;
     let cfg = StandaloneConfig {
         workers: 1,
         run_time: load.run_time,
         print_interval: print_interval(&args.output),
+        thresholds,
+        metrics: metrics_listener(&args.output).await?,
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
@@ -218,7 +314,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let served = shop.stats().served;
     shop_stop.cancel();
     let _ = serving.await;
-    let code = finish(&report, &args.output);
+    let code = finish(&report, &args.output)?;
     let counted = report.snapshot.total.requests;
     if served == counted {
         println!(

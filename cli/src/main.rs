@@ -5,6 +5,7 @@
 mod cli;
 mod cluster_cmd;
 mod commands;
+mod health;
 mod signal;
 
 use std::process::ExitCode;

@@ -67,6 +67,9 @@ pub(crate) enum Command {
     Stop {
         reply: oneshot::Sender<Option<FinishedRun>>,
     },
+    ResetStats {
+        reply: oneshot::Sender<bool>,
+    },
     View {
         reply: oneshot::Sender<ClusterView>,
     },
@@ -214,6 +217,16 @@ impl Actor {
                 let _ = reply.send(self.set_users(users, spawn_rate));
             }
             Command::Stop { reply } => self.stop(reply),
+            Command::ResetStats { reply } => {
+                let reset = match self.run.as_mut() {
+                    Some(run) => {
+                        run.stats.reset(SystemTime::now());
+                        true
+                    }
+                    None => false,
+                };
+                let _ = reply.send(reset);
+            }
             Command::View { reply } => {
                 let _ = reply.send(self.view());
             }

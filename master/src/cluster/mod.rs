@@ -154,6 +154,16 @@ impl MasterHandle {
         self.ask(|reply| actor::Command::Stop { reply }).await
     }
 
+    /// Forgets the run's statistics so far (the web UI's "reset stats");
+    /// false when no run is going.
+    ///
+    /// # Errors
+    ///
+    /// The master is gone.
+    pub async fn reset_stats(&self) -> Result<bool, MasterError> {
+        self.ask(|reply| actor::Command::ResetStats { reply }).await
+    }
+
     /// The workers and the run's statistics now.
     ///
     /// # Errors
