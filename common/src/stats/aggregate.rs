@@ -176,7 +176,7 @@ pub struct Snapshot {
 }
 
 /// All statistics of a run, merged from every worker.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunStats {
     started: SystemTime,
     endpoints: BTreeMap<StatsKey, EndpointStats>,

@@ -70,6 +70,9 @@ pub(crate) enum Command {
     ResetStats {
         reply: oneshot::Sender<bool>,
     },
+    Stats {
+        reply: oneshot::Sender<Option<FinishedRun>>,
+    },
     View {
         reply: oneshot::Sender<ClusterView>,
     },
@@ -217,6 +220,14 @@ impl Actor {
                 let _ = reply.send(self.set_users(users, spawn_rate));
             }
             Command::Stop { reply } => self.stop(reply),
+            Command::Stats { reply } => {
+                let _ = reply.send(self.run.as_ref().map(|r| FinishedRun {
+                    stats: r.stats.clone(),
+                    started: r.started,
+                    ended: SystemTime::now(),
+                    workers: r.participants.len(),
+                }));
+            }
             Command::ResetStats { reply } => {
                 let reset = match self.run.as_mut() {
                     Some(run) => {

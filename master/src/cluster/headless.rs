@@ -58,19 +58,14 @@ pub async fn run_headless(
         },
     };
     waited?;
-    let (scenario, host, users, spawn_rate) = (
-        plan.scenario.name.clone(),
-        plan.settings.host.clone(),
-        plan.users,
-        plan.spawn_rate,
-    );
+
     let abort_on: Vec<Threshold> = cfg
         .thresholds
         .iter()
         .filter(|t| t.abort_on_fail)
         .cloned()
         .collect();
-    master.start(plan).await?;
+    master.start(plan.clone()).await?;
     let start = Instant::now();
     let deadline = cfg.run_time.map(|d| start + d);
     let mut last_print = start;
@@ -96,21 +91,7 @@ pub async fn run_headless(
         }
     };
     let finished = master.stop().await?.ok_or(MasterError::NotRunning)?;
-    let snapshot = finished.stats.snapshot(finished.ended);
-    let verdicts = evaluate(&cfg.thresholds, &snapshot);
-    Ok(RunReport {
-        scenario,
-        host,
-        users,
-        spawn_rate,
-        workers: finished.workers,
-        verdicts,
-        started: finished.started,
-        ended: finished.ended,
-        reason,
-        stats: finished.stats,
-        snapshot,
-    })
+    Ok(RunReport::new(finished, &plan, &cfg.thresholds, reason))
 }
 
 /// The first `abort_on_fail` threshold that is lost, past its delay.

@@ -88,8 +88,8 @@ pub struct ClusterView {
     pub run: Option<RunView>,
 }
 
-/// A run after its stop: everything the workers reported.
-#[derive(Debug)]
+/// A run after its stop (or a copy during it): everything the workers reported.
+#[derive(Debug, Clone)]
 pub struct FinishedRun {
     /// The merged statistics.
     pub stats: RunStats,
@@ -162,6 +162,16 @@ impl MasterHandle {
     /// The master is gone.
     pub async fn reset_stats(&self) -> Result<bool, MasterError> {
         self.ask(|reply| actor::Command::ResetStats { reply }).await
+    }
+
+    /// A copy of the running run's statistics, history included (for report
+    /// downloads during a run); `None` when no run is going.
+    ///
+    /// # Errors
+    ///
+    /// The master is gone.
+    pub async fn stats(&self) -> Result<Option<FinishedRun>, MasterError> {
+        self.ask(|reply| actor::Command::Stats { reply }).await
     }
 
     /// The workers and the run's statistics now.

@@ -3,13 +3,16 @@
 //! CSV ([`csv`]), the JSON report ([`json`]) and the HTML report ([`html`]).
 
 pub mod csv;
+pub mod html;
 pub mod json;
 
 use std::time::SystemTime;
 
 use stampede_common::duration::format_duration;
 use stampede_common::stats::{RunStats, Snapshot, table};
-use stampede_common::thresholds::Verdict;
+use stampede_common::thresholds::{Threshold, Verdict, evaluate};
+
+use crate::cluster::{FinishedRun, RunPlan};
 
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,30 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The report of a finished (or running) run, judged against `thresholds`.
+    pub fn new(
+        finished: FinishedRun,
+        plan: &RunPlan,
+        thresholds: &[Threshold],
+        reason: StopReason,
+    ) -> Self {
+        let snapshot = finished.stats.snapshot(finished.ended);
+        let verdicts = evaluate(thresholds, &snapshot);
+        Self {
+            scenario: plan.scenario.name.clone(),
+            host: plan.settings.host.clone(),
+            users: plan.users,
+            spawn_rate: plan.spawn_rate,
+            workers: finished.workers,
+            started: finished.started,
+            ended: finished.ended,
+            reason,
+            stats: finished.stats,
+            snapshot,
+            verdicts,
+        }
+    }
+
     /// Whether every threshold held.
     pub fn passed(&self) -> bool {
         self.verdicts.iter().all(|v| v.passed)
