@@ -64,6 +64,10 @@ pub struct LoadArgs {
     /// Only run these user classes (repeatable).
     #[arg(long = "class", value_name = "NAME")]
     pub classes: Vec<String>,
+    /// Load shape: target users over time with linear ramps, e.g. '1m:100,5m:1000,1m:0'
+    /// (overrides -u/-r and the scenario's `stages:`; the run ends with the shape).
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
     /// On stop, let users finish their current task for up to this long.
     #[arg(short = 's', long = "stop-timeout", value_parser = duration, default_value = "0s")]
     pub stop_timeout: Duration,

@@ -90,6 +90,7 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let (source, scenario) = load_scenario(&args.load.file)?;
     let engine = engine_config(&args.load)?;
     let thresholds = thresholds(&scenario, &args.output)?;
+    let stages = crate::commands::stages(&scenario, &args.load)?;
     let plan = plan(source, scenario, &args.load, &engine)?;
     let metrics = metrics_listener(&args.output).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -137,6 +138,7 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
         run_time: args.load.run_time,
         print_interval: print_interval(&args.output),
         thresholds,
+        stages,
     };
     let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
     server_stop.cancel();

@@ -142,6 +142,14 @@ pub(crate) fn thresholds(scenario: &Scenario, out: &OutputArgs) -> Result<Vec<Th
     Ok(all)
 }
 
+/// The load shape: `--stages`, else the scenario's `stages:`.
+pub(crate) fn stages(scenario: &Scenario, load: &LoadArgs) -> Result<Option<stampede_common::shape::Stages>, Failure> {
+    match &load.stages {
+        Some(text) => Ok(Some(text.parse().map_err(|e: stampede_common::shape::StagesError| usage(format!("--stages: {e}")))?)),
+        None => Ok(scenario.stages.clone()),
+    }
+}
+
 /// Binds `--metrics-listen`, before any load is sent.
 pub(crate) async fn metrics_listener(
     out: &OutputArgs,
@@ -234,6 +242,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let (source, scenario) = load_scenario(&args.load.file)?;
     let engine = engine_config(&args.load)?;
     let thresholds = thresholds(&scenario, &args.output)?;
+    let stages = stages(&scenario, &args.load)?;
     let plan = crate::cluster_cmd::plan(source, scenario, &args.load, &engine)?;
     preflight(&plan.settings.host).await?;
     let cfg = StandaloneConfig {
@@ -242,6 +251,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         print_interval: print_interval(&args.output),
         thresholds,
         metrics: metrics_listener(&args.output).await?,
+        stages,
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
@@ -298,6 +308,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         request_timeout: Duration::from_secs(60),
         ca_cert: None,
         insecure: false,
+        stages: None,
     };
     let thresholds = thresholds(&scenario, &args.output)?;
     let plan = crate::cluster_cmd::plan(source, scenario, &load, &engine_config(&load)?)?;
@@ -307,6 +318,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         print_interval: print_interval(&args.output),
         thresholds,
         metrics: metrics_listener(&args.output).await?,
+        stages: None,
     };
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());

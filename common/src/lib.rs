@@ -4,6 +4,7 @@
 
 pub mod duration;
 pub mod scenario;
+pub mod shape;
 pub mod stats;
 pub mod telemetry;
 pub mod thresholds;

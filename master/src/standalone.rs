@@ -29,6 +29,8 @@ pub struct StandaloneConfig {
     pub thresholds: Vec<stampede_common::thresholds::Threshold>,
     /// Serve Prometheus metrics on this listener during the run.
     pub metrics: Option<TcpListener>,
+    /// Follow this load shape instead of the plan's users.
+    pub stages: Option<stampede_common::shape::Stages>,
 }
 
 /// Runs `plan` on `cfg.workers` in-process workers until its run time or `shutdown`.
@@ -75,6 +77,7 @@ pub async fn run_standalone(
         run_time: cfg.run_time,
         print_interval: cfg.print_interval,
         thresholds: cfg.thresholds,
+        stages: cfg.stages,
     };
     let report = run_headless(&master.handle, plan, headless, shutdown).await;
     stop.cancel();

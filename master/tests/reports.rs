@@ -61,6 +61,7 @@ async fn run(
         print_interval: None,
         thresholds: thresholds.iter().map(|t| t.parse().unwrap()).collect(),
         metrics,
+        stages: None,
     };
     run_standalone(plan(host), cfg, CancellationToken::new())
         .await

@@ -86,6 +86,20 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         .iter()
         .map(|t| c.threshold(t))
         .collect::<Result<Vec<_>>>()?;
+    let stages = match &raw.stages {
+        None => None,
+        Some(list) => {
+            let mut stages = Vec::new();
+            for st in &list.value {
+                let duration = c.duration(&st.value.duration)?;
+                if duration.is_zero() {
+                    return Err(c.loc.at(&st.value.duration.referenced, "a stage lasts zero time"));
+                }
+                stages.push(crate::shape::Stage { duration, target: st.value.target });
+            }
+            Some(crate::shape::Stages::new(stages).map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))?)
+        }
+    };
     let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));
     Ok(Scenario {
         name,
@@ -95,6 +109,7 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         templates: c.templates,
         stat_keys: c.stat_keys,
         thresholds,
+        stages,
     })
 }
 

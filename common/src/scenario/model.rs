@@ -29,6 +29,8 @@ pub struct Scenario {
     pub stat_keys: Vec<StatsKey>,
     /// Pass/fail criteria (`thresholds:`).
     pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// Target users over time (`stages:`), instead of `-u`/`-r`.
+    pub stages: Option<crate::shape::Stages>,
 }
 
 impl Scenario {

@@ -26,7 +26,17 @@ pub(crate) struct RawScenario {
     pub defaults: Option<RawDefaults>,
     #[serde(default)]
     pub thresholds: Vec<Sp<RawThreshold>>,
+    #[serde(default)]
+    pub stages: Option<Sp<Vec<Sp<RawStage>>>>,
     pub users: Sp<Vec<Sp<RawUserClass>>>,
+}
+
+/// `- {duration: 1m, target: 100}`: ramp to `target` users over `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStage {
+    pub duration: Sp<Text>,
+    pub target: u64,
 }
 
 /// `- p95<2s`, or `- {threshold: p95<2s, abort_on_fail: true, delay_abort_eval: 10s}`.

@@ -80,6 +80,8 @@ pub struct HistoryPoint {
     pub unix_ms: i64,
     /// Users running at the end of the tick.
     pub users: u64,
+    /// Users the run asked for at the end of the tick (the load shape's target).
+    pub target_users: u64,
     /// Requests per second over the tick.
     pub rps: f64,
     /// Failures per second over the tick.
@@ -232,8 +234,9 @@ impl RunStats {
         }
     }
 
-    /// Closes a history point covering what was merged since the last tick.
-    pub fn tick(&mut self, now: SystemTime, users: u64) {
+    /// Closes a history point covering what was merged since the last tick;
+    /// `users` ran, `target_users` were asked for.
+    pub fn tick(&mut self, now: SystemTime, users: u64, target_users: u64) {
         let secs = now
             .duration_since(self.last_tick)
             .unwrap_or_default()
@@ -260,6 +263,7 @@ impl RunStats {
         self.history.push(HistoryPoint {
             unix_ms: unix_ms(now),
             users,
+            target_users,
             rps: t.requests as f64 / secs,
             fail_per_s: t.failures as f64 / secs,
             percentiles_ms: PERCENTILES.iter().map(|q| t.percentile_ms(*q)).collect(),
@@ -381,7 +385,7 @@ mod tests {
             }
             run.add(&r.take(), t0 + Duration::from_millis(500 + worker));
         }
-        run.tick(t0 + Duration::from_secs(1), 30);
+        run.tick(t0 + Duration::from_secs(1), 30, 30);
         let snap = run.snapshot(t0 + Duration::from_secs(2));
         assert_eq!(snap.total.requests, 300);
         assert_eq!(snap.total.failures, 30);

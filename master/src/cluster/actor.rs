@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use stampede_common::scenario::{Scenario, ScenarioSource};
-use stampede_common::stats::RunStats;
+use stampede_common::stats::{HistoryPoint, RunStats};
 use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::convert::decode_interval;
 use stampede_proto::v1::{self, master_message, worker_message};
@@ -75,6 +75,10 @@ pub(crate) enum Command {
     },
     View {
         reply: oneshot::Sender<ClusterView>,
+    },
+    History {
+        since_ms: i64,
+        reply: oneshot::Sender<Option<Vec<HistoryPoint>>>,
     },
 }
 
@@ -240,6 +244,12 @@ impl Actor {
             }
             Command::View { reply } => {
                 let _ = reply.send(self.view());
+            }
+            Command::History { since_ms, reply } => {
+                let _ = reply.send(self.run.as_ref().map(|r| {
+                    let h = r.stats.history();
+                    h[h.partition_point(|p| p.unix_ms <= since_ms)..].to_vec()
+                }));
             }
         }
     }
@@ -511,7 +521,7 @@ impl Actor {
         }
         let mut run = self.run.take().expect("checked");
         let ended = SystemTime::now();
-        run.stats.tick(ended, 0);
+        run.stats.tick(ended, 0, 0);
         let st = run.stopping.take().expect("checked");
         info!(
             run = run.id,
@@ -574,7 +584,7 @@ impl Actor {
             .map(|w| w.users)
             .sum();
         if let Some(run) = self.run.as_mut() {
-            run.stats.tick(SystemTime::now(), users);
+            run.stats.tick(SystemTime::now(), users, run.plan.users);
         }
         self.maybe_finish(true);
     }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use stampede_common::shape::Stages;
 use stampede_common::thresholds::{Threshold, evaluate};
 use tracing::warn;
 
@@ -31,6 +32,9 @@ pub struct HeadlessConfig {
     /// Pass/fail criteria: judged on the final numbers, and every second for
     /// those with `abort_on_fail`.
     pub thresholds: Vec<Threshold>,
+    /// Follow this shape instead of the plan's users and spawn rate; the run
+    /// ends with the shape (or at `run_time` if that comes first).
+    pub stages: Option<Stages>,
 }
 
 /// Runs `plan` on the cluster behind `master` until its run time or `shutdown`.
@@ -65,13 +69,30 @@ pub async fn run_headless(
         .filter(|t| t.abort_on_fail)
         .cloned()
         .collect();
+    let mut plan = plan;
+    if cfg.stages.is_some() {
+        plan.users = 0;
+    }
     master.start(plan.clone()).await?;
     let start = Instant::now();
-    let deadline = cfg.run_time.map(|d| start + d);
+    let run_time = match (&cfg.stages, cfg.run_time) {
+        (Some(st), Some(t)) => Some(t.min(st.total())),
+        (Some(st), None) => Some(st.total()),
+        (None, t) => t,
+    };
+    let deadline = run_time.map(|d| start + d);
+    let mut shape_users = 0u64;
     let mut last_print = start;
     let reason = loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if let Some((users, slope)) = cfg.stages.as_ref().and_then(|st| st.target_at(start.elapsed()))
+                    && users != shape_users
+                {
+                    shape_users = users;
+                    // Faster than the ramp, so workers keep up between updates.
+                    master.set_users(users, (slope * 2.0).max(1.0)).await?;
+                }
                 let printing = cfg.print_interval.is_some_and(|every| last_print.elapsed() >= every);
                 if !printing && abort_on.is_empty() {
                     continue;

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use stampede_common::stats::{RunStats, Snapshot};
+use stampede_common::stats::{HistoryPoint, RunStats, Snapshot};
 use stampede_proto::v1::coordinator_server::CoordinatorServer;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -181,6 +181,23 @@ impl MasterHandle {
     /// The master is gone.
     pub async fn view(&self) -> Result<ClusterView, MasterError> {
         self.ask(|reply| actor::Command::View { reply }).await
+    }
+
+    /// The running run's history points (one a second) after `since_unix_ms`,
+    /// for live charts; `None` when no run is going.
+    ///
+    /// # Errors
+    ///
+    /// The master is gone.
+    pub async fn history(
+        &self,
+        since_unix_ms: i64,
+    ) -> Result<Option<Vec<HistoryPoint>>, MasterError> {
+        self.ask(|reply| actor::Command::History {
+            since_ms: since_unix_ms,
+            reply,
+        })
+        .await
     }
 
     /// Waits until at least `n` workers are connected.

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The master under the load of a big cluster: WORKERS simulated workers (default
+# 100), each reporting ENDPOINTS request names (default 50) every second with
+# SAMPLES samples per name in its histograms, for DURATION seconds (default
+# 600). Records the master process's CPU (share of one core) and RSS every
+# 10 s, and writes a summary. All traffic is on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKERS=${WORKERS:-100}
+ENDPOINTS=${ENDPOINTS:-50}
+SAMPLES=${SAMPLES:-20}
+DURATION=${DURATION:-600}
+OUT=bench/out/master-load
+mkdir -p "$OUT"
+
+cargo build --release -p stampede -p stampede-master --example sim_workers
+BIN=target/release/stampede
+SIM=target/release/examples/sim_workers
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+token=bench-token
+# The master runs a (never contacted) host: simulated workers send no load.
+timeout $((DURATION + 120)) "$BIN" master -f scenarios/browse.yaml --host http://127.0.0.1:9 -u 1000 -r 1000 \
+  -t "$((DURATION))s" --headless --expect-workers "$WORKERS" --expect-workers-max-wait 60s \
+  --bind "127.0.0.1:$port" --token "$token" --only-summary >"$OUT/master.out" 2>"$OUT/master.err" &
+master=$!
+trap 'kill $master 2>/dev/null || true' EXIT
+
+timeout $((DURATION + 120)) "$SIM" "127.0.0.1:$port" "$token" "$WORKERS" "$ENDPOINTS" "$SAMPLES" "$((DURATION + 30))" >"$OUT/sim.out" &
+sim=$!
+
+ticks=$(getconf CLK_TCK)
+echo "elapsed_s,cpu_share_of_one_core,rss_kb" >"$OUT/samples.csv"
+prev=""
+start=$(date +%s)
+while kill -0 $master 2>/dev/null; do
+  read -r utime stime < <(awk '{print $14, $15}' /proc/$master/stat)
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$master/status)
+  now=$(date +%s.%N)
+  if [ -n "$prev" ]; then
+    read -r pt pu ps <<<"$prev"
+    share=$(python3 -c "print(round((($utime+$stime)-($pu+$ps))/$ticks/($now-$pt), 4))")
+    echo "$(( $(date +%s) - start )),$share,$rss" >>"$OUT/samples.csv"
+  fi
+  prev="$now $utime $stime"
+  sleep 10
+done
+wait $sim || true
+python3 - "$OUT/samples.csv" <<'PY'
+import csv, sys, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+steady = [r for r in rows if int(r["elapsed_s"]) >= 60] or rows
+cpu = [float(r["cpu_share_of_one_core"]) for r in steady]
+rss = [int(r["rss_kb"]) for r in steady]
+print(f"samples: {len(rows)} (steady state from 60 s: {len(steady)})")
+print(f"master cpu, share of one core: mean {statistics.mean(cpu):.3f}, max {max(cpu):.3f}")
+print(f"master rss kB: first {rss[0]}, last {rss[-1]}, max {max(rss)}, growth {100*(rss[-1]-rss[0])/rss[0]:.1f}%")
+PY
+grep -E "^scenario " "$OUT/master.out" || true
+cat "$OUT/sim.out"
