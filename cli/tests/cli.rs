@@ -2,80 +2,14 @@
 //! scenarios, the demo, and a run against a separate `stampede shop` process
 //! stopped by SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use predicates::prelude::*;
 
-fn stampede() -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.env("RUST_LOG", "warn");
-    c
-}
+mod common;
 
-fn stampede_process() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.env("RUST_LOG", "warn");
-    c
-}
-
-fn scenario(name: &str) -> String {
-    format!("{}/../scenarios/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A `stampede shop` process on a free port; killed on drop.
-struct ShopProcess {
-    child: Child,
-    url: String,
-}
-
-impl ShopProcess {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = stampede_process()
-            .args(["shop", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Readiness: the shop prints its address once it listens.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("shop listening on ")
-            .expect(&line)
-            .to_owned();
-        Self { child, url }
-    }
-
-    fn served(&self) -> u64 {
-        let stats: serde_json::Value = reqwest::blocking::get(format!("{}/_stats", self.url))
-            .unwrap()
-            .json()
-            .unwrap();
-        stats["served"].as_u64().unwrap()
-    }
-}
-
-impl Drop for ShopProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn summary_count(stdout: &str) -> u64 {
-    // "scenario NAME against HOST: N users for T, R requests, ..."
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("scenario "))
-        .expect(stdout);
-    let before = line.split(" requests,").next().unwrap();
-    before.rsplit(' ').next().unwrap().parse().unwrap()
-}
+use common::{ShopProcess, scenario, stampede, stampede_process, summary_count};
 
 #[test]
 fn check_accepts_the_seed_scenarios() {

@@ -3,6 +3,10 @@
 //! `stampede shop` process; refusals and missing workers end with their codes.
 
 use std::io::{BufRead, BufReader, Read};
+
+mod common;
+
+use common::{ShopProcess, summary_count};
 use std::process::{Child, Command, Stdio};
 
 fn stampede() -> Command {
@@ -18,24 +22,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn start_shop() -> (Killed, String) {
-    let mut child = stampede()
-        .args(["shop", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("shop listening on ")
-        .expect(&line)
-        .to_owned();
-    (Killed(child), url)
 }
 
 /// Reads the master's stderr until it says where it listens; the rest of
@@ -67,17 +53,10 @@ fn master_addr(child: &mut Child) -> String {
     }
 }
 
-fn served(url: &str) -> u64 {
-    let v: serde_json::Value = reqwest::blocking::get(format!("{url}/_stats"))
-        .unwrap()
-        .json()
-        .unwrap();
-    v["served"].as_u64().unwrap()
-}
-
 #[test]
 fn master_and_two_worker_processes_run_to_completion() {
-    let (_shop, url) = start_shop();
+    let shop = ShopProcess::start(&[]);
+    let url = shop.url.clone();
     let scenario = format!("{}/../scenarios/browse.yaml", env!("CARGO_MANIFEST_DIR"));
     let mut master = stampede()
         .args([
@@ -132,21 +111,9 @@ fn master_and_two_worker_processes_run_to_completion() {
     let out = master.wait_with_output().unwrap();
     assert!(out.status.success(), "master exit {:?}", out.status);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("scenario "))
-        .expect(&stdout);
-    let count: u64 = line
-        .split(" requests,")
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let count = summary_count(&stdout);
     assert!(count > 0);
-    assert_eq!(count, served(&url), "merged count vs shop: {stdout}");
+    assert_eq!(count, shop.served(), "merged count vs shop: {stdout}");
     assert!(stdout.contains("Aggregated"));
 }
 

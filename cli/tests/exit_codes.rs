@@ -2,50 +2,11 @@
 //! `abort_on_fail` stops the run early), 2 usage or scenario error, 3 the run
 //! could not run; and the report files a run writes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use predicates::prelude::*;
 
-fn stampede() -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.env("RUST_LOG", "warn").timeout(Duration::from_secs(120));
-    c
-}
+mod common;
 
-struct ShopProcess {
-    child: Child,
-    url: String,
-}
-
-impl ShopProcess {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .args(["shop", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("shop listening on ")
-            .expect(&line)
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for ShopProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{ShopProcess, stampede};
 
 const BROWSE: &str =
     "users:\n  - name: U\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/}]\n";

@@ -1,0 +1,82 @@
+//! What the binary's tests share: commands for the built `stampede`, seed
+//! scenario paths, and a `stampede shop` process on a free loopback port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// `stampede` for `assert_cmd` checks (quiet logs, bounded in time).
+pub fn stampede() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stampede"));
+    c.env("RUST_LOG", "warn").timeout(Duration::from_secs(120));
+    c
+}
+
+/// `stampede` as a plain process, to spawn and signal.
+pub fn stampede_process() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+/// Path of a seed scenario.
+pub fn scenario(name: &str) -> String {
+    format!("{}/../scenarios/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `stampede shop` process on a free port; killed on drop.
+pub struct ShopProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl ShopProcess {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = stampede_process()
+            .args(["shop", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Readiness: the shop prints its address once it listens.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("shop listening on ")
+            .expect(&line)
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// Requests the shop served so far (`GET /_stats`).
+    pub fn served(&self) -> u64 {
+        let stats: serde_json::Value = reqwest::blocking::get(format!("{}/_stats", self.url))
+            .unwrap()
+            .json()
+            .unwrap();
+        stats["served"].as_u64().unwrap()
+    }
+}
+
+impl Drop for ShopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The request count in the summary's first line
+/// (`scenario NAME against HOST: N users for T, R requests, ...`).
+pub fn summary_count(stdout: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("scenario "))
+        .expect(stdout);
+    let before = line.split(" requests,").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
