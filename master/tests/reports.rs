@@ -264,6 +264,7 @@ async fn json_report_schema_is_stable() {
             "time",
             "unix_ms",
             "users",
+            "target_users",
             "rps",
             "failures_per_s",
             "avg_ms",

@@ -3,7 +3,7 @@
 //! at the spawn rate, starting the missing ones and stopping the extra ones.
 //! Stopping everything is graceful first, then forced after the deadline.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -45,6 +45,10 @@ pub(crate) struct Pool {
     shared: Arc<Shared>,
     running: BTreeMap<UserSlot, Running>,
     target: BTreeSet<UserSlot>,
+    /// Running users the target no longer has, stopped at the spawn rate.
+    to_stop: Vec<UserSlot>,
+    /// Target users not running yet, started at the spawn rate in index order.
+    to_start: VecDeque<UserSlot>,
     rate: f64,
     ramp_start: Instant,
     ramp_done: u64,
@@ -63,6 +67,8 @@ impl Pool {
             shared,
             running: BTreeMap::new(),
             target: BTreeSet::new(),
+            to_stop: Vec::new(),
+            to_start: VecDeque::new(),
             rate: 1.0,
             ramp_start: Instant::now(),
             ramp_done: 0,
@@ -73,8 +79,32 @@ impl Pool {
     }
 
     fn pending(&self) -> bool {
-        self.running.len() != self.target.len()
-            || self.running.keys().any(|k| !self.target.contains(k))
+        !self.to_stop.is_empty() || !self.to_start.is_empty()
+    }
+
+    /// Works out, once per target, which users to stop and which to start.
+    fn set_target(&mut self, users: Vec<UserSlot>, rate: f64) {
+        self.target = users.into_iter().collect();
+        self.to_stop = self
+            .running
+            .keys()
+            .filter(|k| !self.target.contains(k))
+            .copied()
+            .collect();
+        self.to_start = self
+            .target
+            .iter()
+            .filter(|k| !self.running.contains_key(k))
+            .copied()
+            .collect();
+        self.rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            f64::INFINITY
+        };
+        self.ramp_start = Instant::now();
+        self.ramp_done = 0;
+        self.step_ramp();
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -84,13 +114,7 @@ impl Pool {
             let pending = self.pending();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(Command::SetTarget { users, rate }) => {
-                        self.target = users.into_iter().collect();
-                        self.rate = if rate.is_finite() && rate > 0.0 { rate } else { f64::INFINITY };
-                        self.ramp_start = Instant::now();
-                        self.ramp_done = 0;
-                        self.step_ramp();
-                    }
+                    Some(Command::SetTarget { users, rate }) => self.set_target(users, rate),
                     Some(Command::StopAll { reply }) => {
                         self.stop_all().await;
                         let _ = reply.send(());
@@ -113,32 +137,20 @@ impl Pool {
         };
         let mut budget = due.saturating_sub(self.ramp_done);
         // Stop extra users first, so a rebalance does not overshoot.
-        let extra: Vec<UserSlot> = self
-            .running
-            .keys()
-            .filter(|k| !self.target.contains(k))
-            .copied()
-            .collect();
-        for slot in extra {
-            if budget == 0 {
-                return;
-            }
+        while budget > 0 {
+            let Some(slot) = self.to_stop.pop() else {
+                break;
+            };
             if let Some(r) = self.running.remove(&slot) {
                 r.stop.cancel();
             }
             budget -= 1;
             self.ramp_done += 1;
         }
-        let missing: Vec<UserSlot> = self
-            .target
-            .iter()
-            .filter(|k| !self.running.contains_key(k))
-            .copied()
-            .collect();
-        for slot in missing {
-            if budget == 0 {
+        while budget > 0 {
+            let Some(slot) = self.to_start.pop_front() else {
                 break;
-            }
+            };
             self.start(slot);
             budget -= 1;
             self.ramp_done += 1;
@@ -165,6 +177,8 @@ impl Pool {
     /// timeout, their current task) and are aborted after the deadline.
     async fn stop_all(&mut self) {
         self.target.clear();
+        self.to_stop.clear();
+        self.to_start.clear();
         let aborts: Vec<AbortHandle> = std::mem::take(&mut self.running)
             .into_values()
             .map(|r| {

@@ -223,6 +223,11 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
                         Ok(None) => Some("the master closed the stream".to_owned()),
                         Err(s) => Some(format!("stream error: {}", s.message())),
                     },
+                    // Users stopped: report and confirm at once, not at the next tick.
+                    _ = stop_done(&mut agent.run) => {
+                        agent.poll_stopped();
+                        if agent.flush(&tx).await { None } else { Some("the master stream is closed".to_owned()) }
+                    }
                     _ = ticker.tick() => {
                         agent.collect();
                         agent.poll_stopped();
@@ -520,6 +525,16 @@ impl Agent {
     async fn shutdown(&mut self) {
         self.begin_stop("shutting down");
         self.finish_stop().await;
+    }
+}
+
+/// Resolves when the run's users have all stopped; never without a stop under way.
+async fn stop_done(run: &mut Option<ActiveRun>) {
+    match run.as_mut().and_then(|r| r.stopping.as_mut()) {
+        Some(rx) => {
+            let _ = rx.await;
+        }
+        None => std::future::pending().await,
     }
 }
 
