@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# Shared helpers for bench/run.sh and bench/idle-memory.sh (sourced, not run):
-# paths, logging, building stampede, the targets (nginx, the shop), measured
-# generator runs, and splicing results into docs/BENCHMARKS.md.
+# Shared helpers for bench/run.sh, bench/idle-memory.sh and bench/profile.sh
+# (sourced, not run): paths, logging, building stampede, the targets (nginx,
+# the shop), the generators' command lines, measured runs, and splicing
+# results into docs/BENCHMARKS.md.
 #
-# Everything here talks to 127.0.0.1 only, and every process it starts is
-# bounded by `timeout` and stopped by the EXIT trap (cleanup).
+# Everything here talks to loopback addresses only, and every process it
+# starts is bounded by `timeout` and stopped by the EXIT trap (cleanup).
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -201,6 +202,26 @@ measure() {
     s1=$("${SERVED_CMD[@]}")
     echo "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') $((s1 - s0))" \
         >"$RUN_DIR/$name.target"
+}
+
+# --- the generators ---------------------------------------------------------
+
+# Every generator runs DURATION seconds with CONNS connections (virtual users).
+DURATION=${DURATION:-20}
+CONNS=${CONNS:-50}
+
+# tool_cmd TOOL: sets CMD to the command line of one generator run
+# (stampede-shop needs SHOP_URL, from start_shop).
+tool_cmd() {
+    case $1 in
+    wrk) CMD=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$NGINX_URL/") ;;
+    oha) CMD=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$NGINX_URL/") ;;
+    stampede) CMD=("$STAMPEDE" run -f "$BENCH_DIR/plain-get.yaml" --host "$NGINX_URL"
+        -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
+    stampede-shop) CMD=("$STAMPEDE" run -f "$BENCH_DIR/shop-nowait.yaml" --host "$SHOP_URL"
+        -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
+    *) die "unknown tool $1" ;;
+    esac
 }
 
 # --- the report -------------------------------------------------------------

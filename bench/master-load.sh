@@ -24,8 +24,16 @@ token=bench-token
 timeout $((DURATION + 120)) "$BIN" master -f scenarios/browse.yaml --host http://127.0.0.1:9 -u 1000 -r 1000 \
   -t "$((DURATION))s" --headless --expect-workers "$WORKERS" --expect-workers-max-wait 60s \
   --bind "127.0.0.1:$port" --token "$token" --only-summary >"$OUT/master.out" 2>"$OUT/master.err" &
-master=$!
-trap 'kill $master 2>/dev/null || true' EXIT
+wrapper=$!
+trap 'kill $wrapper 2>/dev/null || true' EXIT
+# `timeout` forks the master: measure the master itself, not the wrapper.
+master=""
+for _ in $(seq 100); do
+  master=$(pgrep -P "$wrapper" -n || true)
+  [ -n "$master" ] && break
+  sleep 0.1
+done
+[ -n "$master" ] || { echo "the master did not start" >&2; exit 1; }
 
 timeout $((DURATION + 120)) "$SIM" "127.0.0.1:$port" "$token" "$WORKERS" "$ENDPOINTS" "$SAMPLES" "$((DURATION + 30))" >"$OUT/sim.out" &
 sim=$!

@@ -211,28 +211,31 @@ def throughput_md(results):
 def idle_md(results):
     base = next((r for r in results if r.get("users") == 1 and r.get("vmrss_kb")), None)
     out = [
-        "| users | VmRSS MB | VmHWM MB | threads | connections open | requests | failures | kB per idle user |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| users | VmRSS MB | of which huge pages MB | VmHWM MB | threads | connections open | requests | failures | kB per idle user | peak kB per user |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in results:
         if "skipped" in r:
-            out.append(f"| {fmt(r['users'])} | skipped: {r['skipped']} |" + " |" * 6)
+            out.append(f"| {fmt(r['users'])} | skipped: {r['skipped']} |" + " |" * 8)
             continue
         s = r.get("summary") or {}
-        per_user = None
+        per_user = peak_per_user = None
         if base and r["users"] > 1 and r.get("vmrss_kb"):
             per_user = (r["vmrss_kb"] - base["vmrss_kb"]) / (r["users"] - 1)
+            peak_per_user = (r["vmhwm_kb"] - base["vmhwm_kb"]) / (r["users"] - 1)
         mb = lambda kb: fmt(kb / 1024, 1) if kb else "–"  # noqa: E731
         out.append(
-            f"| {fmt(r['users'])} | {mb(r.get('vmrss_kb'))} | {mb(r.get('vmhwm_kb'))} | {fmt(r.get('threads'))} | "
+            f"| {fmt(r['users'])} | {mb(r.get('vmrss_kb'))} | {mb(r.get('anon_huge_kb'))} | {mb(r.get('vmhwm_kb'))} | {fmt(r.get('threads'))} | "
             f"{fmt(r.get('established'))} | {fmt(s.get('requests'))} | {fmt(s.get('failures'))} | "
-            f"{fmt(per_user, 1) if per_user is not None else '(baseline)' if r['users'] == 1 else '–'} |"
+            f"{fmt(per_user, 1) if per_user is not None else '(baseline)' if r['users'] == 1 else '–'} | "
+            f"{fmt(peak_per_user, 1)} |"
         )
     out.append("")
     out.append(
-        "*VmRSS*: stampede's resident memory once all users are spawned and idle; *VmHWM*: its peak "
-        "so far; *connections open*: established TCP connections to nginx at that moment; "
-        "*kB per idle user* = (VmRSS(N) - VmRSS(1)) / (N - 1); target <= 20 kB."
+        "*VmRSS*: stampede's resident memory once all users are spawned and idle; *huge pages*: "
+        "the part of it in transparent huge pages (AnonHugePages); *VmHWM*: its peak so far; *connections open*: established TCP connections to nginx at that moment; "
+        "*kB per idle user* = (VmRSS(N) - VmRSS(1)) / (N - 1), target <= 20 kB; *peak kB per user*: the "
+        "same with VmHWM, so including what the ramp used and the allocator has not yet returned."
     )
     return "\n".join(out) + "\n"
 

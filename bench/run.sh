@@ -20,25 +20,10 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-DURATION=${DURATION:-20}
-CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-1}
 TOOLS=(wrk oha stampede stampede-shop)
 # A generator that has not exited this long after its duration is killed.
 LIMIT=$((DURATION + 30))
-
-# tool_cmd TOOL: sets CMD to the command line of one generator run.
-tool_cmd() {
-    case $1 in
-    wrk) CMD=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$NGINX_URL/") ;;
-    oha) CMD=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$NGINX_URL/") ;;
-    stampede) CMD=("$STAMPEDE" run -f "$BENCH_DIR/plain-get.yaml" --host "$NGINX_URL"
-        -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
-    stampede-shop) CMD=("$STAMPEDE" run -f "$BENCH_DIR/shop-nowait.yaml" --host "$SHOP_URL"
-        -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
-    *) die "unknown tool $1" ;;
-    esac
-}
 
 # use_target TOOL: points measure() at the target TOOL loads.
 use_target() {

@@ -120,12 +120,54 @@ pub struct RunArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// No web UI: start at once and stop at --run-time (standalone runs are headless for now).
+    /// No web UI: start at once and stop at --run-time.
     #[arg(long)]
     pub headless: bool,
     /// Run N workers in this process, attached to an in-process master over gRPC.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// The web UI, served unless --headless (Locust's flag names).
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Address the web UI listens on [default: 127.0.0.1 for run, 0.0.0.0 for master].
+    #[arg(long = "web-host", value_name = "HOST", env = "STAMPEDE_WEB_HOST")]
+    pub web_host: Option<String>,
+    /// Port of the web UI (0: a free port; the address is printed to stderr).
+    #[arg(
+        short = 'P',
+        long = "web-port",
+        value_name = "PORT",
+        default_value_t = 8089,
+        env = "STAMPEDE_WEB_PORT"
+    )]
+    pub web_port: u16,
+    /// Require HTTP Basic authentication with this USER:PASSWORD on the web UI and its API.
+    #[arg(
+        long = "web-login",
+        value_name = "USER:PASSWORD",
+        env = "STAMPEDE_WEB_LOGIN",
+        hide_env_values = true
+    )]
+    pub web_login: Option<String>,
+    /// Require this token on the web UI and its API (`Authorization: Bearer TOKEN`,
+    /// or open the UI once at /?token=TOKEN).
+    #[arg(
+        long = "web-token",
+        value_name = "TOKEN",
+        env = "STAMPEDE_WEB_TOKEN",
+        hide_env_values = true
+    )]
+    pub web_token: Option<String>,
+    /// Start the test at once with -u, -r, -t and --class, and keep serving the web UI.
+    #[arg(long, conflicts_with = "headless")]
+    pub autostart: bool,
+    /// With --autostart: quit SECONDS after the run ends (by its run time or a stop).
+    #[arg(long, value_name = "SECONDS", requires = "autostart")]
+    pub autoquit: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +179,8 @@ pub struct MasterArgs {
     /// No web UI: wait for the workers, run, stop at --run-time.
     #[arg(long)]
     pub headless: bool,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// Start once this many workers are connected.
     #[arg(
         long = "expect-workers",

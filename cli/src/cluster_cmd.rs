@@ -1,12 +1,15 @@
-//! The cluster subcommands, `master` and `worker`, and the run plan they
-//! share with `run`.
+//! The cluster subcommands, `master` and `worker`, and what they share with
+//! `run`: the run plan, and the web UI session (without `--headless`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use stampede_common::scenario::{Scenario, ScenarioSource};
+use stampede_master::MasterError;
 use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
 use stampede_master::cluster::{self, MasterConfig, MasterHandle, RunPlan};
+use stampede_master::web::{self, Auth, AuthError, RunTemplate, WebApp, WebError};
 use stampede_proto::v1::RunSettings;
 use stampede_worker::EngineConfig;
 use stampede_worker::agent::{AgentConfig, AgentError, AgentStatus, run_agent};
@@ -14,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cli::{LoadArgs, MasterArgs, OutputArgs, WorkerArgs};
+use crate::cli::{LoadArgs, MasterArgs, OutputArgs, WebArgs, WorkerArgs};
 use crate::commands::{
     EXIT_CANNOT_RUN, Failure, engine_config, finish, load_scenario, metrics_listener,
     print_interval, thresholds, usage,
@@ -44,12 +47,29 @@ pub(crate) fn plan(
     load: &LoadArgs,
     engine: &EngineConfig,
 ) -> Result<RunPlan, Failure> {
+    let plan = plan_template(source, scenario, load, engine)?;
+    if plan.settings.host.is_empty() {
+        return Err(usage(
+            "no target host: pass --host or set `host:` in the scenario",
+        ));
+    }
+    Ok(plan)
+}
+
+/// The plan without requiring a host (empty): the web UI's form may give it.
+pub(crate) fn plan_template(
+    source: ScenarioSource,
+    scenario: Scenario,
+    load: &LoadArgs,
+    engine: &EngineConfig,
+) -> Result<RunPlan, Failure> {
     let host = engine
         .host
         .clone()
         .or_else(|| scenario.host.clone())
-        .ok_or_else(|| usage("no target host: pass --host or set `host:` in the scenario"))?;
+        .unwrap_or_default();
     match url::Url::parse(&host) {
+        _ if host.is_empty() => {}
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
         _ => {
             return Err(usage(format!(
@@ -91,15 +111,21 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let engine = engine_config(&args.load)?;
     let thresholds = thresholds(&scenario, &args.output)?;
     let stages = crate::commands::stages(&scenario, &args.load)?;
-    let plan = plan(source, scenario, &args.load, &engine)?;
+    let web_auth = (!args.headless).then(|| web_auth(&args.web)).transpose()?;
+    let plan = if args.headless {
+        plan(source, scenario, &args.load, &engine)?
+    } else {
+        plan_template(source, scenario, &args.load, &engine)?
+    };
     let metrics = metrics_listener(&args.output).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some((read_file("--tls-cert", c)?, read_file("--tls-key", k)?)),
         _ => None,
     };
-    if !args.headless {
-        warn!("the web ui is not built yet: running headless");
-    }
+    let web = match web_auth {
+        Some(auth) => Some((auth, bind_web(&args.web, "0.0.0.0").await?)),
+        None => None,
+    };
     let listener = TcpListener::bind(&args.bind).await.map_err(|e| {
         cannot_run(format!(
             "cannot listen on {}: {}",
@@ -132,17 +158,166 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     if let Some(l) = metrics {
         stampede_master::metrics::serve(l, m.handle.clone(), server_stop.clone());
     }
-    let cfg = HeadlessConfig {
-        expect_workers: args.expect_workers,
-        expect_workers_max_wait: args.expect_workers_max_wait,
-        run_time: args.load.run_time,
-        print_interval: print_interval(&args.output),
-        thresholds,
-        stages,
+    let code = match web {
+        Some((auth, listener)) => {
+            let run = WebRun {
+                master: &m.handle,
+                template: RunTemplate {
+                    plan,
+                    run_time: args.load.run_time,
+                    thresholds,
+                },
+                auth,
+                listener,
+                web: &args.web,
+                expect_workers: args.expect_workers,
+                expect_wait: args.expect_workers_max_wait,
+                output: &args.output,
+            };
+            web_ui(run, stages.is_some(), shutdown).await
+        }
+        None => {
+            let cfg = HeadlessConfig {
+                expect_workers: args.expect_workers,
+                expect_workers_max_wait: args.expect_workers_max_wait,
+                run_time: args.load.run_time,
+                print_interval: print_interval(&args.output),
+                thresholds,
+                stages,
+            };
+            headless(&m.handle, plan, cfg, &args.output, shutdown).await
+        }
     };
-    let code = headless(&m.handle, plan, cfg, &args.output, shutdown).await;
     server_stop.cancel();
     code
+}
+
+/// `--web-login` and `--web-token`, checked before anything listens.
+pub(crate) fn web_auth(web: &WebArgs) -> Result<Auth, Failure> {
+    Auth::new(web.web_login.as_deref(), web.web_token.as_deref()).map_err(|e| match e {
+        AuthError::BadLogin => usage(format!("--web-login: {e}")),
+        AuthError::EmptyToken => usage(format!("--web-token: {e}")),
+    })
+}
+
+/// Binds `--web-host` (or `default_host`) and `--web-port`.
+pub(crate) async fn bind_web(web: &WebArgs, default_host: &str) -> Result<TcpListener, Failure> {
+    let host = match web.web_host.as_deref().map(str::trim) {
+        None => default_host,
+        // Locust's `--web-host ""`: every interface.
+        Some("") => "0.0.0.0",
+        Some(h) => h.trim_matches(['[', ']']),
+    };
+    TcpListener::bind((host, web.web_port)).await.map_err(|e| {
+        cannot_run(format!(
+            "cannot listen on {host}:{}: {}",
+            web.web_port,
+            e.to_string().to_lowercase()
+        ))
+    })
+}
+
+/// A master serving the web UI (`run` and `master` without `--headless`).
+pub(crate) struct WebRun<'a> {
+    pub(crate) master: &'a MasterHandle,
+    pub(crate) template: RunTemplate,
+    pub(crate) auth: Auth,
+    pub(crate) listener: TcpListener,
+    pub(crate) web: &'a WebArgs,
+    /// With --autostart: wait for this many workers (for up to `expect_wait`).
+    pub(crate) expect_workers: usize,
+    pub(crate) expect_wait: Option<Duration>,
+    pub(crate) output: &'a OutputArgs,
+}
+
+/// Serves the UI until Ctrl-C (or --autoquit); then stops the run if one is
+/// going and ends like a headless run with the last run's summary, report
+/// files and exit code (0 when no run was made).
+pub(crate) async fn web_ui(
+    run: WebRun<'_>,
+    has_stages: bool,
+    shutdown: CancellationToken,
+) -> Result<ExitCode, Failure> {
+    if has_stages {
+        warn!(
+            "the web ui does not follow load shapes (`stages`) yet: runs use the form's users and spawn rate"
+        );
+    }
+    let WebRun {
+        master,
+        template,
+        auth,
+        listener,
+        web: args,
+        expect_workers,
+        expect_wait,
+        output,
+    } = run;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| cannot_run(e.to_string()))?;
+    let stop = CancellationToken::new();
+    let app = WebApp::new(master.clone(), template, stop.clone());
+    let server = web::serve(listener, app.clone(), auth.clone(), stop.clone());
+    // Tests and scripts wait for this line.
+    eprintln!("web ui on http://{addr}");
+    if !auth.is_enabled() && !addr.ip().is_loopback() {
+        warn!(%addr, "the web ui has no --web-login or --web-token: anyone who reaches it can start load");
+    }
+    let session = web_session(&app, args, (expect_workers, expect_wait), shutdown).await;
+    let report = app.shutdown().await;
+    stop.cancel();
+    let _ = server.await;
+    session?;
+    match report {
+        Some(r) => finish(&r, output),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn web_session(
+    app: &WebApp,
+    args: &WebArgs,
+    (expect, max_wait): (usize, Option<Duration>),
+    shutdown: CancellationToken,
+) -> Result<(), Failure> {
+    let mut finished = app.finished_runs();
+    if args.autostart {
+        let want = expect.max(1);
+        let master = app.master();
+        info!(workers = want, "--autostart: waiting for workers");
+        let wait = master.wait_for_workers(want);
+        let waited = tokio::select! {
+            r = async {
+                match max_wait {
+                    Some(max) => tokio::time::timeout(max, wait).await.map_err(|_| {
+                        MasterError::NoWorkers { want, got: master.connected(), waited: max }
+                    })?,
+                    None => wait.await,
+                }
+            } => r,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        waited?;
+        app.start(app.defaults()).await.map_err(|e| match e {
+            WebError::BadRequest(m) => usage(m),
+            e => cannot_run(e.to_string()),
+        })?;
+    }
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        changed = finished.changed(), if args.autoquit.is_some() => {
+            if changed.is_ok() {
+                let secs = args.autoquit.unwrap_or(0);
+                info!(seconds = secs, "the run ended: quitting (--autoquit)");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(secs)) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A worker id that is stable for this process: host, pid and a random suffix.

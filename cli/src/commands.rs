@@ -143,9 +143,14 @@ pub(crate) fn thresholds(scenario: &Scenario, out: &OutputArgs) -> Result<Vec<Th
 }
 
 /// The load shape: `--stages`, else the scenario's `stages:`.
-pub(crate) fn stages(scenario: &Scenario, load: &LoadArgs) -> Result<Option<stampede_common::shape::Stages>, Failure> {
+pub(crate) fn stages(
+    scenario: &Scenario,
+    load: &LoadArgs,
+) -> Result<Option<stampede_common::shape::Stages>, Failure> {
     match &load.stages {
-        Some(text) => Ok(Some(text.parse().map_err(|e: stampede_common::shape::StagesError| usage(format!("--stages: {e}")))?)),
+        Some(text) => Ok(Some(text.parse().map_err(
+            |e: stampede_common::shape::StagesError| usage(format!("--stages: {e}")),
+        )?)),
         None => Ok(scenario.stages.clone()),
     }
 }
@@ -243,6 +248,17 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let engine = engine_config(&args.load)?;
     let thresholds = thresholds(&scenario, &args.output)?;
     let stages = stages(&scenario, &args.load)?;
+    if !args.headless {
+        return run_web(
+            &args,
+            workers,
+            (source, scenario),
+            &engine,
+            thresholds,
+            stages,
+        )
+        .await;
+    }
     let plan = crate::cluster_cmd::plan(source, scenario, &args.load, &engine)?;
     preflight(&plan.settings.host).await?;
     let cfg = StandaloneConfig {
@@ -257,6 +273,86 @@ async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     signal::spawn_handler(shutdown.clone());
     let report = run_standalone(plan, cfg, shutdown).await?;
     finish(&report, &args.output)
+}
+
+/// `run` without `--headless`: in-process workers and the web UI on
+/// `--web-host` (127.0.0.1 by default) and `--web-port`.
+async fn run_web(
+    args: &RunArgs,
+    workers: usize,
+    (source, scenario): (ScenarioSource, Scenario),
+    engine: &EngineConfig,
+    thresholds: Vec<Threshold>,
+    stages: Option<stampede_common::shape::Stages>,
+) -> Result<ExitCode, Failure> {
+    use crate::cluster_cmd::{WebRun, bind_web, plan_template, web_auth, web_ui};
+    let auth = web_auth(&args.web)?;
+    let plan = plan_template(source, scenario, &args.load, engine)?;
+    let metrics = metrics_listener(&args.output).await?;
+    let listener = bind_web(&args.web, "127.0.0.1").await?;
+    let shutdown = CancellationToken::new();
+    signal::spawn_handler(shutdown.clone());
+    let stop = CancellationToken::new();
+    let master = local_cluster(workers, stop.clone()).await?;
+    if let Some(l) = metrics {
+        stampede_master::metrics::serve(l, master.clone(), stop.clone());
+    }
+    let run = WebRun {
+        master: &master,
+        template: stampede_master::web::RunTemplate {
+            plan,
+            run_time: args.load.run_time,
+            thresholds,
+        },
+        auth,
+        listener,
+        web: &args.web,
+        expect_workers: workers,
+        expect_wait: Some(Duration::from_secs(30)),
+        output: &args.output,
+    };
+    let code = web_ui(run, stages.is_some(), shutdown).await;
+    stop.cancel();
+    code
+}
+
+/// A master on a loopback port with `workers` in-process workers attached
+/// over gRPC, until `stop`.
+async fn local_cluster(
+    workers: usize,
+    stop: CancellationToken,
+) -> Result<stampede_master::cluster::MasterHandle, Failure> {
+    use stampede_master::cluster::{self, MasterConfig};
+    use stampede_worker::agent::{AgentConfig, run_agent};
+    let cannot = |e: std::io::Error| Failure {
+        code: EXIT_CANNOT_RUN,
+        message: format!(
+            "cannot bind a loopback port: {}",
+            e.to_string().to_lowercase()
+        ),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(cannot)?;
+    let addr = listener.local_addr().map_err(cannot)?;
+    let token = format!("{:032x}", fastrand::u128(..));
+    let master = cluster::start(
+        listener,
+        MasterConfig {
+            token: token.clone(),
+            ..MasterConfig::default()
+        },
+        stop.clone(),
+    )?;
+    for i in 0..workers {
+        let agent = AgentConfig::new(
+            format!("http://{addr}"),
+            token.clone(),
+            format!("local-{i}"),
+        );
+        tokio::spawn(run_agent(agent, stop.child_token()));
+    }
+    Ok(master.handle)
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {

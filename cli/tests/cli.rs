@@ -107,7 +107,7 @@ fn usage_errors_exit_2() {
     }
     let no_host = "users:\n  - name: A\n    sequence: [{get: /}]\n";
     stampede()
-        .args(["run", "-f", "-", "-t", "1s"])
+        .args(["run", "-f", "-", "-t", "1s", "--headless"])
         .write_stdin(no_host)
         .assert()
         .code(2)
@@ -173,6 +173,7 @@ fn exit_code_on_error_when_requests_fail() {
     stampede()
         .args([
             "run",
+            "--headless",
             "-f",
             &scenario("browse"),
             "--host",
@@ -200,6 +201,7 @@ fn sigterm_stops_gracefully_and_prints_the_results() {
     let child = stampede_process()
         .args([
             "run",
+            "--headless",
             "-f",
             "-",
             "--host",

@@ -16,6 +16,7 @@ fn thresholds_decide_the_exit_code() {
     let shop = ShopProcess::start(&[]);
     let base = [
         "run",
+        "--headless",
         "-f",
         "-",
         "--host",
@@ -60,6 +61,7 @@ fn abort_on_fail_stops_the_run_early_with_exit_1() {
     let out = stampede()
         .args([
             "run",
+            "--headless",
             "-f",
             "-",
             "--host",
@@ -97,6 +99,7 @@ fn an_unreachable_target_exits_3() {
     stampede()
         .args([
             "run",
+            "--headless",
             "-f",
             "-",
             "--host",
@@ -117,6 +120,7 @@ fn a_bad_threshold_is_a_usage_error() {
     stampede()
         .args([
             "run",
+            "--headless",
             "-f",
             "-",
             "--host",
@@ -140,6 +144,7 @@ fn a_run_writes_csv_json_and_html() {
     stampede()
         .args([
             "run",
+            "--headless",
             "-f",
             "-",
             "--host",

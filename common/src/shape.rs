@@ -82,14 +82,20 @@ impl FromStr for Stages {
 
     /// `1m:100,5m:1000,1m:0`: duration:target pairs.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| StagesError { text: text.to_owned(), reason };
+        let err = |reason: String| StagesError {
+            text: text.to_owned(),
+            reason,
+        };
         let mut stages = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (d, t) = part
                 .split_once(':')
                 .ok_or_else(|| err(format!("`{part}` is not DURATION:USERS, e.g. 1m:100")))?;
             let duration = parse_duration(d).map_err(&err)?;
-            let target = t.trim().parse::<u64>().map_err(|_| err(format!("`{t}` is not a number of users")))?;
+            let target = t
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| err(format!("`{t}` is not a number of users")))?;
             stages.push(Stage { duration, target });
         }
         Stages::new(stages).map_err(err)
@@ -137,9 +143,18 @@ mod tests {
     fn bad_stages_say_why() {
         let e = |t: &str| t.parse::<Stages>().unwrap_err().to_string();
         assert_eq!(e(""), "invalid stages ``: no stage");
-        assert_eq!(e("1m"), "invalid stages `1m`: `1m` is not DURATION:USERS, e.g. 1m:100");
+        assert_eq!(
+            e("1m"),
+            "invalid stages `1m`: `1m` is not DURATION:USERS, e.g. 1m:100"
+        );
         assert!(e("soon:10").contains("invalid duration `soon`"));
-        assert_eq!(e("1m:lots"), "invalid stages `1m:lots`: `lots` is not a number of users");
-        assert_eq!(e("0s:10"), "invalid stages `0s:10`: a stage lasts zero time");
+        assert_eq!(
+            e("1m:lots"),
+            "invalid stages `1m:lots`: `lots` is not a number of users"
+        );
+        assert_eq!(
+            e("0s:10"),
+            "invalid stages `0s:10`: a stage lasts zero time"
+        );
     }
 }

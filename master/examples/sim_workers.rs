@@ -10,7 +10,9 @@ use std::time::Duration;
 use stampede_common::stats::{Recorder, StatsKey};
 use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::convert::encode_interval;
-use stampede_proto::v1::{self, coordinator_client::CoordinatorClient, master_message, worker_message};
+use stampede_proto::v1::{
+    self, coordinator_client::CoordinatorClient, master_message, worker_message,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -18,7 +20,14 @@ fn msg(kind: worker_message::Kind) -> v1::WorkerMessage {
     v1::WorkerMessage { kind: Some(kind) }
 }
 
-async fn worker(addr: String, token: String, id: usize, endpoints: usize, samples: u64, seconds: u64) -> u64 {
+async fn worker(
+    addr: String,
+    token: String,
+    id: usize,
+    endpoints: usize,
+    samples: u64,
+    seconds: u64,
+) -> u64 {
     let mut client = loop {
         match CoordinatorClient::connect(format!("http://{addr}")).await {
             Ok(c) => break c,
@@ -33,9 +42,17 @@ async fn worker(addr: String, token: String, id: usize, endpoints: usize, sample
         hostname: "sim".into(),
         token,
     };
-    tx.send(msg(worker_message::Kind::Hello(hello))).await.unwrap();
-    let mut inbound = client.attach(ReceiverStream::new(rx)).await.expect("attach").into_inner();
-    let keys: Vec<StatsKey> = (0..endpoints).map(|i| StatsKey::new("GET", format!("/endpoint/{i}"))).collect();
+    tx.send(msg(worker_message::Kind::Hello(hello)))
+        .await
+        .unwrap();
+    let mut inbound = client
+        .attach(ReceiverStream::new(rx))
+        .await
+        .expect("attach")
+        .into_inner();
+    let keys: Vec<StatsKey> = (0..endpoints)
+        .map(|i| StatsKey::new("GET", format!("/endpoint/{i}")))
+        .collect();
     let recorder = Recorder::new(keys);
     let mut run_id = None;
     let mut seq = 0u64;
@@ -85,7 +102,16 @@ async fn main() {
     let samples: u64 = args[4].parse().expect("samples");
     let seconds: u64 = args[5].parse().expect("seconds");
     let tasks: Vec<_> = (0..n)
-        .map(|i| tokio::spawn(worker(args[0].clone(), args[1].clone(), i, endpoints, samples, seconds)))
+        .map(|i| {
+            tokio::spawn(worker(
+                args[0].clone(),
+                args[1].clone(),
+                i,
+                endpoints,
+                samples,
+                seconds,
+            ))
+        })
         .collect();
     let mut total = 0;
     for t in tasks {

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod standalone;
+pub mod web;
 
 use stampede_worker::WorkerError;
 

@@ -381,12 +381,19 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
 #[tokio::test]
 async fn stages_ramp_up_and_down_and_end_the_run() {
     let target = Target::start(ShopConfig::default()).await;
-    let yaml = "users:\n  - name: U\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/}]\n";
-    let load = Load { host: target.url(), users: 1, run_time: None };
+    let yaml =
+        "users:\n  - name: U\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/}]\n";
+    let load = Load {
+        host: target.url(),
+        users: 1,
+        run_time: None,
+    };
     let mut cfg = standalone(&load);
     cfg.stages = Some("1s:6,2s:6,1s:0".parse().unwrap());
     let src = ScenarioSource::from_text("t.yaml", yaml);
-    let r = run_standalone(plan(src, &load), cfg, CancellationToken::new()).await.unwrap();
+    let r = run_standalone(plan(src, &load), cfg, CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(r.reason, StopReason::RunTime, "the run ends with the shape");
     let h = r.stats.history();
     let peak_target = h.iter().map(|p| p.target_users).max().unwrap();
@@ -394,6 +401,9 @@ async fn stages_ramp_up_and_down_and_end_the_run() {
     assert_eq!(peak_target, 6);
     assert_eq!(peak_users, 6, "the workers reached the plateau");
     let at_peak = h.iter().position(|p| p.target_users == 6).unwrap();
-    assert!(h[at_peak..].iter().any(|p| p.target_users < 6), "and ramped down");
+    assert!(
+        h[at_peak..].iter().any(|p| p.target_users < 6),
+        "and ramped down"
+    );
     assert_eq!(r.snapshot.total.requests, target.shop.stats().served);
 }

@@ -93,11 +93,19 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
             for st in &list.value {
                 let duration = c.duration(&st.value.duration)?;
                 if duration.is_zero() {
-                    return Err(c.loc.at(&st.value.duration.referenced, "a stage lasts zero time"));
+                    return Err(c
+                        .loc
+                        .at(&st.value.duration.referenced, "a stage lasts zero time"));
                 }
-                stages.push(crate::shape::Stage { duration, target: st.value.target });
+                stages.push(crate::shape::Stage {
+                    duration,
+                    target: st.value.target,
+                });
             }
-            Some(crate::shape::Stages::new(stages).map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))?)
+            Some(
+                crate::shape::Stages::new(stages)
+                    .map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))?,
+            )
         }
     };
     let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));

@@ -1,0 +1,105 @@
+//! The master's web UI (Locust's port 8089): one axum server with the page
+//! (HTML, CSS and JavaScript in `assets/`, embedded in the binary, no CDN), the JSON API
+//! behind it ([`api`]), `/metrics` and `/healthz`, guarded by HTTP Basic or a
+//! bearer token ([`auth`]). [`WebApp`] ([`control`]) owns the runs the UI
+//! starts: their plan, run time, stop and the last finished report.
+
+pub mod api;
+pub mod auth;
+mod control;
+mod input;
+mod views;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use stampede_common::thresholds::Threshold;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::{Auth, AuthError};
+pub use control::WebApp;
+pub use input::{MAX_USERS, StartRequest, WebError};
+
+use crate::cluster::RunPlan;
+
+/// What the UI's runs are made of: the scenario and the defaults of the start
+/// form, from the command line.
+#[derive(Debug, Clone)]
+pub struct RunTemplate {
+    /// The scenario, settings and default users, spawn rate and classes. An
+    /// empty `settings.host` means the form must give one.
+    pub plan: RunPlan,
+    /// Default run time of the form (none: until stopped).
+    pub run_time: Option<Duration>,
+    /// Judged live and on each finished run.
+    pub thresholds: Vec<Threshold>,
+}
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const CHARTS_JS: &str = include_str!("assets/charts.js");
+const STYLE_CSS: &str = include_str!("assets/style.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
+        body,
+    )
+}
+
+/// Every route of the UI server, behind `auth` (except `/healthz`).
+pub fn router(app: WebApp, auth: Auth) -> Router {
+    let metrics = crate::metrics::router(app.master().clone());
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/charts.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CHARTS_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
+        .route("/api/scenario", get(api::scenario))
+        .route("/api/stats", get(api::stats))
+        .route("/api/history", get(api::history))
+        .route("/api/workers", get(api::workers))
+        .route("/api/swarm", post(api::swarm))
+        .route("/api/users", post(api::users))
+        .route("/api/stop", post(api::stop))
+        .route("/api/reset", post(api::reset))
+        .route("/api/report.json", get(api::report_json))
+        .route("/api/report.html", get(api::report_html))
+        .route("/api/csv/{kind}", get(api::csv))
+        .fallback(api::not_found)
+        .with_state(app)
+        .merge(metrics)
+        .layer(axum::middleware::from_fn_with_state(auth, auth::guard))
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// Serves the UI on `listener` until `shutdown`.
+pub fn serve(
+    listener: TcpListener,
+    app: WebApp,
+    auth: Auth,
+    shutdown: CancellationToken,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(listener, router(app, auth))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    })
+}
