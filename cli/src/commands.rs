@@ -293,7 +293,7 @@ async fn run_web(
     let shutdown = CancellationToken::new();
     signal::spawn_handler(shutdown.clone());
     let stop = CancellationToken::new();
-    let master = local_cluster(workers, stop.clone()).await?;
+    let master = stampede_master::standalone::start_local_cluster(workers, stop.clone()).await?;
     if let Some(l) = metrics {
         stampede_master::metrics::serve(l, master.clone(), stop.clone());
     }
@@ -314,45 +314,6 @@ async fn run_web(
     let code = web_ui(run, stages.is_some(), shutdown).await;
     stop.cancel();
     code
-}
-
-/// A master on a loopback port with `workers` in-process workers attached
-/// over gRPC, until `stop`.
-async fn local_cluster(
-    workers: usize,
-    stop: CancellationToken,
-) -> Result<stampede_master::cluster::MasterHandle, Failure> {
-    use stampede_master::cluster::{self, MasterConfig};
-    use stampede_worker::agent::{AgentConfig, run_agent};
-    let cannot = |e: std::io::Error| Failure {
-        code: EXIT_CANNOT_RUN,
-        message: format!(
-            "cannot bind a loopback port: {}",
-            e.to_string().to_lowercase()
-        ),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(cannot)?;
-    let addr = listener.local_addr().map_err(cannot)?;
-    let token = format!("{:032x}", fastrand::u128(..));
-    let master = cluster::start(
-        listener,
-        MasterConfig {
-            token: token.clone(),
-            ..MasterConfig::default()
-        },
-        stop.clone(),
-    )?;
-    for i in 0..workers {
-        let agent = AgentConfig::new(
-            format!("http://{addr}"),
-            token.clone(),
-            format!("local-{i}"),
-        );
-        tokio::spawn(run_agent(agent, stop.child_token()));
-    }
-    Ok(master.handle)
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {

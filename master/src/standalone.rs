@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::MasterError;
 use crate::cluster::headless::{HeadlessConfig, run_headless};
-use crate::cluster::{self, MasterConfig, RunPlan};
+use crate::cluster::{self, MasterConfig, MasterHandle, RunPlan};
 use crate::report::RunReport;
 
 /// How long in-process workers may take to attach.
@@ -33,25 +33,20 @@ pub struct StandaloneConfig {
     pub stages: Option<stampede_common::shape::Stages>,
 }
 
-/// Runs `plan` on `cfg.workers` in-process workers until its run time or `shutdown`.
+/// Starts a master on a loopback port of its own with `workers` in-process
+/// workers attached over gRPC (a random cluster token); all stop with `stop`.
 ///
 /// # Errors
 ///
-/// The loopback listener cannot be bound, or the run cannot start.
-pub async fn run_standalone(
-    plan: RunPlan,
-    cfg: StandaloneConfig,
-    shutdown: CancellationToken,
-) -> Result<RunReport, MasterError> {
-    let workers = cfg.workers.max(1);
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| MasterError::Bind(e.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| MasterError::Bind(e.to_string()))?;
+/// The loopback listener cannot be bound.
+pub async fn start_local_cluster(
+    workers: usize,
+    stop: CancellationToken,
+) -> Result<MasterHandle, MasterError> {
+    let bind_err = |e: std::io::Error| MasterError::Bind(e.to_string().to_lowercase());
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
     let token = format!("{:032x}", fastrand::u128(..));
-    let stop = CancellationToken::new();
     let master = cluster::start(
         listener,
         MasterConfig {
@@ -68,8 +63,24 @@ pub async fn run_standalone(
         );
         tokio::spawn(run_agent(agent, stop.child_token()));
     }
+    Ok(master.handle)
+}
+
+/// Runs `plan` on `cfg.workers` in-process workers until its run time or `shutdown`.
+///
+/// # Errors
+///
+/// The loopback listener cannot be bound, or the run cannot start.
+pub async fn run_standalone(
+    plan: RunPlan,
+    cfg: StandaloneConfig,
+    shutdown: CancellationToken,
+) -> Result<RunReport, MasterError> {
+    let workers = cfg.workers.max(1);
+    let stop = CancellationToken::new();
+    let master = start_local_cluster(workers, stop.clone()).await?;
     if let Some(l) = cfg.metrics {
-        crate::metrics::serve(l, master.handle.clone(), stop.clone());
+        crate::metrics::serve(l, master.clone(), stop.clone());
     }
     let headless = HeadlessConfig {
         expect_workers: workers,
@@ -79,7 +90,7 @@ pub async fn run_standalone(
         thresholds: cfg.thresholds,
         stages: cfg.stages,
     };
-    let report = run_headless(&master.handle, plan, headless, shutdown).await;
+    let report = run_headless(&master, plan, headless, shutdown).await;
     stop.cancel();
     report
 }
