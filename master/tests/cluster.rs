@@ -53,6 +53,20 @@ async fn fixed_count_and_weights_hold_cluster_wide() {
     let yaml = "users:\n  - name: A\n    weight: 3\n    wait: {constant: 1s}\n    sequence: [{get: /api/products/}]\n  - name: B\n    wait: {constant: 1s}\n    sequence: [{get: /api/products/1/}]\n  - name: Admin\n    fixed_count: 1\n    wait: {constant: 1s}\n    sequence: [{get: /api/products/2/}]\n";
     c.master.start(c.plan(yaml, 41, 1000.0)).await.unwrap();
     c.wait_users(&[("w0", 21), ("w1", 20)]).await;
+    // Heartbeats carry each worker's CPU use (these workers share the test process).
+    let m = c.master.clone();
+    support::wait_until("workers report their cpu", Duration::from_secs(10), || {
+        let m = m.clone();
+        async move {
+            m.view()
+                .await
+                .unwrap()
+                .workers
+                .iter()
+                .all(|w| w.cpu_percent > 0.0)
+        }
+    })
+    .await;
     let run = c.master.stop().await.unwrap().unwrap();
     let snap = run.stats.snapshot(run.ended);
     let by = |n: &str| {

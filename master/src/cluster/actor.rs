@@ -106,6 +106,7 @@ impl Default for Timing {
 struct Worker {
     hostname: String,
     cores: u32,
+    cpu_percent: f32,
     conn: Option<(u64, Outbound)>,
     missing: bool,
     users: u64,
@@ -275,6 +276,7 @@ impl Actor {
         let w = self.workers.entry(id.clone()).or_insert_with(|| Worker {
             hostname: String::new(),
             cores: 0,
+            cpu_percent: 0.0,
             conn: None,
             missing: false,
             users: 0,
@@ -326,7 +328,10 @@ impl Actor {
         };
         w.last_heard = Instant::now();
         match msg.kind {
-            Some(worker_message::Kind::Heartbeat(h)) => w.users = h.users,
+            Some(worker_message::Kind::Heartbeat(h)) => {
+                w.users = h.users;
+                w.cpu_percent = h.cpu_percent;
+            }
             Some(worker_message::Kind::Stats(report)) => self.stats(&id, report),
             Some(worker_message::Kind::Stopped(s)) => {
                 if let Some(st) = self
@@ -598,6 +603,7 @@ impl Actor {
                 id: id.clone(),
                 hostname: w.hostname.clone(),
                 cores: w.cores,
+                cpu_percent: if w.conn.is_some() { w.cpu_percent } else { 0.0 },
                 state: if w.missing || w.conn.is_none() {
                     WorkerState::Missing
                 } else if self.run.as_ref().is_some_and(|r| w.prepared == Some(r.id)) {

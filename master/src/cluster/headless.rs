@@ -144,13 +144,21 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 pub fn live_view(v: &ClusterView) -> String {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
-        .set_header(vec!["Worker", "Host", "State", "Users", "Last heartbeat"]);
+        .set_header(vec![
+            "Worker",
+            "Host",
+            "State",
+            "Users",
+            "CPU",
+            "Last heartbeat",
+        ]);
     for w in &v.workers {
         t.add_row(vec![
             w.id.clone(),
             w.hostname.clone(),
             format!("{:?}", w.state).to_lowercase(),
             w.users.to_string(),
+            format!("{:.0}%", w.cpu_percent),
             format!("{} ago", format_duration(w.last_heard)),
         ]);
     }

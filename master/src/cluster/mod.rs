@@ -56,6 +56,8 @@ pub struct WorkerInfo {
     pub hostname: String,
     /// Its CPU count.
     pub cores: u32,
+    /// Its process's CPU use, percent of one core, from its last heartbeat.
+    pub cpu_percent: f32,
     /// Ready, running or missing.
     pub state: WorkerState,
     /// Users it runs now.

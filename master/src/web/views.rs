@@ -38,6 +38,8 @@ pub struct WorkerRow {
     id: String,
     hostname: String,
     cores: u32,
+    /// Percent of one core, from the last heartbeat.
+    cpu_percent: f32,
     state: WorkerState,
     users: u64,
     /// Seconds since its last message.
@@ -50,6 +52,7 @@ impl From<&WorkerInfo> for WorkerRow {
             id: w.id.clone(),
             hostname: w.hostname.clone(),
             cores: w.cores,
+            cpu_percent: w.cpu_percent,
             state: w.state.clone(),
             users: w.users,
             last_heard_s: w.last_heard.as_secs_f64(),

@@ -6,6 +6,7 @@
 //! acknowledged, so nothing measured is lost or counted twice.
 
 mod backoff;
+mod cpu;
 mod outbox;
 
 use std::sync::Arc;
@@ -137,6 +138,7 @@ struct Agent {
     /// Runs this worker could not take part in, owed as `RunFailed`.
     failed: Vec<(u64, String)>,
     status: AgentStatus,
+    cpu: cpu::CpuMeter,
 }
 
 /// Runs the worker until `shutdown`: connects, serves runs, reconnects.
@@ -154,6 +156,7 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
         stopped_owed: Vec::new(),
         failed: Vec::new(),
         status: AgentStatus::default(),
+        cpu: cpu::CpuMeter::new(),
     };
     let mut conn = Conn::Disconnected {
         since: Instant::now(),
@@ -494,7 +497,7 @@ impl Agent {
         let users = self.run.as_ref().map_or(0, |r| r.engine.users() as u64);
         out.push(msg(worker_message::Kind::Heartbeat(v1::Heartbeat {
             users,
-            cpu_percent: 0.0,
+            cpu_percent: self.cpu.sample(),
         })));
         for m in out {
             if tx.send(m).await.is_err() {

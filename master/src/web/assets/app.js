@@ -104,7 +104,7 @@ function renderStats(s) {
 
   table('workers-body', 'workers-empty', s.workers.map((w) => `<tr><td class="name">${esc(w.id)}</td>`
     + `<td class="name">${esc(w.hostname)}</td><td><span class="badge state-${esc(w.state)}">${esc(w.state)}</span></td>`
-    + `<td>${int(w.users)}</td><td>${int(w.cores)}</td><td>${w.last_heard_s.toFixed(1)} s ago</td></tr>`));
+    + `<td>${int(w.users)}</td><td>${int(w.cores)}</td><td>${w.cpu_percent.toFixed(0)}%</td><td>${w.last_heard_s.toFixed(1)} s ago</td></tr>`));
   count('n-workers', s.worker_count);
 
   const fmtV = (v, unit) => (v == null ? 'no requests' : `${Number(v.toFixed(2))}${unit === '%' ? '%' : unit ? ` ${unit}` : ''}`);
