@@ -233,7 +233,7 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
         .post("/api/swarm", json!({"users": 6, "spawn_rate": 100}))
         .await;
     assert_eq!(st, 200, "{started}");
-    assert_eq!(started["run_id"], 1);
+    let run_id = started["run_id"].as_u64().expect("a run id");
     assert_eq!(started["host"], ui.c.shop_url.as_str());
     assert_error(
         ui.post("/api/swarm", json!({"users": 1})).await,
@@ -264,7 +264,7 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
     assert!(points[0]["rps"].is_number() && points[0]["p99_ms"].is_number());
     let last = points.last().unwrap()["t"].as_i64().unwrap();
     let (_, newer) = ui.get(&format!("/api/history?since={last}")).await;
-    assert_eq!(newer["run_id"], 1);
+    assert_eq!(newer["run_id"], run_id);
     assert!(
         newer["points"]
             .as_array()
@@ -325,7 +325,7 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
     assert_eq!(stopped["passed"], true);
     let s = ui.get("/api/stats").await.1;
     assert_eq!(s["state"], "stopped");
-    assert_eq!(s["run"]["id"], 1);
+    assert_eq!(s["run"]["id"], run_id);
     assert_eq!(s["run"]["stop_reason"], "interrupted");
     assert_eq!(s["total"]["requests"], stopped["requests"]);
     assert_error(
@@ -362,7 +362,7 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
         "{ct}"
     );
     let (_, h) = ui.get("/api/history").await;
-    assert_eq!(h["run_id"], 1);
+    assert_eq!(h["run_id"], run_id);
 
     // A new run after the stop, with Locust's form fields and one class.
     let (st, again) = ui
@@ -372,11 +372,11 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
         )
         .await;
     assert_eq!(st, 200, "{again}");
-    assert_eq!(again["run_id"], 2);
+    assert_eq!(again["run_id"], run_id + 1, "run ids increase");
     assert_eq!(again["classes"], json!(["Viewer"]));
     let s = ui
         .wait_stats("the new run counts requests", |s| {
-            s["run"]["id"] == 2 && s["total"]["requests"].as_u64() > Some(0)
+            s["run"]["id"] == run_id + 1 && s["total"]["requests"].as_u64() > Some(0)
         })
         .await;
     for row in s["stats"].as_array().unwrap() {

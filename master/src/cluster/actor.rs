@@ -157,7 +157,9 @@ impl Actor {
             workers: BTreeMap::new(),
             conns: HashMap::new(),
             run: None,
-            next_run_id: 1,
+            // Unique across master restarts, so workers' leftover reports of a
+            // run of an earlier master process are never merged into a new one.
+            next_run_id: stampede_common::stats::unix_ms(SystemTime::now()).max(1) as u64,
             live_count,
             dropped: false,
         }

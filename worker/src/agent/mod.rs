@@ -396,7 +396,6 @@ impl Agent {
         match Engine::start(Arc::new(compiled), cfg) {
             Ok(engine) => {
                 info!(run = p.run_id, "run prepared");
-                self.outbox.new_run();
                 self.run = Some(ActiveRun {
                     id: p.run_id,
                     engine: Arc::new(engine),

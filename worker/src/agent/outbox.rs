@@ -28,6 +28,8 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// Queues one interval as the next report of `run_id`; returns its seq.
+    /// Sequence numbers never restart in a worker process, so a report left
+    /// over from an earlier run can never pass for one of the current run.
     pub(crate) fn push(&mut self, run_id: u64, users: u64, interval: &IntervalStats) -> u64 {
         self.next_seq += 1;
         let report = match encode_interval(run_id, self.next_seq, users, interval) {
@@ -43,11 +45,6 @@ impl Outbox {
         });
         self.fold_unsent();
         self.next_seq
-    }
-
-    /// Starts sequence numbers over for a new run (old reports stay queued).
-    pub(crate) fn new_run(&mut self) {
-        self.next_seq = 0;
     }
 
     /// Drops everything of `run_id` up to `seq`.
