@@ -14,8 +14,9 @@
 #   3. restart the master mid-run (`docker stop`: SIGTERM, then `docker start`):
 #      the interrupted run ends gracefully with equal counts, the workers
 #      reconnect by themselves and the next run completes (exit 0), counts equal;
-#   3b. (CT_MASTER_CRASH=1, off until the bug in docs/CLUSTER-TESTS.md is fixed)
-#      `docker kill` the master mid-run, wait until the workers stop the
+#   2b. the same for 30 s, longer than the worker's --master-timeout (20 s
+#      here): it stops its load, rejoins, runs its users again: counts equal;
+#   3b. `docker kill` the master mid-run, wait until the workers stop the
 #      orphaned load (--master-timeout), start it again: the next run's counts
 #      must be equal.
 #
@@ -328,40 +329,63 @@ log "worker container restarted as $(worker_id "$victim")"
 
 # ---------------------------------------------------------------- 2. partition a worker
 
-log "== 2. docker network disconnect a worker for ${CT_CUT_S:-10} s"
-CUT_S=${CT_CUT_S:-10}
 net="${project}_cluster"
-victim=${workers[1]}
-victim_id=$(worker_id "$victim")
-export CT_RUN_TIME=35s
-s0=$(served)
-start_master partition
-sleep 5
-cut_us=$(now_us)
-docker network disconnect "$net" "$victim"
-log "cut worker $victim_id from the master"
-wait_for "the master to mark $victim_id missing" 15 \
-  master_says "marked missing.*worker=$victim_id|worker=$victim_id.*marked missing"
-detect_us=$(now_us)
-wait_for "the two other workers to run all $CT_USERS users" 20 \
-  metrics_are "stampede_users $CT_USERS" "stampede_workers{state=\"running\"} $((WORKERS - 1))"
-takeover_us=$(now_us)
-# The fault lasts CUT_S seconds.
-sleep "$(awk -v c="$CUT_S" -v a="$cut_us" -v b="$(now_us)" 'BEGIN { s = c - (b - a) / 1e6; print (s > 0 ? s : 0) }')"
-docker network connect "$net" "$victim"
-heal_us=$(now_us)
-log "reconnected worker $victim_id after $(secs "$cut_us" "$heal_us") s"
-wait_for "$victim_id to rejoin" 20 master_says "worker joined.*worker=$victim_id.*rejoin=true"
-rejoin_us=$(now_us)
-wait_for "all $CT_USERS users running on $WORKERS workers again" 20 \
-  metrics_are "stampede_users $CT_USERS" "stampede_workers{state=\"running\"} $WORKERS"
-rebalanced_us=$(now_us)
-finish_run partition
-served_run=$(($(served) - s0))
-log "merged $REQUESTS, served $served_run"
-((REQUESTS == served_run)) || fail "partition: merged $REQUESTS requests, the shop served $served_run"
-missing_line=$(grep -E "marked missing.*worker=$victim_id|worker=$victim_id.*marked missing" "$out/master-partition.log" | head -n1 | sed -E 's/^.*(WARN|INFO) //')
-record "- 2. partition ($(secs "$cut_us" "$heal_us") s cut, worker --master-timeout $CT_MASTER_TIMEOUT): marked missing $(secs "$cut_us" "$detect_us") s after the cut (\`$missing_line\`), its users on the others $(secs "$cut_us" "$takeover_us") s after it; rejoined (rejoin=true) $(secs "$heal_us" "$rejoin_us") s after the reconnect, users rebalanced over 3 workers $(secs "$heal_us" "$rebalanced_us") s after it; merged $REQUESTS = served $served_run; exit 0; $(summary_line partition)"
+
+# partition NAME CUT_S RUN_TIME VICTIM: cuts VICTIM from the master's network
+# CUT_S seconds into a RUN_TIME run, reconnects it, checks exact counts.
+partition() {
+  local name=$1 cut=$2 victim=$3 victim_id s0 stops_before stopped=""
+  export CT_RUN_TIME=$4
+  victim_id=$(worker_id "$victim")
+  stops_before=$(docker logs "$victim" 2>&1 | grep -c 'reason="the master is unreachable"' || true)
+  s0=$(served)
+  start_master "$name"
+  sleep 5
+  cut_us=$(now_us)
+  docker network disconnect "$net" "$victim"
+  log "cut worker $victim_id from the master"
+  wait_for "the master to mark $victim_id missing" 15 \
+    master_says "marked missing.*worker=$victim_id|worker=$victim_id.*marked missing"
+  detect_us=$(now_us)
+  wait_for "the two other workers to run all $CT_USERS users" 20 \
+    metrics_are "stampede_users $CT_USERS" "stampede_workers{state=\"running\"} $((WORKERS - 1))"
+  takeover_us=$(now_us)
+  # The fault lasts CUT_S seconds.
+  sleep "$(awk -v c="$cut" -v a="$cut_us" -v b="$(now_us)" 'BEGIN { s = c - (b - a) / 1e6; print (s > 0 ? s : 0) }')"
+  docker network connect "$net" "$victim"
+  heal_us=$(now_us)
+  log "reconnected worker $victim_id after $(secs "$cut_us" "$heal_us") s"
+  wait_for "$victim_id to rejoin" 20 master_says "worker joined.*worker=$victim_id.*rejoin=true"
+  rejoin_us=$(now_us)
+  wait_for "all $CT_USERS users running on $WORKERS workers again" 20 \
+    metrics_are "stampede_users $CT_USERS" "stampede_workers{state=\"running\"} $WORKERS"
+  rebalanced_us=$(now_us)
+  finish_run "$name"
+  served_run=$(($(served) - s0))
+  log "merged $REQUESTS, served $served_run"
+  ((REQUESTS == served_run)) || fail "$name: merged $REQUESTS requests, the shop served $served_run"
+  if (($(docker logs "$victim" 2>&1 | grep -c 'reason="the master is unreachable"' || true) > stops_before)); then
+    stopped="the cut worker stopped its load after --master-timeout $CT_MASTER_TIMEOUT and started it again on rejoining"
+  else
+    stopped="the cut worker kept its load (--master-timeout $CT_MASTER_TIMEOUT)"
+  fi
+  missing_line=$(grep -E "marked missing.*worker=$victim_id|worker=$victim_id.*marked missing" "$out/master-$name.log" | head -n1 | sed -E 's/^.*(WARN|INFO) //')
+  PARTITION_RESULT="$(secs "$cut_us" "$heal_us") s cut, $stopped: marked missing $(secs "$cut_us" "$detect_us") s after the cut (\`$missing_line\`), its users on the others $(secs "$cut_us" "$takeover_us") s after it; rejoined (rejoin=true) $(secs "$heal_us" "$rejoin_us") s after the reconnect, users rebalanced over 3 workers $(secs "$heal_us" "$rebalanced_us") s after it; merged $REQUESTS = served $served_run; exit 0; $(summary_line "$name")"
+}
+
+CUT_S=${CT_CUT_S:-10}
+log "== 2. docker network disconnect a worker for $CUT_S s"
+partition partition "$CUT_S" "${workers[1]}" 35s
+if ((CUT_S < 15)) && [[ $PARTITION_RESULT != *"kept its load"* ]]; then
+  fail "partition: the cut worker stopped its load within a ${CUT_S} s cut (--master-timeout $CT_MASTER_TIMEOUT)"
+fi
+record "- 2. partition: $PARTITION_RESULT"
+
+log "== 2b. docker network disconnect a worker for 30 s, longer than its --master-timeout"
+partition partition-long 30 "${workers[2]}" 55s
+[[ $PARTITION_RESULT == *"stopped its load"* ]] ||
+  fail "partition-long: the cut worker did not stop its load after --master-timeout $CT_MASTER_TIMEOUT"
+record "- 2b. long partition: $PARTITION_RESULT"
 
 # ---------------------------------------------------------------- 3. restart the master
 
@@ -395,9 +419,8 @@ record "- 3. master restarted mid-run (\`docker stop\` then \`docker start\`): t
 
 # ---------------------------------------------------------------- 3b. crash the master
 
-# Off by default: stampede loses counts here today (docs/CLUSTER-TESTS.md,
-# "Known bug"); CT_MASTER_CRASH=1 runs it.
-if [[ ${CT_MASTER_CRASH:-0} == 1 ]]; then
+# CT_MASTER_CRASH=0 skips it.
+if [[ ${CT_MASTER_CRASH:-1} == 1 ]]; then
   log "== 3b. kill the master mid-run, start it again"
   start_master crash
   sleep 5
@@ -420,6 +443,6 @@ if [[ ${CT_MASTER_CRASH:-0} == 1 ]]; then
   finish_run crash
   served_run=$(($(served) - s0))
   log "merged $REQUESTS, served $served_run"
-  record "- 3b. master killed mid-run: the workers stopped the orphaned load $(secs "$kill_us" "$quiet_us") s after the kill (--master-timeout $CT_MASTER_TIMEOUT, plus 2 s of quiet to see it); after \`docker start\` all $WORKERS workers reconnected and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS, served $served_run"
   ((REQUESTS == served_run)) || fail "crash: the next run merged $REQUESTS requests, the shop served $served_run"
+  record "- 3b. master killed mid-run: the workers stopped the orphaned load $(secs "$kill_us" "$quiet_us") s after the kill (--master-timeout $CT_MASTER_TIMEOUT, plus 2 s of quiet to see it); after \`docker start\` all $WORKERS workers reconnected and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS = served $served_run; exit 0; $(summary_line crash)"
 fi
