@@ -36,6 +36,9 @@ pub enum MasterError {
     /// No run is going.
     #[error("no run is in progress")]
     NotRunning,
+    /// A user count was asked of an arrival-rate run.
+    #[error("an arrival-rate run has no user count to change: its schedule sets the load")]
+    OpenModel,
     /// Stopped before the run could start.
     #[error("interrupted before the run started")]
     Interrupted,

@@ -5,8 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Duration;
+
 use stampede_common::scenario::Scenario;
-use stampede_worker::UserSlot;
+use stampede_common::shape::ArrivalRate;
+use stampede_common::shape::arrival::split_units;
+use stampede_worker::{ArrivalShare, UserSlot};
 
 /// Errors in what the user asked to run.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -96,6 +100,43 @@ pub fn split(classes_by_index: &[usize], workers: usize) -> Vec<Vec<UserSlot>> {
         });
     }
     out
+}
+
+/// Each of `workers` workers' share of an open-model run, `elapsed` into its
+/// shape: every rate and `max_users` split exactly (the shares add up to the
+/// whole; remainders go to the first workers), each with a fresh range of
+/// cluster-unique user indices taken from `next_index`.
+pub fn arrival_shares(
+    arrival: &ArrivalRate,
+    scenario: &Scenario,
+    selected: &[usize],
+    workers: usize,
+    elapsed: Duration,
+    next_index: &mut u64,
+) -> Vec<ArrivalShare> {
+    let n = workers.max(1);
+    let classes: Vec<(usize, u32)> = selected
+        .iter()
+        .map(|c| (*c, scenario.classes[*c].weight))
+        .collect();
+    let maxes = split_units(arrival.max_users, &vec![1; n]);
+    arrival
+        .shape
+        .split(n)
+        .into_iter()
+        .zip(maxes)
+        .map(|(shape, max_users)| {
+            let first_index = *next_index;
+            *next_index += max_users;
+            ArrivalShare {
+                elapsed,
+                shape,
+                max_users,
+                first_index,
+                classes: classes.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Moves as few users as possible so every live worker holds an even share of

@@ -16,23 +16,7 @@ pub fn encode_interval(
     users: u64,
     i: &IntervalStats,
 ) -> Result<v1::StatsReport, HistogramError> {
-    let endpoints = i
-        .endpoints
-        .iter()
-        .map(|(k, s)| {
-            Ok(v1::EndpointStats {
-                method: k.method.clone(),
-                name: k.name.clone(),
-                requests: s.requests,
-                failures: s.failures,
-                content_bytes: s.content_bytes,
-                total_micros: s.total_micros,
-                min_micros: s.min_micros,
-                max_micros: s.max_micros,
-                histogram: s.encode_histogram()?,
-            })
-        })
-        .collect::<Result<_, HistogramError>>()?;
+    let endpoints = encode_endpoints(&i.endpoints)?;
     let failures = i
         .failures
         .iter()
@@ -58,18 +42,36 @@ pub fn encode_interval(
         failures,
         exceptions,
         users,
+        iterations: i.iterations,
+        dropped_iterations: i.dropped_iterations,
+        service: encode_endpoints(&i.service)?,
     })
 }
 
-/// Decodes a report's statistics.
-///
-/// # Errors
-///
-/// A histogram that does not decode or disagrees with its counts.
-pub fn decode_interval(r: &v1::StatsReport) -> Result<IntervalStats, HistogramError> {
-    let endpoints = r
-        .endpoints
-        .iter()
+fn encode_endpoints(
+    list: &[(StatsKey, EndpointStats)],
+) -> Result<Vec<v1::EndpointStats>, HistogramError> {
+    list.iter()
+        .map(|(k, s)| {
+            Ok(v1::EndpointStats {
+                method: k.method.clone(),
+                name: k.name.clone(),
+                requests: s.requests,
+                failures: s.failures,
+                content_bytes: s.content_bytes,
+                total_micros: s.total_micros,
+                min_micros: s.min_micros,
+                max_micros: s.max_micros,
+                histogram: s.encode_histogram()?,
+            })
+        })
+        .collect()
+}
+
+fn decode_endpoints(
+    list: &[v1::EndpointStats],
+) -> Result<Vec<(StatsKey, EndpointStats)>, HistogramError> {
+    list.iter()
         .map(|e| {
             let stats = EndpointStats::from_wire(
                 e.requests,
@@ -82,7 +84,16 @@ pub fn decode_interval(r: &v1::StatsReport) -> Result<IntervalStats, HistogramEr
             )?;
             Ok((StatsKey::new(&e.method, &e.name), stats))
         })
-        .collect::<Result<_, HistogramError>>()?;
+        .collect()
+}
+
+/// Decodes a report's statistics.
+///
+/// # Errors
+///
+/// A histogram that does not decode or disagrees with its counts.
+pub fn decode_interval(r: &v1::StatsReport) -> Result<IntervalStats, HistogramError> {
+    let endpoints = decode_endpoints(&r.endpoints)?;
     let failures = r
         .failures
         .iter()
@@ -105,6 +116,9 @@ pub fn decode_interval(r: &v1::StatsReport) -> Result<IntervalStats, HistogramEr
         endpoints,
         failures,
         exceptions,
+        service: decode_endpoints(&r.service)?,
+        iterations: r.iterations,
+        dropped_iterations: r.dropped_iterations,
     })
 }
 
@@ -128,6 +142,9 @@ mod tests {
             );
         }
         r.record_exception("template error: x");
+        r.record_open(1, 9_000, 4_000, 3, None);
+        r.record_iteration();
+        r.record_dropped_iteration();
         let interval = r.take();
         let wire = encode_interval(7, 3, 12, &interval).unwrap();
         assert_eq!((wire.run_id, wire.seq, wire.users), (7, 3, 12));
@@ -139,5 +156,7 @@ mod tests {
         f2.sort();
         assert_eq!(f1, f2);
         assert_eq!(back.exceptions, interval.exceptions);
+        assert_eq!(back.service, interval.service);
+        assert_eq!((back.iterations, back.dropped_iterations), (1, 1));
     }
 }

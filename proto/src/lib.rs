@@ -5,7 +5,7 @@
 pub mod convert;
 
 /// Version of the worker/master protocol, checked at the handshake.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Generated code for package `stampede.v1`.
 #[allow(

@@ -2,12 +2,13 @@
 //! browser-like HTTP session running its class's steps, all recording into one
 //! [`Recorder`] that the caller drains every reporting interval.
 //!
-//! [`Engine`] is driven by targets ("run these users, ramping at this rate"),
-//! by the in-process coordinator of `stampede run` or by the master over gRPC.
+//! [`Engine`] is driven by targets ("run these users, ramping at this rate",
+//! or "start iterations on this schedule"), by the master over gRPC.
 
 pub mod agent;
 pub mod http;
 
+mod arrival;
 mod exchange;
 mod pool;
 mod vu;
@@ -21,6 +22,7 @@ use stampede_common::stats::{IntervalStats, Recorder};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub use arrival::ArrivalShare;
 pub use pool::UserSlot;
 
 use crate::http::{ClientOptions, HttpClient, HttpError};
@@ -136,6 +138,19 @@ impl Engine {
                 users,
                 rate: spawn_rate,
             })
+            .await
+            .map_err(|_| WorkerError::Stopped)
+    }
+
+    /// Runs this share of an open-model (arrival-rate) run from now on,
+    /// keeping the users of an earlier share.
+    ///
+    /// # Errors
+    ///
+    /// The engine has stopped.
+    pub async fn set_arrival(&self, share: ArrivalShare) -> Result<(), WorkerError> {
+        self.tx
+            .send(pool::Command::SetArrival(share))
             .await
             .map_err(|_| WorkerError::Stopped)
     }

@@ -2,6 +2,8 @@
 //! them towards a target set (which users, by class and cluster-unique index)
 //! at the spawn rate, starting the missing ones and stopping the extra ones.
 //! Stopping everything is graceful first, then forced after the deadline.
+//! In the open model it runs the [`Arrival`] schedule instead: starting users
+//! and handing them iterations as they fall due.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use crate::arrival::{Action, Arrival, ArrivalShare};
 use crate::vu::{self, Shared};
 
 /// One virtual user the worker should run.
@@ -28,12 +31,15 @@ pub struct UserSlot {
 
 pub(crate) enum Command {
     SetTarget { users: Vec<UserSlot>, rate: f64 },
+    SetArrival(ArrivalShare),
     StopAll { reply: oneshot::Sender<()> },
 }
 
 struct Running {
     stop: CancellationToken,
     abort: AbortHandle,
+    /// Open model: hands the user its next iteration's due time.
+    work: Option<mpsc::Sender<Instant>>,
 }
 
 /// How long users get after the stop deadline before they are aborted, so an
@@ -55,6 +61,9 @@ pub(crate) struct Pool {
     tracker: TaskTracker,
     users: Arc<AtomicUsize>,
     cancel: CancellationToken,
+    arrival: Option<Arrival>,
+    idle_tx: mpsc::UnboundedSender<UserSlot>,
+    idle_rx: mpsc::UnboundedReceiver<UserSlot>,
 }
 
 impl Pool {
@@ -63,7 +72,11 @@ impl Pool {
         users: Arc<AtomicUsize>,
         cancel: CancellationToken,
     ) -> Self {
+        let (idle_tx, idle_rx) = mpsc::unbounded_channel();
         Self {
+            arrival: None,
+            idle_tx,
+            idle_rx,
             shared,
             running: BTreeMap::new(),
             target: BTreeSet::new(),
@@ -84,6 +97,7 @@ impl Pool {
 
     /// Works out, once per target, which users to stop and which to start.
     fn set_target(&mut self, users: Vec<UserSlot>, rate: f64) {
+        self.arrival = None;
         self.target = users.into_iter().collect();
         self.to_stop = self
             .running
@@ -112,9 +126,11 @@ impl Pool {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let pending = self.pending();
+            let due = self.arrival.as_ref().and_then(Arrival::next_due);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(Command::SetTarget { users, rate }) => self.set_target(users, rate),
+                    Some(Command::SetArrival(share)) => self.set_arrival(share),
                     Some(Command::StopAll { reply }) => {
                         self.stop_all().await;
                         let _ = reply.send(());
@@ -122,6 +138,20 @@ impl Pool {
                     None => break,
                 },
                 _ = ticker.tick(), if pending => self.step_ramp(),
+                _ = sleep_until_opt(due), if due.is_some() => {
+                    let mut actions = Vec::new();
+                    if let Some(a) = self.arrival.as_mut() {
+                        a.due(Instant::now(), &mut actions);
+                    }
+                    self.apply(actions);
+                }
+                Some(slot) = self.idle_rx.recv() => {
+                    let mut actions = Vec::new();
+                    if let Some(a) = self.arrival.as_mut() {
+                        a.idle(slot, &mut actions);
+                    }
+                    self.apply(actions);
+                }
                 _ = self.cancel.cancelled() => break,
             }
         }
@@ -158,6 +188,70 @@ impl Pool {
         self.users.store(self.running.len(), Ordering::Relaxed);
     }
 
+    /// Takes over an open-model share: closed-model users stop, the users
+    /// of an earlier share stay.
+    fn set_arrival(&mut self, share: ArrivalShare) {
+        self.target.clear();
+        self.to_start.clear();
+        self.to_stop.clear();
+        let closed: Vec<UserSlot> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.work.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        for slot in closed {
+            if let Some(r) = self.running.remove(&slot) {
+                r.stop.cancel();
+            }
+        }
+        let mut actions = Vec::new();
+        let previous = self.arrival.take();
+        self.arrival = Some(Arrival::new(share, Instant::now(), previous, &mut actions));
+        self.apply(actions);
+    }
+
+    fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Run { slot, intended } => {
+                    let sent = self
+                        .running
+                        .get(&slot)
+                        .and_then(|r| r.work.as_ref())
+                        .is_some_and(|w| w.try_send(intended).is_ok());
+                    if !sent {
+                        self.shared.recorder.record_dropped_iteration();
+                    }
+                }
+                Action::Start { slot, intended } => {
+                    let (work, rx) = mpsc::channel(1);
+                    let _ = work.try_send(intended);
+                    let stop = self.cancel.child_token();
+                    let handle = self.tracker.spawn(vu::run_open(
+                        self.shared.clone(),
+                        slot,
+                        stop.clone(),
+                        rx,
+                        self.idle_tx.clone(),
+                    ));
+                    self.running.insert(
+                        slot,
+                        Running {
+                            stop,
+                            abort: handle.abort_handle(),
+                            work: Some(work),
+                        },
+                    );
+                }
+                Action::Drop => self.shared.recorder.record_dropped_iteration(),
+                // Closing its work channel ends the user after `on_stop`.
+                Action::Retire(slot) => drop(self.running.remove(&slot)),
+            }
+        }
+        self.users.store(self.running.len(), Ordering::Relaxed);
+    }
+
     fn start(&mut self, slot: UserSlot) {
         let stop = self.cancel.child_token();
         let shared = self.shared.clone();
@@ -169,6 +263,7 @@ impl Pool {
             Running {
                 stop,
                 abort: handle.abort_handle(),
+                work: None,
             },
         );
     }
@@ -176,6 +271,7 @@ impl Pool {
     /// Stops every user: they finish their in-flight request (or, with a stop
     /// timeout, their current task) and are aborted after the deadline.
     async fn stop_all(&mut self) {
+        self.arrival = None;
         self.target.clear();
         self.to_stop.clear();
         self.to_start.clear();
@@ -206,5 +302,12 @@ impl Pool {
         }
         debug!("all users stopped");
         self.tracker.reopen();
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }

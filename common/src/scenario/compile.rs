@@ -86,28 +86,22 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         .iter()
         .map(|t| c.threshold(t))
         .collect::<Result<Vec<_>>>()?;
-    let stages = match &raw.stages {
-        None => None,
-        Some(list) => {
-            let mut stages = Vec::new();
-            for st in &list.value {
-                let duration = c.duration(&st.value.duration)?;
-                if duration.is_zero() {
-                    return Err(c
-                        .loc
-                        .at(&st.value.duration.referenced, "a stage lasts zero time"));
-                }
-                stages.push(crate::shape::Stage {
-                    duration,
-                    target: st.value.target,
-                });
-            }
-            Some(
-                crate::shape::Stages::new(stages)
-                    .map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))?,
-            )
-        }
-    };
+    let stages = super::load::stages(&c, raw.stages.as_ref())?;
+    let arrival = super::load::arrival(&c, raw.arrival_rate.as_ref())?;
+    if let (Some(_), Some(a)) = (&raw.stages, &raw.arrival_rate) {
+        return Err(c.loc.at(
+            &a.referenced,
+            "`arrival_rate` and `stages` cannot both be set (the open and the closed model)",
+        ));
+    }
+    if arrival.is_some()
+        && let Some(f) = raw.users.value.iter().find_map(|u| u.value.fixed_count.as_ref())
+    {
+        return Err(c.loc.at(
+            &f.referenced,
+            "`fixed_count` does not apply with `arrival_rate` (iterations are shared by weight)",
+        ));
+    }
     let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));
     Ok(Scenario {
         name,
@@ -118,6 +112,7 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         stat_keys: c.stat_keys,
         thresholds,
         stages,
+        arrival,
     })
 }
 

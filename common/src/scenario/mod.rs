@@ -5,6 +5,7 @@
 
 mod compile;
 mod error;
+mod load;
 pub mod model;
 mod raw;
 mod steps;

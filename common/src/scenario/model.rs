@@ -31,6 +31,8 @@ pub struct Scenario {
     pub thresholds: Vec<crate::thresholds::Threshold>,
     /// Target users over time (`stages:`), instead of `-u`/`-r`.
     pub stages: Option<crate::shape::Stages>,
+    /// The open model (`arrival_rate:`), instead of users.
+    pub arrival: Option<crate::shape::ArrivalRate>,
 }
 
 impl Scenario {

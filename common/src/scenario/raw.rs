@@ -28,6 +28,8 @@ pub(crate) struct RawScenario {
     pub thresholds: Vec<Sp<RawThreshold>>,
     #[serde(default)]
     pub stages: Option<Sp<Vec<Sp<RawStage>>>>,
+    #[serde(default)]
+    pub arrival_rate: Option<Sp<RawArrival>>,
     pub users: Sp<Vec<Sp<RawUserClass>>>,
 }
 
@@ -37,6 +39,31 @@ pub(crate) struct RawScenario {
 pub(crate) struct RawStage {
     pub duration: Sp<Text>,
     pub target: u64,
+}
+
+/// The open model: `{rate: 500/s, duration: 5m, max_users: 2000}`, or
+/// `{start_rate: 0/s, stages: [{duration: 1m, target: 500/s}], max_users: 2000}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArrival {
+    #[serde(default)]
+    pub rate: Option<Sp<Text>>,
+    #[serde(default)]
+    pub duration: Option<Sp<Text>>,
+    #[serde(default)]
+    pub start_rate: Option<Sp<Text>>,
+    #[serde(default)]
+    pub stages: Option<Sp<Vec<Sp<RawRateStage>>>>,
+    #[serde(default)]
+    pub max_users: Option<Sp<u64>>,
+}
+
+/// `- {duration: 1m, target: 500/s}`: ramp to `target` iterations per second.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRateStage {
+    pub duration: Sp<Text>,
+    pub target: Sp<Text>,
 }
 
 /// `- p95<2s`, or `- {threshold: p95<2s, abort_on_fail: true, delay_abort_eval: 10s}`.

@@ -82,6 +82,13 @@ pub struct HistoryPoint {
     pub users: u64,
     /// Users the run asked for at the end of the tick (the load shape's target).
     pub target_users: u64,
+    /// Open model: the iterations per second the shape asked for at the end
+    /// of the tick.
+    pub target_rate: Option<f64>,
+    /// Iterations completed per second over the tick.
+    pub iterations_per_s: f64,
+    /// Open model: iterations dropped per second over the tick.
+    pub dropped_per_s: f64,
     /// Requests per second over the tick.
     pub rps: f64,
     /// Failures per second over the tick.
@@ -175,6 +182,15 @@ pub struct Snapshot {
     pub failures: Vec<(FailureKey, FailureEntry)>,
     /// Errors that kept requests from being sent, by message.
     pub exceptions: Vec<(String, u64)>,
+    /// Iterations completed.
+    pub iterations: u64,
+    /// Open model: iterations due that found no virtual user.
+    pub dropped_iterations: u64,
+    /// Open model: the uncorrected service times, a row per endpoint (the
+    /// `rows` have the times from each iteration's intended start).
+    pub service_rows: Vec<StatsRow>,
+    /// Open model: the uncorrected service times of every endpoint.
+    pub service_total: Option<StatsRow>,
 }
 
 /// All statistics of a run, merged from every worker.
@@ -189,6 +205,19 @@ pub struct RunStats {
     tick_total: EndpointStats,
     last_tick: SystemTime,
     history: Vec<HistoryPoint>,
+    open: OpenModel,
+}
+
+/// The open model's extra numbers: uncorrected service times and iterations.
+#[derive(Debug, Clone, Default)]
+struct OpenModel {
+    service: BTreeMap<StatsKey, EndpointStats>,
+    service_total: Option<EndpointStats>,
+    iterations: u64,
+    dropped: u64,
+    tick_iterations: u64,
+    tick_dropped: u64,
+    target_rate: Option<f64>,
 }
 
 impl RunStats {
@@ -204,7 +233,14 @@ impl RunStats {
             tick_total: EndpointStats::new(),
             last_tick: started,
             history: Vec::new(),
+            open: OpenModel::default(),
         }
+    }
+
+    /// The open model's target rate (iterations per second) from now on,
+    /// written into the following history points.
+    pub fn set_target_rate(&mut self, rate: Option<f64>) {
+        self.open.target_rate = rate;
     }
 
     /// When the run (or the last reset) started.
@@ -232,6 +268,15 @@ impl RunStats {
         for (msg, n) in &interval.exceptions {
             *self.exceptions.entry(msg.clone()).or_insert(0) += n;
         }
+        let open = &mut self.open;
+        for (key, s) in &interval.service {
+            open.service.entry(key.clone()).or_default().merge(s);
+            open.service_total.get_or_insert_with(EndpointStats::new).merge(s);
+        }
+        open.iterations += interval.iterations;
+        open.dropped += interval.dropped_iterations;
+        open.tick_iterations += interval.iterations;
+        open.tick_dropped += interval.dropped_iterations;
     }
 
     /// Closes a history point covering what was merged since the last tick;
@@ -264,6 +309,9 @@ impl RunStats {
             unix_ms: unix_ms(now),
             users,
             target_users,
+            target_rate: self.open.target_rate,
+            iterations_per_s: std::mem::take(&mut self.open.tick_iterations) as f64 / secs,
+            dropped_per_s: std::mem::take(&mut self.open.tick_dropped) as f64 / secs,
             rps: t.requests as f64 / secs,
             fail_per_s: t.failures as f64 / secs,
             percentiles_ms: PERCENTILES.iter().map(|q| t.percentile_ms(*q)).collect(),
@@ -293,9 +341,12 @@ impl RunStats {
         &self.endpoints
     }
 
-    /// Forgets everything (the web UI's "reset stats"), starting over at `now`.
+    /// Forgets everything (the web UI's "reset stats"), starting over at
+    /// `now`; the target rate stays.
     pub fn reset(&mut self, now: SystemTime) {
+        let rate = self.open.target_rate;
         *self = Self::new(now);
+        self.open.target_rate = rate;
     }
 
     /// The table as of `now`.
@@ -351,12 +402,24 @@ impl RunStats {
             .iter()
             .map(|(m, n)| (m.clone(), *n))
             .collect();
+        let open = &self.open;
         Snapshot {
             elapsed_s: elapsed,
             rows,
             total,
             failures,
             exceptions,
+            iterations: open.iterations,
+            dropped_iterations: open.dropped,
+            service_rows: open
+                .service
+                .iter()
+                .map(|(k, s)| StatsRow::from_stats(&k.method, &k.name, s, elapsed, 0.0))
+                .collect(),
+            service_total: open
+                .service_total
+                .as_ref()
+                .map(|s| StatsRow::from_stats("", "Aggregated", s, elapsed, 0.0)),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The worker side: [`Recorder`] takes every request's outcome from all
 //! virtual users (one lock per endpoint, so users of different endpoints do not
-//! contend) and hands the interval's [`IntervalStats`] to the reporter.
+//! contend) and hands the interval's [`IntervalStats`] to the reporter. In the
+//! open model it also keeps each request's uncorrected service time beside its
+//! response time measured from the iteration's intended start, and counts the
+//! iterations run and dropped.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{EndpointStats, FailureKey, StatsKey};
 
@@ -18,12 +22,24 @@ pub struct IntervalStats {
     /// Errors that stopped a step before any request was sent (a template
     /// that failed to render, say), by message: Locust's "exceptions".
     pub exceptions: Vec<(String, u64)>,
+    /// Open model only: per endpoint, the time from sending the request to
+    /// its response, without the iteration's start delay (the endpoint's
+    /// `endpoints` entry has the corrected time).
+    pub service: Vec<(StatsKey, EndpointStats)>,
+    /// Iterations completed (a pass of a sequence, or a weighted task).
+    pub iterations: u64,
+    /// Open model: iterations due that found no virtual user to run them.
+    pub dropped_iterations: u64,
 }
 
 impl IntervalStats {
     /// Whether nothing happened in the interval.
     pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty() && self.failures.is_empty() && self.exceptions.is_empty()
+        self.endpoints.is_empty()
+            && self.failures.is_empty()
+            && self.exceptions.is_empty()
+            && self.iterations == 0
+            && self.dropped_iterations == 0
     }
 
     /// Requests in the interval.
@@ -33,12 +49,19 @@ impl IntervalStats {
 
     /// Adds another interval into this one (used to coalesce unsent reports).
     pub fn absorb(&mut self, other: IntervalStats) {
-        for (key, stats) in other.endpoints {
-            match self.endpoints.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, s)) => s.merge(&stats),
-                None => self.endpoints.push((key, stats)),
+        for (into, from) in [
+            (&mut self.endpoints, other.endpoints),
+            (&mut self.service, other.service),
+        ] {
+            for (key, stats) in from {
+                match into.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, s)) => s.merge(&stats),
+                    None => into.push((key, stats)),
+                }
             }
         }
+        self.iterations += other.iterations;
+        self.dropped_iterations += other.dropped_iterations;
         for (key, n) in other.failures {
             match self.failures.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, c)) => *c += n,
@@ -59,23 +82,53 @@ impl IntervalStats {
 pub struct Recorder {
     keys: Vec<StatsKey>,
     slots: Vec<Mutex<EndpointStats>>,
+    service: Vec<Mutex<EndpointStats>>,
     failures: Mutex<HashMap<(usize, String), u64>>,
     exceptions: Mutex<HashMap<String, u64>>,
+    iterations: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl Recorder {
     /// A recorder with one slot per key; `record` takes the key's index.
     pub fn new(keys: Vec<StatsKey>) -> Self {
-        let slots = keys
-            .iter()
-            .map(|_| Mutex::new(EndpointStats::new()))
-            .collect();
+        let slots = || keys.iter().map(|_| Mutex::default()).collect();
         Self {
+            slots: slots(),
+            service: slots(),
             keys,
-            slots,
             failures: Mutex::new(HashMap::new()),
             exceptions: Mutex::new(HashMap::new()),
+            iterations: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
+    }
+
+    /// Records one request of the open model: `corrected` is measured from
+    /// the iteration's intended start (the response time everything reports),
+    /// `service` from sending the request.
+    pub fn record_open(
+        &self,
+        slot: usize,
+        corrected: u64,
+        service: u64,
+        content_bytes: u64,
+        error: Option<&str>,
+    ) {
+        if let Some(cell) = self.service.get(slot) {
+            lock(cell).record(service, content_bytes, error.is_some());
+        }
+        self.record(slot, corrected, content_bytes, error);
+    }
+
+    /// Counts a completed iteration.
+    pub fn record_iteration(&self) {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an iteration that was due but found no virtual user.
+    pub fn record_dropped_iteration(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records one request of endpoint `slot`; `error` marks it failed.
@@ -83,7 +136,7 @@ impl Recorder {
         let Some(cell) = self.slots.get(slot) else {
             return;
         };
-        cell.lock().unwrap_or_else(|p| p.into_inner()).record(
+        lock(cell).record(
             micros,
             content_bytes,
             error.is_some(),
@@ -111,15 +164,18 @@ impl Recorder {
 
     /// Takes everything recorded since the last call.
     pub fn take(&self) -> IntervalStats {
-        let mut endpoints = Vec::new();
-        for (key, cell) in self.keys.iter().zip(&self.slots) {
-            let mut s = cell.lock().unwrap_or_else(|p| p.into_inner());
-            if !s.is_empty() {
-                let mut out = EndpointStats::new();
-                std::mem::swap(&mut out, &mut s);
-                endpoints.push((key.clone(), out));
+        let drain = |slots: &[Mutex<EndpointStats>]| {
+            let mut out = Vec::new();
+            for (key, cell) in self.keys.iter().zip(slots) {
+                let mut s = lock(cell);
+                if !s.is_empty() {
+                    out.push((key.clone(), std::mem::take(&mut *s)));
+                }
             }
-        }
+            out
+        };
+        let endpoints = drain(&self.slots);
+        let service = drain(&self.service);
         let failures =
             std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()))
                 .into_iter()
@@ -141,8 +197,15 @@ impl Recorder {
             endpoints,
             failures,
             exceptions,
+            service,
+            iterations: self.iterations.swap(0, Ordering::Relaxed),
+            dropped_iterations: self.dropped.swap(0, Ordering::Relaxed),
         }
     }
+}
+
+fn lock(cell: &Mutex<EndpointStats>) -> std::sync::MutexGuard<'_, EndpointStats> {
+    cell.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -173,6 +236,27 @@ mod tests {
                 2
             )]
         );
+        assert!(r.take().is_empty());
+    }
+
+    #[test]
+    fn open_model_keeps_service_time_and_iteration_counts() {
+        let r = Recorder::new(vec![StatsKey::new("GET", "/a")]);
+        r.record_open(0, 5_000, 1_000, 10, None);
+        r.record_open(0, 9_000, 2_000, 10, Some("slow"));
+        r.record_iteration();
+        r.record_iteration();
+        r.record_dropped_iteration();
+        let i = r.take();
+        assert_eq!(i.endpoints[0].1.max_micros, 9_000);
+        assert_eq!(i.endpoints[0].1.failures, 1);
+        assert_eq!(i.service[0].1.max_micros, 2_000);
+        assert_eq!(i.service[0].1.total_micros, 3_000);
+        assert_eq!((i.iterations, i.dropped_iterations), (2, 1));
+        let mut sum = i.clone();
+        sum.absorb(i);
+        assert_eq!(sum.service[0].1.requests, 4);
+        assert_eq!((sum.iterations, sum.dropped_iterations), (4, 2));
         assert!(r.take().is_empty());
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use stampede_common::scenario::{Scenario, ScenarioSource};
+use stampede_common::shape::ArrivalRate;
 use stampede_common::stats::{HistoryPoint, RunStats};
 use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::convert::decode_interval;
@@ -21,7 +22,7 @@ use tracing::{debug, error, info, warn};
 
 use super::{ClusterView, FinishedRun, RunView, WorkerInfo, WorkerState};
 use crate::MasterError;
-use crate::plan::{assign_classes, rebalance, select_classes, split};
+use crate::plan::{arrival_shares, assign_classes, rebalance, select_classes, split};
 
 pub(crate) type Outbound = mpsc::Sender<Result<v1::MasterMessage, Status>>;
 
@@ -40,6 +41,8 @@ pub struct RunPlan {
     pub classes: Vec<String>,
     /// Target and HTTP settings for the workers.
     pub settings: v1::RunSettings,
+    /// The open model: iterations on this schedule instead of `users`.
+    pub arrival: Option<ArrivalRate>,
 }
 
 pub(crate) enum Command {
@@ -130,6 +133,10 @@ struct Run {
     assignment: BTreeMap<String, Vec<UserSlot>>,
     stats: RunStats,
     started: SystemTime,
+    /// When it started, for the arrival-rate shape's clock.
+    began: Instant,
+    /// Open model: the next unused user index.
+    next_index: u64,
     stopping: Option<Stopping>,
     /// Every worker that took part at some point.
     participants: BTreeSet<String>,
@@ -381,12 +388,18 @@ impl Actor {
         self.send(id, master_message::Kind::Ack(v1::Ack { run_id, seq }));
     }
 
-    fn start(&mut self, plan: RunPlan) -> Result<u64, MasterError> {
+    fn start(&mut self, mut plan: RunPlan) -> Result<u64, MasterError> {
         if self.run.as_ref().is_some_and(|r| r.stopping.is_none()) {
             return Err(MasterError::Busy);
         }
+        if let Some(a) = &plan.arrival {
+            // The open model's users are the most it may start.
+            plan.users = a.max_users;
+            plan.spawn_rate = 0.0;
+        }
         let selected = select_classes(&plan.scenario, &plan.classes)?;
-        let classes = assign_classes(&plan.scenario, &selected, plan.users);
+        let closed_users = if plan.arrival.is_some() { 0 } else { plan.users };
+        let classes = assign_classes(&plan.scenario, &selected, closed_users);
         let all = split(&classes, 1).remove(0);
         let live = self.live();
         let assignment = split(&classes, live.len().max(1))
@@ -416,6 +429,8 @@ impl Actor {
             assignment,
             stats: RunStats::new(now),
             started: now,
+            began: Instant::now(),
+            next_index: 0,
             stopping: None,
             participants: BTreeSet::new(),
         });
@@ -427,6 +442,9 @@ impl Actor {
         let Some(run) = self.run.as_mut().filter(|r| r.stopping.is_none()) else {
             return Err(MasterError::NotRunning);
         };
+        if run.plan.arrival.is_some() {
+            return Err(MasterError::OpenModel);
+        }
         let classes = assign_classes(&run.plan.scenario, &run.selected, users);
         run.all = split(&classes, 1).remove(0);
         run.plan.users = users;
@@ -463,28 +481,44 @@ impl Actor {
             }),
             settings: Some(run.plan.settings.clone()),
         };
-        for id in &live {
+        let arrival = run.plan.arrival.as_ref().map(|a| {
+            arrival_shares(
+                a,
+                &run.plan.scenario,
+                &run.selected,
+                live.len(),
+                run.began.elapsed(),
+                &mut run.next_index,
+            )
+        });
+        for (i, id) in live.iter().enumerate() {
             if self.workers[id].prepared != Some(run_id) {
                 self.send(id, master_message::Kind::Prepare(prepare.clone()));
                 if let Some(w) = self.workers.get_mut(id) {
                     w.prepared = Some(run_id);
                 }
             }
-            let users = assignment[id]
-                .iter()
-                .map(|u| v1::UserSlot {
-                    index: u.index,
-                    class: u.class as u32,
-                })
-                .collect();
-            self.send(
-                id,
-                master_message::Kind::Spawn(v1::Spawn {
+            let spawn = match &arrival {
+                Some(shares) => v1::Spawn {
                     run_id,
-                    users,
+                    users: Vec::new(),
+                    spawn_rate: 0.0,
+                    arrival: Some(shares[i].to_wire()),
+                },
+                None => v1::Spawn {
+                    run_id,
+                    users: assignment[id]
+                        .iter()
+                        .map(|u| v1::UserSlot {
+                            index: u.index,
+                            class: u.class as u32,
+                        })
+                        .collect(),
                     spawn_rate: rate,
-                }),
-            );
+                    arrival: None,
+                },
+            };
+            self.send(id, master_message::Kind::Spawn(spawn));
         }
         debug!(run = run_id, workers = live.len(), "rebalanced");
     }
@@ -591,6 +625,12 @@ impl Actor {
             .map(|w| w.users)
             .sum();
         if let Some(run) = self.run.as_mut() {
+            let rate = run.plan.arrival.as_ref().map(|a| {
+                a.shape
+                    .rate_at(run.began.elapsed())
+                    .unwrap_or_default()
+            });
+            run.stats.set_target_rate(rate);
             run.stats.tick(SystemTime::now(), users, run.plan.users);
         }
         self.maybe_finish(true);

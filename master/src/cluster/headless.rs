@@ -75,10 +75,15 @@ pub async fn run_headless(
     }
     master.start(plan.clone()).await?;
     let start = Instant::now();
-    let run_time = match (&cfg.stages, cfg.run_time) {
-        (Some(st), Some(t)) => Some(t.min(st.total())),
-        (Some(st), None) => Some(st.total()),
-        (None, t) => t,
+    // A shape ends the run when it ends (or the run time, if that comes first).
+    let shape_end = cfg
+        .stages
+        .as_ref()
+        .map(Stages::total)
+        .or_else(|| plan.arrival.as_ref().map(|a| a.shape.total()));
+    let run_time = match (shape_end, cfg.run_time) {
+        (Some(end), Some(t)) => Some(t.min(end)),
+        (end, t) => end.or(t),
     };
     let deadline = run_time.map(|d| start + d);
     let mut shape_users = 0u64;

@@ -27,7 +27,7 @@ pub use backoff::{Backoff, InvalidBackoff};
 use outbox::Outbox;
 
 use crate::http::ClientOptions;
-use crate::{Engine, EngineConfig, UserSlot};
+use crate::{ArrivalShare, Engine, EngineConfig, UserSlot};
 
 /// How the worker reaches and talks to its master.
 #[derive(Debug, Clone)]
@@ -112,6 +112,8 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 struct ActiveRun {
     id: u64,
     engine: Arc<Engine>,
+    /// User classes of its scenario.
+    classes: usize,
     stopping: Option<oneshot::Receiver<()>>,
 }
 
@@ -338,6 +340,15 @@ impl Agent {
                     .as_ref()
                     .filter(|r| r.id == s.run_id && r.stopping.is_none())
                 {
+                    if let Some(a) = &s.arrival {
+                        match ArrivalShare::from_wire(a, run.classes) {
+                            Ok(share) => {
+                                let _ = run.engine.set_arrival(share).await;
+                            }
+                            Err(e) => warn!(error = %e, "ignoring an arrival share"),
+                        }
+                        return;
+                    }
                     let users = s
                         .users
                         .iter()
@@ -393,12 +404,14 @@ impl Agent {
             default_timeout: Duration::from_millis(settings.request_timeout_ms.max(1)),
             stop_timeout: Duration::from_millis(settings.stop_timeout_ms),
         };
+        let classes = compiled.classes.len();
         match Engine::start(Arc::new(compiled), cfg) {
             Ok(engine) => {
                 info!(run = p.run_id, "run prepared");
                 self.run = Some(ActiveRun {
                     id: p.run_id,
                     engine: Arc::new(engine),
+                    classes,
                     stopping: None,
                 });
             }

@@ -1,11 +1,17 @@
-//! Load shapes: `stages` (k6's ramping-vus, Locust's LoadTestShape) as target
-//! users over time with linear ramps, cluster-wide. [`Stages::target_at`] is
-//! the schedule arithmetic; the master follows it during a run.
+//! Load shapes. The closed model: `stages` (k6's ramping-vus, Locust's
+//! LoadTestShape) as target users over time with linear ramps, cluster-wide;
+//! [`Stages::target_at`] is the schedule arithmetic the master follows. The
+//! open model: [`ArrivalRate`] (k6's constant- and ramping-arrival-rate), in
+//! [`arrival`].
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::duration::parse_duration;
+
+pub mod arrival;
+
+pub use arrival::{ArrivalRate, ArrivalShape, Rate, RateStage};
 
 /// One stage: ramp linearly from the previous target to `target` over `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
