@@ -79,7 +79,9 @@ pub(crate) fn plan_template(
     }
     stampede_master::plan::select_classes(&scenario, &load.classes)
         .map_err(|e| usage(e.to_string()))?;
+    let arrival = crate::commands::arrival(&scenario, load)?;
     Ok(RunPlan {
+        arrival,
         source,
         scenario: Arc::new(scenario),
         users: load.users,

@@ -110,6 +110,7 @@ fn build(run: &Run<'_>) -> JsonReport {
         .collect();
     let verdicts = evaluate(&thresholds, &snapshot);
     let report = RunReport {
+        load: stampede_master::report::LoadModel::Users,
         scenario: "shop checkout".into(),
         host: HOST.into(),
         users: run.users,

@@ -37,6 +37,7 @@ fn plan(host: &str) -> RunPlan {
     let source = ScenarioSource::from_text("r.yaml", SCENARIO);
     let scenario = Arc::new(source.compile().unwrap());
     RunPlan {
+        arrival: None,
         source,
         scenario,
         users: 4,

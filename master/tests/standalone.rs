@@ -60,6 +60,7 @@ fn config(host: &str, users: u64, run_time: Duration) -> Load {
 fn plan(src: ScenarioSource, load: &Load) -> RunPlan {
     let scenario = Arc::new(src.compile().unwrap_or_else(|e| panic!("{}", e.render())));
     RunPlan {
+        arrival: scenario.arrival.clone(),
         source: src,
         scenario,
         users: load.users,

@@ -27,6 +27,35 @@ impl ShopConfig {
     }
 }
 
+/// The injected latency, changeable while the shop serves (a test turns the
+/// target slow halfway through a run).
+#[derive(Debug, Default)]
+pub(crate) struct LatencyCell {
+    on: std::sync::atomic::AtomicBool,
+    min_ns: std::sync::atomic::AtomicU64,
+    max_ns: std::sync::atomic::AtomicU64,
+}
+
+impl LatencyCell {
+    pub(crate) fn set(&self, latency: Option<LatencyRange>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(l) = latency {
+            self.min_ns.store(ns(l.min), Relaxed);
+            self.max_ns.store(ns(l.max), Relaxed);
+        }
+        self.on.store(latency.is_some(), Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<LatencyRange> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.on.load(Relaxed).then(|| LatencyRange {
+            min: Duration::from_nanos(self.min_ns.load(Relaxed)),
+            max: Duration::from_nanos(self.max_ns.load(Relaxed)),
+        })
+    }
+}
+
 /// A uniform random delay between `min` and `max` inclusive (equal bounds give a fixed delay).
 ///
 /// Parses from `"50ms"` (fixed) or `"20ms..80ms"` (range), durations in `humantime` syntax.

@@ -32,6 +32,7 @@ pub const PRODUCT_COUNT: u64 = 100;
 /// Everything the handlers share.
 struct Inner {
     config: ShopConfig,
+    latency: config::LatencyCell,
     catalog: catalog::Catalog,
     tokens: state::Tokens,
     carts: state::Carts,
@@ -63,8 +64,11 @@ impl Shop {
         } else {
             config.error_rate.clamp(0.0, 1.0)
         };
+        let latency = config::LatencyCell::default();
+        latency.set(config.latency);
         Self {
             inner: Arc::new(Inner {
+                latency,
                 config,
                 catalog: catalog::Catalog::new(),
                 tokens: state::Tokens::new(),
@@ -78,6 +82,11 @@ impl Shop {
     /// The shop's routes, ready for `axum::serve` or nesting.
     pub fn router(&self) -> axum::Router {
         routes::router(self.inner.clone())
+    }
+
+    /// Changes the injected latency of `/api/` requests from now on.
+    pub fn set_latency(&self, latency: Option<LatencyRange>) {
+        self.inner.latency.set(latency);
     }
 
     /// The same counters as `GET /_stats`.

@@ -16,7 +16,7 @@ use tracing::warn;
 
 use super::{ClusterView, MasterHandle, RunPlan};
 use crate::MasterError;
-use crate::report::{RunReport, StopReason};
+use crate::report::{LoadModel, RunReport, StopReason};
 
 /// How a headless cluster run goes.
 #[derive(Debug, Clone)]
@@ -117,7 +117,11 @@ pub async fn run_headless(
         }
     };
     let finished = master.stop().await?.ok_or(MasterError::NotRunning)?;
-    Ok(RunReport::new(finished, &plan, &cfg.thresholds, reason))
+    let mut report = RunReport::new(finished, &plan, &cfg.thresholds, reason);
+    if let Some(st) = cfg.stages {
+        report.load = LoadModel::Stages(st);
+    }
+    Ok(report)
 }
 
 /// The first `abort_on_fail` threshold that is lost, past its delay.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use stampede_common::stats::{Cumulative, HistoryPoint, PERCENTILES, StatsRow};
 use stampede_common::thresholds::Verdict;
 
-use super::RunReport;
+use super::{LoadModel, RunReport};
 
 /// The schema identifier; bump it on any incompatible change.
 pub const SCHEMA: &str = "stampede-report/1";
@@ -127,6 +127,10 @@ pub struct Tick {
     pub unix_ms: i64,
     pub users: u64,
     pub target_users: u64,
+    /// Open model: the iterations per second asked for (null otherwise).
+    pub target_rate: Option<f64>,
+    pub iterations_per_s: f64,
+    pub dropped_iterations_per_s: f64,
     pub rps: f64,
     pub failures_per_s: f64,
     pub avg_ms: f64,
@@ -142,6 +146,9 @@ impl From<&HistoryPoint> for Tick {
             unix_ms: p.unix_ms,
             users: p.users,
             target_users: p.target_users,
+            target_rate: p.target_rate,
+            iterations_per_s: p.iterations_per_s,
+            dropped_iterations_per_s: p.dropped_per_s,
             rps: p.rps,
             failures_per_s: p.fail_per_s,
             avg_ms: p.avg_ms,
@@ -177,6 +184,85 @@ pub struct RunMeta {
     pub ended: String,
     pub duration_s: f64,
     pub stop_reason: &'static str,
+    pub load: Load,
+}
+
+/// How the load was shaped: `model` is `users`, `stages` or `arrival_rate`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Load {
+    /// A user count and spawn rate (`run.users`, `run.spawn_rate`).
+    Users,
+    /// Target users over time, from 0.
+    Stages { stages: Vec<UserStage> },
+    /// The open model: iterations per second over time, from `start_rate`.
+    ArrivalRate {
+        start_rate: f64,
+        stages: Vec<RateStage>,
+        max_users: u64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserStage {
+    pub duration_s: f64,
+    pub target_users: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateStage {
+    pub duration_s: f64,
+    /// Iterations per second at the stage's end.
+    pub target_rate: f64,
+}
+
+impl From<&LoadModel> for Load {
+    fn from(m: &LoadModel) -> Self {
+        match m {
+            LoadModel::Users => Load::Users,
+            LoadModel::Stages(st) => Load::Stages {
+                stages: st
+                    .stages()
+                    .iter()
+                    .map(|s| UserStage {
+                        duration_s: s.duration.as_secs_f64(),
+                        target_users: s.target,
+                    })
+                    .collect(),
+            },
+            LoadModel::Arrival(a) => Load::ArrivalRate {
+                start_rate: a.shape.start().per_second(),
+                stages: a
+                    .shape
+                    .stages()
+                    .iter()
+                    .map(|s| RateStage {
+                        duration_s: s.duration.as_secs_f64(),
+                        target_rate: s.target.per_second(),
+                    })
+                    .collect(),
+                max_users: a.max_users,
+            },
+        }
+    }
+}
+
+/// Iterations of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Iterations {
+    /// Completed (a pass of a sequence, or a weighted task).
+    pub completed: u64,
+    pub per_s: f64,
+    /// Open model: due but not started, all users busy (k6's dropped_iterations).
+    pub dropped: u64,
+}
+
+/// Open model: the uncorrected service times (from sending each request),
+/// beside `stats`/`total`, which count from each iteration's intended start.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceTime {
+    pub stats: Vec<Endpoint>,
+    pub total: Endpoint,
 }
 
 /// The whole report.
@@ -190,6 +276,9 @@ pub struct JsonReport {
     pub total: Endpoint,
     pub failures: Vec<Failure>,
     pub exceptions: Vec<Exception>,
+    pub iterations: Iterations,
+    /// Open model only (null otherwise).
+    pub service_time: Option<ServiceTime>,
     pub history: Vec<Tick>,
 }
 
@@ -224,6 +313,7 @@ impl JsonReport {
                     .unwrap_or_default()
                     .as_secs_f64(),
                 stop_reason: r.reason.as_str(),
+                load: Load::from(&r.load),
             },
             passed: r.passed(),
             thresholds: r.verdicts.clone(),
@@ -249,6 +339,15 @@ impl JsonReport {
                     count: *n,
                 })
                 .collect(),
+            iterations: Iterations {
+                completed: s.iterations,
+                per_s: s.iterations as f64 / s.elapsed_s,
+                dropped: s.dropped_iterations,
+            },
+            service_time: s.service_total.as_ref().map(|t| ServiceTime {
+                stats: s.service_rows.iter().map(Endpoint::from).collect(),
+                total: Endpoint::from(t),
+            }),
             history: r.stats.history().iter().map(Tick::from).collect(),
         }
     }

@@ -9,6 +9,7 @@ pub mod json;
 use std::time::SystemTime;
 
 use stampede_common::duration::format_duration;
+use stampede_common::shape::{ArrivalRate, Stages};
 use stampede_common::stats::{RunStats, Snapshot, table};
 use stampede_common::thresholds::{Threshold, Verdict, evaluate};
 
@@ -36,9 +37,22 @@ impl StopReason {
     }
 }
 
+/// How the load of a run was shaped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadModel {
+    /// A user count and spawn rate (the closed model).
+    Users,
+    /// Target users over time (the closed model).
+    Stages(Stages),
+    /// Iterations on a schedule (the open model).
+    Arrival(ArrivalRate),
+}
+
 /// A finished run.
 #[derive(Debug)]
 pub struct RunReport {
+    /// How the load was shaped.
+    pub load: LoadModel,
     /// Scenario name.
     pub scenario: String,
     /// Target host.
@@ -74,6 +88,10 @@ impl RunReport {
         let snapshot = finished.stats.snapshot(finished.ended);
         let verdicts = evaluate(thresholds, &snapshot);
         Self {
+            load: match &plan.arrival {
+                Some(a) => LoadModel::Arrival(a.clone()),
+                None => LoadModel::Users,
+            },
             scenario: plan.scenario.name.clone(),
             host: plan.settings.host.clone(),
             users: plan.users,
@@ -94,14 +112,45 @@ impl RunReport {
     }
 }
 
+/// The open model's lines: iterations run and dropped, and the uncorrected
+/// service times beside the corrected response times of the tables above.
+fn open_model_summary(s: &Snapshot) -> String {
+    let mut out = format!(
+        "\n\nOpen model: {} iterations ({:.1}/s), {} dropped (no free user within --max-users)\n\
+         Response times above count from each iteration's intended start (corrected for coordinated omission).\n",
+        s.iterations,
+        s.iterations as f64 / s.elapsed_s,
+        s.dropped_iterations,
+    );
+    if let Some(t) = &s.service_total {
+        let p = |q: usize| t.percentiles_ms.get(q).copied().unwrap_or(0.0);
+        out.push_str(&format!(
+            "Service time (from sending each request, uncorrected): avg {:.1} ms, p50 {} ms, p95 {} ms, p99 {} ms, max {} ms\n",
+            t.avg_ms,
+            p(0),
+            p(5),
+            p(7),
+            t.max_ms
+        ));
+    }
+    out
+}
+
 /// The end-of-run summary: the request table, percentiles and failures.
 pub fn render_summary(r: &RunReport) -> String {
     let s = &r.snapshot;
+    let load = match &r.load {
+        LoadModel::Arrival(a) => format!(
+            "arrival rate up to {} (at most {} users)",
+            a.shape.peak(),
+            a.max_users
+        ),
+        _ => format!("{} users", r.users),
+    };
     let mut out = format!(
-        "scenario {} against {}: {} users for {}, {} requests, {} failures ({:.2}%), {:.1} req/s\n\n",
+        "scenario {} against {}: {load} for {}, {} requests, {} failures ({:.2}%), {:.1} req/s\n\n",
         r.scenario,
         r.host,
-        r.users,
         format_duration(r.ended.duration_since(r.started).unwrap_or_default()),
         s.total.requests,
         s.total.failures,
@@ -111,6 +160,9 @@ pub fn render_summary(r: &RunReport) -> String {
     out.push_str(&table::render_stats(s));
     out.push_str("\n\nResponse time percentiles (ms, exact to 3 significant digits)\n");
     out.push_str(&table::render_percentiles(s));
+    if let LoadModel::Arrival(_) = &r.load {
+        out.push_str(&open_model_summary(s));
+    }
     if let Some(f) = table::render_failures(s) {
         out.push_str("\n\nFailures\n");
         out.push_str(&f);

@@ -218,6 +218,7 @@ impl Cluster {
                 .unwrap_or_else(|e| panic!("{}", e.render())),
         );
         RunPlan {
+            arrival: scenario.arrival.clone(),
             source,
             scenario,
             users,

@@ -51,7 +51,7 @@ async fn front(State(state): State<AppState>, req: Request, next: Next) -> Respo
         return next.run(req).await;
     }
     let response = if req.uri().path().starts_with("/api/") {
-        if let Some(latency) = state.config.latency {
+        if let Some(latency) = state.latency.get() {
             tokio::time::sleep(latency.sample()).await;
         }
         let rate = state.config.error_rate;

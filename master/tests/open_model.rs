@@ -1,0 +1,219 @@
+//! The open model end to end, through real gRPC between an in-process master
+//! and workers, against the shop on 127.0.0.1 port 0: iterations start on
+//! schedule whatever the target does, latency counts from each iteration's
+//! intended start, and the iterations the target served match the schedule.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede_common::scenario::ScenarioSource;
+use stampede_common::shape::{ArrivalRate, ArrivalShape};
+use stampede_master::cluster::RunPlan;
+use stampede_master::report::RunReport;
+use stampede_master::report::json::JsonReport;
+use stampede_master::standalone::{StandaloneConfig, run_standalone};
+use stampede_proto::v1::RunSettings;
+use stampede_shop::{LatencyRange, Shop, ShopConfig};
+use tokio_util::sync::CancellationToken;
+
+async fn shop() -> (Shop, SocketAddr, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shop = Shop::new(ShopConfig::default());
+    let stop = CancellationToken::new();
+    tokio::spawn(shop.clone().serve(listener, stop.clone().cancelled_owned()));
+    (shop, addr, stop)
+}
+
+fn plan(yaml: &str, addr: SocketAddr, users: u64) -> RunPlan {
+    let source = ScenarioSource::from_text("open.yaml", yaml);
+    let scenario = Arc::new(source.compile().unwrap_or_else(|e| panic!("{}", e.render())));
+    RunPlan {
+        arrival: scenario.arrival.clone(),
+        source,
+        scenario,
+        users,
+        spawn_rate: 1000.0,
+        classes: Vec::new(),
+        settings: RunSettings {
+            host: format!("http://{addr}"),
+            request_timeout_ms: 10_000,
+            ..RunSettings::default()
+        },
+    }
+}
+
+async fn run(plan: RunPlan, workers: usize, run_time: Duration) -> RunReport {
+    let cfg = StandaloneConfig {
+        workers,
+        run_time: Some(run_time),
+        print_interval: None,
+        thresholds: Vec::new(),
+        metrics: None,
+        stages: None,
+    };
+    run_standalone(plan, cfg, CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+/// Each user logs in once (`on_start`), then views a product per iteration.
+const STEPS: &str = r#"
+    on_start:
+      - post: /api/auth/login/
+        json: {username: "load_test_user_{{ user_index % 1000 }}", password: testpass123}
+        expect: {status: 200}
+    sequence:
+      - get: /api/products/1/
+        name: product
+"#;
+
+fn json(r: &RunReport) -> serde_json::Value {
+    serde_json::from_str(&JsonReport::new(r).to_string_pretty()).unwrap()
+}
+
+/// Mean of a history field over the ticks whose time falls in `[from, to)`
+/// seconds after the first tick (leaving out the last, partial one at the stop).
+fn mean(j: &serde_json::Value, field: &str, from: f64, to: f64) -> f64 {
+    let h = j["history"].as_array().unwrap();
+    let h = &h[..h.len() - 1];
+    let t0 = h[0]["unix_ms"].as_i64().unwrap() as f64 / 1000.0;
+    let vals: Vec<f64> = h
+        .iter()
+        .filter(|p| {
+            let t = p["unix_ms"].as_i64().unwrap() as f64 / 1000.0 - t0;
+            t >= from && t < to
+        })
+        .map(|p| p[field].as_f64().unwrap())
+        .collect();
+    assert!(!vals.is_empty(), "no ticks in [{from}, {to}) for {field}");
+    vals.iter().sum::<f64>() / vals.len() as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
+    const RUN: Duration = Duration::from_secs(8);
+    const SLOW: Duration = Duration::from_millis(300);
+    // The open model: 40 iterations a second for the whole run.
+    let (open_shop, open_addr, s1) = shop().await;
+    let open_yaml = format!(
+        "arrival_rate: {{rate: 40/s, duration: 8s, max_users: 200}}\nusers:\n  - name: Buyer\n{STEPS}"
+    );
+    // The closed model: 4 users without waits.
+    let (closed_shop, closed_addr, s2) = shop().await;
+    let closed_yaml = format!("users:\n  - name: Buyer\n{STEPS}");
+    // Both targets turn slow halfway through.
+    let slow = |shop: Shop| async move {
+        tokio::time::sleep(RUN / 2).await;
+        shop.set_latency(Some(LatencyRange::fixed(SLOW)));
+    };
+    tokio::spawn(slow(open_shop.clone()));
+    tokio::spawn(slow(closed_shop.clone()));
+    let (open, closed) = tokio::join!(
+        run(plan(&open_yaml, open_addr, 0), 1, RUN),
+        run(plan(&closed_yaml, closed_addr, 4), 1, RUN),
+    );
+    s1.cancel();
+    s2.cancel();
+    let (oj, cj) = (json(&open), json(&closed));
+
+    // The open model kept its rate in the slow half...
+    assert_eq!(oj["run"]["load"]["model"], "arrival_rate");
+    assert_eq!(oj["run"]["load"]["stages"][0]["target_rate"], 40.0);
+    let fast = mean(&oj, "iterations_per_s", 1.0, 3.5);
+    let slow_half = mean(&oj, "iterations_per_s", 5.5, 7.5);
+    assert!((fast - 40.0).abs() <= 6.0, "open model, fast half: {fast}/s");
+    // (Iterations count when they complete: the first slow second completes
+    // fewer, the next one catches up.)
+    assert!((slow_half - 40.0).abs() <= 10.0, "open model, slow half: {slow_half}/s");
+    assert_eq!(mean(&oj, "target_rate", 1.0, 7.5), 40.0);
+    let served = open_shop.stats().routes["GET /api/products/{id}/"];
+    assert!((300..=330).contains(&served), "open model served {served} of 320 due");
+    assert_eq!(oj["iterations"]["dropped"], 0);
+    // ...with more users in flight, and its latency shows the slowdown: a
+    // response time from the intended start and a service time, both past
+    // the injected delay at p95 (a third of the run was slow).
+    let users_late = mean(&oj, "users", 6.0, 7.5);
+    assert!(users_late >= 10.0, "open model users in the slow half: {users_late}");
+    let total = &oj["total"];
+    let service = &oj["service_time"]["total"];
+    assert!(total["percentiles_ms"]["p95"].as_f64().unwrap() >= 300.0, "{total}");
+    assert!(service["percentiles_ms"]["p95"].as_f64().unwrap() >= 300.0, "{service}");
+    // New users log in first, so their first iteration starts late: the
+    // corrected times are never below the service times.
+    assert!(total["max_ms"].as_f64() >= service["max_ms"].as_f64());
+    assert!(total["avg_ms"].as_f64().unwrap() >= service["avg_ms"].as_f64().unwrap());
+    assert_eq!(total["requests"], service["requests"]);
+
+    // The closed model's rate fell with the target: 4 users at 300 ms each
+    // make at most ~13 requests a second.
+    assert_eq!(cj["run"]["load"]["model"], "users");
+    assert!(cj["service_time"].is_null());
+    let before = mean(&cj, "rps", 1.0, 3.5);
+    let after = mean(&cj, "rps", 5.5, 7.5);
+    assert!(after <= 15.0, "closed model, slow half: {after} req/s");
+    assert!(before >= 4.0 * after, "closed model: {before} req/s fell to {after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_iterations_a_second_for_20s_over_two_workers_serve_40000() {
+    let (shop, addr, stop) = shop().await;
+    let yaml = r#"
+arrival_rate: {rate: 2000/s, duration: 20s, max_users: 400}
+users:
+  - name: Viewer
+    sequence:
+      - get: /api/products/7/
+"#;
+    let report = run(plan(yaml, addr, 0), 2, Duration::from_secs(30)).await;
+    stop.cancel();
+    let served = shop.stats().routes["GET /api/products/{id}/"];
+    let s = &report.snapshot;
+    assert!(
+        (39_600..=40_400).contains(&served),
+        "served {served}, want 40,000 ± 1% (completed {}, dropped {})",
+        s.iterations,
+        s.dropped_iterations
+    );
+    assert_eq!(s.total.requests, served, "every served request was counted");
+    assert_eq!(s.iterations, served);
+    // The run ended with its shape, not at the 30 s run time.
+    let took = report.ended.duration_since(report.started).unwrap();
+    assert!(took < Duration::from_secs(25), "{took:?}");
+}
+
+#[test]
+fn the_split_over_workers_adds_up_to_the_shape() {
+    let a = ArrivalRate {
+        shape: "10s:1000/s,10s:7/s".parse::<ArrivalShape>().unwrap(),
+        max_users: 10,
+    };
+    let source = ScenarioSource::from_text(
+        "s.yaml",
+        "users:\n  - {name: A, weight: 3, sequence: [{get: /}]}\n  - {name: B, sequence: [{get: /}]}\n",
+    );
+    let scenario = source.compile().unwrap();
+    for n in 1..=4 {
+        let mut next = 5;
+        let shares = stampede_master::plan::arrival_shares(
+            &a,
+            &scenario,
+            &[0, 1],
+            n,
+            Duration::from_secs(3),
+            &mut next,
+        );
+        assert_eq!(shares.len(), n);
+        assert_eq!(shares.iter().map(|s| s.max_users).sum::<u64>(), 10);
+        assert_eq!(next, 15, "index ranges follow each other");
+        let at = Duration::from_secs(12);
+        let rate: f64 = shares.iter().map(|s| s.shape.rate_at(at).unwrap()).sum();
+        assert!((rate - a.shape.rate_at(at).unwrap()).abs() < 1e-9);
+        assert!(shares.iter().all(|s| s.classes == vec![(0, 3), (1, 1)]));
+        assert!(shares.iter().all(|s| s.elapsed == Duration::from_secs(3)));
+        let mut firsts: Vec<u64> = shares.iter().map(|s| s.first_index).collect();
+        firsts.dedup();
+        assert_eq!(firsts.len(), n);
+    }
+}
