@@ -70,11 +70,15 @@ pub struct LoadArgs {
     pub stages: Option<String>,
     /// Open model: start iterations at this rate whatever the target does, e.g. 500/s
     /// or 30/m, for --run-time (overrides the scenario's `arrival_rate:`).
-    #[arg(long = "arrival-rate", value_name = "RATE", conflicts_with_all = ["stages", "arrival_stages"], requires = "run_time")]
+    #[arg(long = "arrival-rate", value_name = "RATE", conflicts_with_all = ["stages", "arrival_stages"])]
     pub arrival_rate: Option<String>,
     /// Open model with ramps: iterations per second over time, e.g. '30s:100/s,5m:100/s,30s:0/s'
     /// (from 0/s; the run ends with the shape).
-    #[arg(long = "arrival-stages", value_name = "STAGES", conflicts_with = "stages")]
+    #[arg(
+        long = "arrival-stages",
+        value_name = "STAGES",
+        conflicts_with = "stages"
+    )]
     pub arrival_stages: Option<String>,
     /// Open model: the most virtual users alive at once, cluster-wide; an
     /// iteration due when all are busy is dropped and counted.

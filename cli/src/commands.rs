@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::scenario::{Scenario, ScenarioSource, Tasks};
+use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::thresholds::Threshold;
 use stampede_master::MasterError;
 use stampede_master::report::{self, RunReport, render_summary};
@@ -161,15 +161,25 @@ pub(crate) fn stages(
 /// The open model: `--arrival-rate` (for `--run-time`) or `--arrival-stages`
 /// with `--max-users`, else the scenario's `arrival_rate:` (unless the command
 /// line asks for `--stages`); `--max-users` also overrides the scenario's.
-pub(crate) fn arrival(scenario: &Scenario, load: &LoadArgs) -> Result<Option<ArrivalRate>, Failure> {
+pub(crate) fn arrival(
+    scenario: &Scenario,
+    load: &LoadArgs,
+) -> Result<Option<ArrivalRate>, Failure> {
     let from_file = scenario.arrival.as_ref().filter(|_| load.stages.is_none());
     let shape = match (&load.arrival_rate, &load.arrival_stages) {
         (Some(rate), _) => {
-            let rate: Rate = rate.parse().map_err(|e| usage(format!("--arrival-rate: {e}")))?;
+            let rate: Rate = rate
+                .parse()
+                .map_err(|e| usage(format!("--arrival-rate: {e}")))?;
             let Some(run_time) = load.run_time else {
-                return Err(usage("--arrival-rate needs --run-time (how long to keep the rate)"));
+                return Err(usage(
+                    "--arrival-rate needs --run-time (how long to keep the rate)",
+                ));
             };
-            Some(ArrivalShape::constant(rate, run_time).map_err(|e| usage(format!("--run-time: {e}")))?)
+            Some(
+                ArrivalShape::constant(rate, run_time)
+                    .map_err(|e| usage(format!("--run-time: {e}")))?,
+            )
         }
         (None, Some(stages)) => Some(
             stages
@@ -185,7 +195,9 @@ pub(crate) fn arrival(scenario: &Scenario, load: &LoadArgs) -> Result<Option<Arr
     match (shape, from_file) {
         (Some(shape), _) => {
             if shape.peak() == Rate::default() {
-                return Err(usage("the arrival rate never starts an iteration (every rate is 0)"));
+                return Err(usage(
+                    "the arrival rate never starts an iteration (every rate is 0)",
+                ));
             }
             let max_users = max_users.ok_or_else(|| {
                 usage("the open model needs --max-users: the most virtual users it may start")

@@ -12,6 +12,46 @@ fn error_of(yaml: &str) -> ScenarioError {
 /// (what, yaml, expected first line of the error)
 const CASES: &[(&str, &str, &str)] = &[
     (
+        "arrival rate without max_users",
+        "arrival_rate: {rate: 10/s, duration: 1m}\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:1:15: `arrival_rate` needs `max_users`: the most virtual users it may start",
+    ),
+    (
+        "arrival rate that does not parse",
+        "arrival_rate: {rate: fast, duration: 1m, max_users: 5}\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:1:22: invalid rate `fast`: expected iterations per time unit, e.g. 500/s or 30/m",
+    ),
+    (
+        "arrival rate with both rate and stages",
+        "arrival_rate:\n  rate: 5/s\n  stages: [{duration: 1m, target: 5/s}]\n  max_users: 5\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:2:3: `arrival_rate` takes either `rate` and `duration` or `stages`, not both",
+    ),
+    (
+        "arrival rate and stages together",
+        "stages: [{duration: 1m, target: 5}]\narrival_rate: {rate: 5/s, duration: 1m, max_users: 5}\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:2:15: `arrival_rate` and `stages` cannot both be set (the open and the closed model)",
+    ),
+    (
+        "arrival rate with zero max_users",
+        "arrival_rate: {rate: 5/s, duration: 1m, max_users: 0}\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:1:52: `max_users` must be at least 1",
+    ),
+    (
+        "arrival rate that never starts an iteration",
+        "arrival_rate:\n  stages: [{duration: 1m, target: 0/s}]\n  max_users: 5\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:2:3: `arrival_rate` never starts an iteration (every rate is 0)",
+    ),
+    (
+        "fixed_count with an arrival rate",
+        "arrival_rate: {rate: 5/s, duration: 1m, max_users: 5}\nusers:\n  - name: A\n    fixed_count: 2\n    sequence: [{get: /}]\n",
+        "s.yaml:4:18: `fixed_count` does not apply with `arrival_rate` (iterations are shared by weight)",
+    ),
+    (
+        "arrival stage of zero length",
+        "arrival_rate:\n  stages: [{duration: 0s, target: 5/s}]\n  max_users: 5\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+        "s.yaml:2:23: a stage lasts zero time",
+    ),
+    (
         "unknown key",
         "users:\n  - name: A\n    wiat: {constant: 1s}\n    sequence: [{get: /}]\n",
         "s.yaml:3:5: unknown field `wiat`",

@@ -125,9 +125,17 @@ async fn csv_files_have_locusts_headers_and_columns() {
     }
 
     let history = parse(&std::fs::read_to_string(&paths[1]).unwrap());
-    assert_eq!(history[0].join(","), LOCUST_HISTORY);
+    // Locust's columns first, then the shape's target next to what was achieved.
+    assert_eq!(history[0][..24].join(","), LOCUST_HISTORY);
+    assert_eq!(
+        history[0][24..].join(","),
+        "Target Users,Target Iterations/s,Iterations/s,Dropped Iterations/s"
+    );
     assert!(history.len() > 3);
-    assert!(history[1..].iter().all(|row| row.len() == 24));
+    assert!(history[1..].iter().all(|row| row.len() == 28));
+    let agg = history[1..].iter().find(|r| r[3] == "Aggregated").unwrap();
+    assert_eq!(agg[24], "4", "target users");
+    assert_eq!(agg[25], "", "no target rate in the closed model");
     assert!(
         history[1..]
             .iter()
@@ -202,9 +210,17 @@ async fn json_report_schema_is_stable() {
             "total",
             "failures",
             "exceptions",
+            "iterations",
+            "service_time",
             "history"
         ])
     );
+    assert_eq!(v["run"]["load"], serde_json::json!({"model": "users"}));
+    assert_eq!(
+        keys(&v["iterations"]),
+        set(&["completed", "per_s", "dropped"])
+    );
+    assert!(v["service_time"].is_null(), "closed model");
     assert_eq!(
         keys(&v["run"]),
         set(&[
@@ -217,7 +233,8 @@ async fn json_report_schema_is_stable() {
             "started",
             "ended",
             "duration_s",
-            "stop_reason"
+            "stop_reason",
+            "load"
         ])
     );
     let endpoint = set(&[
@@ -266,6 +283,9 @@ async fn json_report_schema_is_stable() {
             "unix_ms",
             "users",
             "target_users",
+            "target_rate",
+            "iterations_per_s",
+            "dropped_iterations_per_s",
             "rps",
             "failures_per_s",
             "avg_ms",

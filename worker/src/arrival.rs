@@ -75,7 +75,10 @@ impl ArrivalShare {
         let shape = ArrivalShape::new(Rate::from_milli(a.start_milli), stages)
             .map_err(|e| format!("arrival shape: {e}"))?;
         if let Some(c) = a.classes.iter().find(|c| c.class as usize >= classes) {
-            return Err(format!("arrival share names user class {} of {classes}", c.class));
+            return Err(format!(
+                "arrival share names user class {} of {classes}",
+                c.class
+            ));
         }
         Ok(Self {
             elapsed: Duration::from_millis(a.elapsed_ms),

@@ -31,7 +31,13 @@ fn idle_users_first_then_new_ones_then_drops() {
     assert!(acts.is_empty());
     assert_eq!(a.next_due(), Some(t0));
     a.due(t0, &mut acts);
-    assert_eq!(acts, vec![Action::Start { slot: slot(100, 0), intended: t0 }]);
+    assert_eq!(
+        acts,
+        vec![Action::Start {
+            slot: slot(100, 0),
+            intended: t0
+        }]
+    );
     acts.clear();
     let second = a.next_due().unwrap();
     assert!(second > t0 && second <= t0 + ms(101), "{:?}", second - t0);
@@ -45,7 +51,9 @@ fn idle_users_first_then_new_ones_then_drops() {
     a.idle(slot(100, 0), &mut acts);
     assert!(acts.is_empty());
     a.due(t0 + ms(350), &mut acts);
-    assert!(matches!(acts[..], [Action::Run { slot: s, intended }] if s == slot(100, 0) && intended <= t0 + ms(350)));
+    assert!(
+        matches!(acts[..], [Action::Run { slot: s, intended }] if s == slot(100, 0) && intended <= t0 + ms(350))
+    );
     assert_eq!(a.alive(), 2);
 }
 
@@ -108,7 +116,12 @@ fn classes_share_the_rate_and_users_by_weight() {
 fn a_new_share_keeps_users_retires_extras_and_starts_mid_shape() {
     let t0 = Instant::now();
     let mut acts = Vec::new();
-    let mut a = Arrival::new(share("1ms:100/s,10s:100/s", 4, &[(0, 1)]), t0, None, &mut acts);
+    let mut a = Arrival::new(
+        share("1ms:100/s,10s:100/s", 4, &[(0, 1)]),
+        t0,
+        None,
+        &mut acts,
+    );
     a.due(t0 + ms(50), &mut acts);
     let started: Vec<UserSlot> = acts
         .iter()
@@ -128,19 +141,31 @@ fn a_new_share_keeps_users_retires_extras_and_starts_mid_shape() {
     next.elapsed = Duration::from_secs(5);
     next.first_index = 500;
     let mut b = Arrival::new(next, t1, Some(a), &mut acts);
-    assert_eq!(acts.iter().filter(|x| matches!(x, Action::Retire(_))).count(), 3);
+    assert_eq!(
+        acts.iter()
+            .filter(|x| matches!(x, Action::Retire(_)))
+            .count(),
+        3
+    );
     assert_eq!(b.alive(), 1);
     // The schedule picks up 5 s into the shape: the next iteration is due
     // within one period (20 ms at 50/s).
     let next_due = b.next_due().unwrap();
-    assert!(next_due >= t1 && next_due <= t1 + ms(20), "{:?}", next_due - t1);
+    assert!(
+        next_due >= t1 && next_due <= t1 + ms(20),
+        "{:?}",
+        next_due - t1
+    );
     acts.clear();
     b.due(next_due, &mut acts);
     assert!(matches!(acts[..], [Action::Run { .. }]), "{acts:?}");
     // A class that is gone: its users retire when they come back.
     let mut acts2 = Vec::new();
     let mut c = Arrival::new(share("1s:10/s", 4, &[(1, 1)]), t1, Some(b), &mut acts2);
-    assert!(acts2.is_empty(), "the busy user is not retired yet: {acts2:?}");
+    assert!(
+        acts2.is_empty(),
+        "the busy user is not retired yet: {acts2:?}"
+    );
     c.idle(started[3], &mut acts2);
     assert_eq!(acts2, vec![Action::Retire(started[3])]);
 }
@@ -149,7 +174,12 @@ fn a_new_share_keeps_users_retires_extras_and_starts_mid_shape() {
 fn the_schedule_ends_with_the_shape() {
     let t0 = Instant::now();
     let mut acts = Vec::new();
-    let mut a = Arrival::new(share("1ms:1000/s,1s:1000/s", 10_000, &[(0, 1)]), t0, None, &mut acts);
+    let mut a = Arrival::new(
+        share("1ms:1000/s,1s:1000/s", 10_000, &[(0, 1)]),
+        t0,
+        None,
+        &mut acts,
+    );
     a.due(t0 + Duration::from_secs(5), &mut acts);
     // The 1 ms ramp holds half an iteration: 1 + 1000 in all.
     assert_eq!(acts.len(), 1001);

@@ -95,7 +95,11 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         ));
     }
     if arrival.is_some()
-        && let Some(f) = raw.users.value.iter().find_map(|u| u.value.fixed_count.as_ref())
+        && let Some(f) = raw
+            .users
+            .value
+            .iter()
+            .find_map(|u| u.value.fixed_count.as_ref())
     {
         return Err(c.loc.at(
             &f.referenced,

@@ -9,7 +9,10 @@ use crate::shape::{ArrivalRate, ArrivalShape, Rate, RateStage, Stage, Stages};
 type Result<T> = std::result::Result<T, ScenarioError>;
 
 /// `stages:` into [`Stages`].
-pub(crate) fn stages(c: &Compiler<'_>, raw: Option<&Sp<Vec<Sp<RawStage>>>>) -> Result<Option<Stages>> {
+pub(crate) fn stages(
+    c: &Compiler<'_>,
+    raw: Option<&Sp<Vec<Sp<RawStage>>>>,
+) -> Result<Option<Stages>> {
     let Some(list) = raw else { return Ok(None) };
     let mut stages = Vec::new();
     for st in &list.value {
@@ -30,12 +33,18 @@ pub(crate) fn stages(c: &Compiler<'_>, raw: Option<&Sp<Vec<Sp<RawStage>>>>) -> R
 }
 
 fn rate(c: &Compiler<'_>, t: &Sp<Text>) -> Result<Rate> {
-    t.value.0.parse().map_err(|e: String| c.loc.at(&t.referenced, e))
+    t.value
+        .0
+        .parse()
+        .map_err(|e: String| c.loc.at(&t.referenced, e))
 }
 
 /// `arrival_rate:` into [`ArrivalRate`]: a constant `rate` for `duration`, or
 /// `stages` from `start_rate` (0 by default); `max_users` is required.
-pub(crate) fn arrival(c: &Compiler<'_>, raw: Option<&Sp<RawArrival>>) -> Result<Option<ArrivalRate>> {
+pub(crate) fn arrival(
+    c: &Compiler<'_>,
+    raw: Option<&Sp<RawArrival>>,
+) -> Result<Option<ArrivalRate>> {
     let Some(a) = raw else { return Ok(None) };
     let at = &a.referenced;
     let r = &a.value;
@@ -54,14 +63,16 @@ pub(crate) fn arrival(c: &Compiler<'_>, raw: Option<&Sp<RawArrival>>) -> Result<
         }
         (Some(rt), None) => {
             if let Some(s) = &r.start_rate {
-                return Err(c
-                    .loc
-                    .at(&s.referenced, "`start_rate` goes with `stages`, not with `rate`"));
+                return Err(c.loc.at(
+                    &s.referenced,
+                    "`start_rate` goes with `stages`, not with `rate`",
+                ));
             }
             let Some(d) = &r.duration else {
-                return Err(c
-                    .loc
-                    .at(at, "`arrival_rate` with `rate` needs a `duration` (e.g. 5m)"));
+                return Err(c.loc.at(
+                    at,
+                    "`arrival_rate` with `rate` needs a `duration` (e.g. 5m)",
+                ));
             };
             let duration = c.duration(d)?;
             ArrivalShape::constant(rate(c, rt)?, duration)
@@ -105,7 +116,10 @@ pub(crate) fn arrival(c: &Compiler<'_>, raw: Option<&Sp<RawArrival>>) -> Result<
         Some(m) => m.value,
     };
     if shape.peak() == Rate::default() {
-        return Err(c.loc.at(at, "`arrival_rate` never starts an iteration (every rate is 0)"));
+        return Err(c.loc.at(
+            at,
+            "`arrival_rate` never starts an iteration (every rate is 0)",
+        ));
     }
     Ok(Some(ArrivalRate { shape, max_users }))
 }

@@ -45,7 +45,9 @@ impl FromStr for Rate {
 
     /// `500/s`, `30/m`, `2/h`, `0.5/s`, or a bare number of iterations per second.
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("invalid rate `{text}`: expected iterations per time unit, e.g. 500/s or 30/m");
+        let bad = || {
+            format!("invalid rate `{text}`: expected iterations per time unit, e.g. 500/s or 30/m")
+        };
         let t = text.trim();
         let (count, unit) = t.split_once('/').unwrap_or((t, "s"));
         let count: f64 = count.trim().parse().map_err(|_| bad())?;

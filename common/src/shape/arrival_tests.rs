@@ -39,7 +39,11 @@ fn constant_rate_starts_iteration_k_at_k_over_rate() {
     assert_eq!(s.time_of(0), Some(Duration::ZERO));
     assert_eq!(s.time_of(1), Some(Duration::from_micros(500)));
     assert_eq!(s.time_of(39_999), Some(secs(19.9995)));
-    assert_eq!(s.time_of(40_000), None, "the shape ends before the 40,001st");
+    assert_eq!(
+        s.time_of(40_000),
+        None,
+        "the shape ends before the 40,001st"
+    );
     assert_eq!(s.iterations_by(secs(20.0)), 40_000.0);
     assert_eq!(s.rate_at(secs(19.9)), Some(2000.0));
     assert_eq!(s.rate_at(secs(20.0)), None);
@@ -75,11 +79,26 @@ fn stage_edges_and_zero_rate_stages() {
     let s = ArrivalShape::new(
         "1/s".parse().unwrap(),
         vec![
-            RateStage { duration: secs(3.0), target: "1/s".parse().unwrap() },
-            RateStage { duration: secs(0.001), target: Rate::default() },
-            RateStage { duration: secs(5.0), target: Rate::default() },
-            RateStage { duration: secs(0.001), target: "1/s".parse().unwrap() },
-            RateStage { duration: secs(2.0), target: "1/s".parse().unwrap() },
+            RateStage {
+                duration: secs(3.0),
+                target: "1/s".parse().unwrap(),
+            },
+            RateStage {
+                duration: secs(0.001),
+                target: Rate::default(),
+            },
+            RateStage {
+                duration: secs(5.0),
+                target: Rate::default(),
+            },
+            RateStage {
+                duration: secs(0.001),
+                target: "1/s".parse().unwrap(),
+            },
+            RateStage {
+                duration: secs(2.0),
+                target: "1/s".parse().unwrap(),
+            },
         ],
     )
     .unwrap();
@@ -101,8 +120,15 @@ fn bad_arrival_stages_say_why() {
         e("1m"),
         "invalid arrival stages `1m`: `1m` is not DURATION:RATE, e.g. 1m:500/s"
     );
-    assert!(e("1m:lots").contains("invalid rate `lots`"), "{}", e("1m:lots"));
-    assert_eq!(e("0s:10/s"), "invalid arrival stages `0s:10/s`: a stage lasts zero time");
+    assert!(
+        e("1m:lots").contains("invalid rate `lots`"),
+        "{}",
+        e("1m:lots")
+    );
+    assert_eq!(
+        e("0s:10/s"),
+        "invalid arrival stages `0s:10/s`: a stage lasts zero time"
+    );
 }
 
 #[test]
@@ -116,7 +142,10 @@ fn splits_over_workers_keep_the_sum_with_remainders() {
         for (i, stage) in s.stages().iter().enumerate() {
             let got: Vec<u64> = parts.iter().map(|p| p.stages()[i].target.milli()).collect();
             assert_eq!(got.iter().sum::<u64>(), stage.target.milli(), "n={n}");
-            assert!(got.iter().max().unwrap() - got.iter().min().unwrap() <= 1, "{got:?}");
+            assert!(
+                got.iter().max().unwrap() - got.iter().min().unwrap() <= 1,
+                "{got:?}"
+            );
             // Remainders go to the first workers.
             assert!(got.windows(2).all(|w| w[0] >= w[1]), "{got:?}");
         }

@@ -271,7 +271,9 @@ impl RunStats {
         let open = &mut self.open;
         for (key, s) in &interval.service {
             open.service.entry(key.clone()).or_default().merge(s);
-            open.service_total.get_or_insert_with(EndpointStats::new).merge(s);
+            open.service_total
+                .get_or_insert_with(EndpointStats::new)
+                .merge(s);
         }
         open.iterations += interval.iterations;
         open.dropped += interval.dropped_iterations;

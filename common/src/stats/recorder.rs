@@ -136,11 +136,7 @@ impl Recorder {
         let Some(cell) = self.slots.get(slot) else {
             return;
         };
-        lock(cell).record(
-            micros,
-            content_bytes,
-            error.is_some(),
-        );
+        lock(cell).record(micros, content_bytes, error.is_some());
         if let Some(err) = error {
             let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
             match f.get_mut(&(slot, err.to_owned())) {

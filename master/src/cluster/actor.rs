@@ -398,7 +398,11 @@ impl Actor {
             plan.spawn_rate = 0.0;
         }
         let selected = select_classes(&plan.scenario, &plan.classes)?;
-        let closed_users = if plan.arrival.is_some() { 0 } else { plan.users };
+        let closed_users = if plan.arrival.is_some() {
+            0
+        } else {
+            plan.users
+        };
         let classes = assign_classes(&plan.scenario, &selected, closed_users);
         let all = split(&classes, 1).remove(0);
         let live = self.live();
@@ -625,11 +629,11 @@ impl Actor {
             .map(|w| w.users)
             .sum();
         if let Some(run) = self.run.as_mut() {
-            let rate = run.plan.arrival.as_ref().map(|a| {
-                a.shape
-                    .rate_at(run.began.elapsed())
-                    .unwrap_or_default()
-            });
+            let rate = run
+                .plan
+                .arrival
+                .as_ref()
+                .map(|a| a.shape.rate_at(run.began.elapsed()).unwrap_or_default());
             run.stats.set_target_rate(rate);
             run.stats.tick(SystemTime::now(), users, run.plan.users);
         }

@@ -2,7 +2,8 @@
 //! and dashboards that read Locust's CSV work unchanged: `PREFIX_stats.csv`,
 //! `PREFIX_stats_history.csv`, `PREFIX_failures.csv`, `PREFIX_exceptions.csv`.
 //! Times are milliseconds; unlike Locust's, percentiles are not rounded to
-//! buckets (exact to 3 significant digits).
+//! buckets (exact to 3 significant digits). The history file has four more
+//! columns after Locust's: the load shape's target next to what was achieved.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use super::RunReport;
 /// `_stats.csv` header.
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 /// `_stats_history.csv` header.
-pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size,Target Users,Target Iterations/s,Iterations/s,Dropped Iterations/s";
 /// `_failures.csv` header.
 pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
 /// `_exceptions.csv` header.
@@ -109,6 +110,7 @@ pub fn history_csv(r: &RunReport, full_history: bool) -> String {
                 f.push(num(e.failures as f64 / tick_secs));
                 f.extend(percentiles(e.requests, &e.percentiles_ms));
                 f.extend(totals(&e.total));
+                f.extend([String::new(), String::new(), String::new(), String::new()]);
                 out.push_str(&line(&f));
             }
         }
@@ -123,6 +125,12 @@ pub fn history_csv(r: &RunReport, full_history: bool) -> String {
         ];
         f.extend(percentiles(tick_requests, &p.percentiles_ms));
         f.extend(totals(&p.total));
+        f.extend([
+            p.target_users.to_string(),
+            p.target_rate.map(num).unwrap_or_default(),
+            num(p.iterations_per_s),
+            num(p.dropped_per_s),
+        ]);
         out.push_str(&line(&f));
     }
     out
