@@ -169,6 +169,20 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     assert!(total["avg_ms"].as_f64().unwrap() >= service["avg_ms"].as_f64().unwrap());
     assert_eq!(total["requests"], service["requests"]);
 
+    // The HTML report shows the shape against what was achieved, and both
+    // latencies.
+    let html = stampede_master::report::html::render_html(&JsonReport::new(&open));
+    for part in [
+        "Arrival rate",
+        "Iterations per second",
+        "from each iteration's intended start",
+        "Service time percentiles, from sending each request (uncorrected)",
+    ] {
+        assert!(html.contains(part), "the html report lacks {part:?}");
+    }
+    let closed_html = stampede_master::report::html::render_html(&JsonReport::new(&closed));
+    assert!(!closed_html.contains("Service time percentiles"));
+
     // The closed model's rate fell with the target: 4 users at 300 ms each
     // make at most ~13 requests a second.
     assert_eq!(cj["run"]["load"]["model"], "users");

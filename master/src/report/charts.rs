@@ -378,6 +378,29 @@ pub(super) fn write_charts(out: &mut String, r: &JsonReport) -> fmt::Result {
     }
     let caption = format!("{how}running and target users are the bucket maximum.");
     chart("users", users, 180.0).write_figure(out, "Users", &caption)?;
+    if h.iter().any(|t| t.target_rate.is_some()) {
+        let its = vec![
+            area(
+                "iterations/s",
+                "c-rps",
+                b.mean(&col(&|i| h[i].iterations_per_s)),
+            ),
+            area(
+                "dropped/s",
+                "c-fail",
+                b.mean(&col(&|i| h[i].dropped_iterations_per_s)),
+            ),
+            line(
+                "target",
+                "c-target",
+                b.mean(&h.iter().map(|t| t.target_rate).collect::<Vec<_>>()),
+            ),
+        ];
+        let caption = format!(
+            "{how}the open model: iterations completed and dropped per second against the target rate."
+        );
+        chart("it/s", its, 200.0).write_figure(out, "Iterations per second", &caption)?;
+    }
     out.push_str("</div>");
     write_endpoint_charts(out, r, &times, x_max)?;
     out.push_str("</section>");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stampede_common::duration::format_duration;
 
-use super::json::{Endpoint, JsonReport, Percentiles};
+use super::json::{Endpoint, JsonReport, Load, Percentiles};
 
 #[path = "charts.rs"]
 mod charts;
@@ -227,11 +227,34 @@ fn write_header(out: &mut String, r: &JsonReport) -> fmt::Result {
         "threshold_aborted" => "aborted: a threshold failed",
         other => other,
     };
+    let load = match &run.load {
+        Load::ArrivalRate {
+            stages, max_users, ..
+        } => {
+            let peak = stages.iter().map(|s| s.target_rate).fold(0.0, f64::max);
+            [
+                ("Arrival rate", format!("up to {} iterations/s", rate(peak))),
+                (
+                    "Iterations",
+                    format!(
+                        "{} done, {} dropped (max {} users)",
+                        int(r.iterations.completed),
+                        int(r.iterations.dropped),
+                        int(*max_users)
+                    ),
+                ),
+            ]
+        }
+        _ => [
+            ("Users", int(run.users)),
+            ("Spawn rate", format!("{spawn} users/s")),
+        ],
+    };
     let items = [
         ("Run", format!("{} – {} UTC", Esc(&start), Esc(&end))),
         ("Duration", format_duration(duration)),
-        ("Users", int(run.users)),
-        ("Spawn rate", format!("{spawn} users/s")),
+        load[0].clone(),
+        load[1].clone(),
         ("Workers", int(run.workers as u64)),
         ("Stop reason", Esc(reason).to_string()),
     ];
@@ -244,6 +267,7 @@ fn write_header(out: &mut String, r: &JsonReport) -> fmt::Result {
         ("thresholds", "Thresholds", !r.thresholds.is_empty()),
         ("stats", "Request statistics", true),
         ("percentiles", "Percentiles", true),
+        ("service", "Service times", r.service_time.is_some()),
         ("failures", "Failures", !r.failures.is_empty()),
         ("exceptions", "Exceptions", !r.exceptions.is_empty()),
         ("charts", "Charts", true),
@@ -387,9 +411,31 @@ fn write_stats(out: &mut String, r: &JsonReport) -> fmt::Result {
     out.push_str("</tbody><tfoot>");
     row(out, &r.total)?;
     out.push_str("</tfoot></table></div></section>");
+    let (id, title) = match &r.service_time {
+        Some(_) => (
+            "percentiles",
+            "Response time percentiles, from each iteration's intended start",
+        ),
+        None => ("percentiles", "Response time percentiles"),
+    };
+    write_percentiles(out, id, title, &r.stats, &r.total)?;
+    if let Some(st) = &r.service_time {
+        let title = "Service time percentiles, from sending each request (uncorrected)";
+        write_percentiles(out, "service", title, &st.stats, &st.total)?;
+    }
+    Ok(())
+}
+
+fn write_percentiles(
+    out: &mut String,
+    id: &str,
+    title: &str,
+    rows: &[Endpoint],
+    total: &Endpoint,
+) -> fmt::Result {
     let heads = "Type|Name|>50%|>66%|>75%|>80%|>90%|>95%|>98%|>99%|>99.9%|>99.99%|>100%";
     let sum = "ms, exact to 3 significant digits";
-    open_table(out, "percentiles", "Response time percentiles", sum, heads)?;
+    open_table(out, id, title, sum, heads)?;
     let row = |out: &mut String, e: &Endpoint| {
         let p: &Percentiles = &e.percentiles_ms;
         let values = [
@@ -399,9 +445,9 @@ fn write_stats(out: &mut String, r: &JsonReport) -> fmt::Result {
         cells.extend(values.iter().chain([&p.p100]).map(|v| ("n", ms(*v))));
         tr(out, &cells)
     };
-    r.stats.iter().try_for_each(|e| row(out, e))?;
+    rows.iter().try_for_each(|e| row(out, e))?;
     out.push_str("</tbody><tfoot>");
-    row(out, &r.total)?;
+    row(out, total)?;
     out.push_str("</tfoot></table></div></section>");
     Ok(())
 }
