@@ -168,6 +168,7 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                     plan,
                     run_time: args.load.run_time,
                     thresholds,
+                    stages: stages.clone(),
                 },
                 auth,
                 listener,
@@ -176,7 +177,7 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                 expect_wait: args.expect_workers_max_wait,
                 output: &args.output,
             };
-            web_ui(run, stages.is_some(), shutdown).await
+            web_ui(run, shutdown).await
         }
         None => {
             let cfg = HeadlessConfig {
@@ -237,14 +238,8 @@ pub(crate) struct WebRun<'a> {
 /// files and exit code (0 when no run was made).
 pub(crate) async fn web_ui(
     run: WebRun<'_>,
-    has_stages: bool,
     shutdown: CancellationToken,
 ) -> Result<ExitCode, Failure> {
-    if has_stages {
-        warn!(
-            "the web ui does not follow load shapes (`stages`) yet: runs use the form's users and spawn rate"
-        );
-    }
     let WebRun {
         master,
         template,

@@ -363,6 +363,7 @@ async fn run_web(
             plan,
             run_time: args.load.run_time,
             thresholds,
+            stages,
         },
         auth,
         listener,
@@ -371,7 +372,7 @@ async fn run_web(
         expect_wait: Some(Duration::from_secs(30)),
         output: &args.output,
     };
-    let code = web_ui(run, stages.is_some(), shutdown).await;
+    let code = web_ui(run, shutdown).await;
     stop.cancel();
     code
 }

@@ -34,11 +34,21 @@ impl Drop for Ui {
 
 impl Ui {
     async fn start(workers: usize, auth: Auth) -> Self {
+        Self::with(workers, auth, YAML, None).await
+    }
+
+    async fn with(
+        workers: usize,
+        auth: Auth,
+        yaml: &str,
+        stages: Option<stampede_common::shape::Stages>,
+    ) -> Self {
         let c = Cluster::start(workers).await;
         let template = RunTemplate {
-            plan: c.plan(YAML, 4, 100.0),
+            plan: c.plan(yaml, 4, 100.0),
             run_time: None,
             thresholds: vec!["fail_ratio<50%".parse().unwrap()],
+            stages,
         };
         let stop = CancellationToken::new();
         let app = WebApp::new(c.master.clone(), template, stop.clone());
@@ -566,4 +576,60 @@ async fn login_or_token_is_required_when_configured() {
         .header("origin", ui.url.clone())
         .json(&json!({"users": 1}));
     assert_eq!(Ui::send(ok).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_runs_follow_stages_and_arrival_rates() {
+    // Stages: 0 -> 6 users over 1 s, held for 1 s; the run ends with the shape.
+    let ui = Ui::with(2, Auth::none(), YAML, Some("1s:6,1s:6".parse().unwrap())).await;
+    let (status, _) = ui
+        .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    ui.wait_workers(&[3, 3]).await;
+    assert_error(
+        ui.post("/api/users", json!({"user_count": 10})).await,
+        StatusCode::CONFLICT,
+        "the run follows its load shape",
+    );
+    eventually("the shape ends the run", async || {
+        let (_, s) = ui.get("/api/stats").await;
+        (s["state"] == "stopped").then_some(())
+    })
+    .await;
+    let (_, report) = ui.get("/api/report.json").await;
+    assert_eq!(report["run"]["load"]["model"], "stages");
+    assert_eq!(report["run"]["stop_reason"], "run_time");
+    drop(ui);
+
+    // An arrival rate: iterations on schedule, the target rate in the history.
+    let yaml = "arrival_rate: {rate: 20/s, duration: 2s, max_users: 10}\nusers:\n  - name: V\n    sequence: [{get: /api/products/1/}]\n";
+    let ui = Ui::with(2, Auth::none(), yaml, None).await;
+    let (status, _) = ui
+        .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, h) = eventually("a history point with a target rate", async || {
+        let (st, h) = ui.get("/api/history").await;
+        h["points"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["target_rate"] == 20.0))
+            .then_some((st, h))
+    })
+    .await;
+    assert!(h["points"][0].get("iterations_per_s").is_some());
+    assert_error(
+        ui.post("/api/users", json!({"user_count": 10})).await,
+        StatusCode::CONFLICT,
+        "the run follows its load shape",
+    );
+    eventually("the arrival rate ends the run", async || {
+        let (_, s) = ui.get("/api/stats").await;
+        (s["state"] == "stopped").then_some(())
+    })
+    .await;
+    let (_, report) = ui.get("/api/report.json").await;
+    assert_eq!(report["run"]["load"]["model"], "arrival_rate");
+    let done = report["iterations"]["completed"].as_u64().unwrap();
+    assert!((35..=41).contains(&done), "{done} of 40 iterations");
 }

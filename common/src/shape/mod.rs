@@ -83,6 +83,16 @@ impl Stages {
     }
 }
 
+impl Stages {
+    /// What to ask of the cluster `elapsed` into the run: the target users
+    /// and a spawn rate twice the ramp's slope (at least 1/s), so workers keep
+    /// up between updates; `None` once the shape is over.
+    pub fn command_at(&self, elapsed: Duration) -> Option<(u64, f64)> {
+        self.target_at(elapsed)
+            .map(|(users, slope)| (users, (slope * 2.0).max(1.0)))
+    }
+}
+
 impl FromStr for Stages {
     type Err = StagesError;
 

@@ -91,12 +91,11 @@ pub async fn run_headless(
     let reason = loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                if let Some((users, slope)) = cfg.stages.as_ref().and_then(|st| st.target_at(start.elapsed()))
+                if let Some((users, rate)) = cfg.stages.as_ref().and_then(|st| st.command_at(start.elapsed()))
                     && users != shape_users
                 {
                     shape_users = users;
-                    // Faster than the ramp, so workers keep up between updates.
-                    master.set_users(users, (slope * 2.0).max(1.0)).await?;
+                    master.set_users(users, rate).await?;
                 }
                 let printing = cfg.print_interval.is_some_and(|every| last_print.elapsed() >= every);
                 if !printing && abort_on.is_empty() {

@@ -1,7 +1,8 @@
 //! [`WebApp`]: the runs the web UI (or its API, or `--autostart`) starts on
 //! the master. It makes a checked start request its [`RunPlan`], ends the run
-//! at its run time or when an `abort_on_fail` threshold is lost, stops it on
-//! request, and keeps the last finished run's report for the downloads.
+//! at its run time or when an `abort_on_fail` threshold is lost, moves its
+//! users along a `stages` shape, stops it on request, and keeps the last
+//! finished run's report for the downloads.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
@@ -14,8 +15,8 @@ use tracing::{info, warn};
 
 use super::RunTemplate;
 use super::input::{self, StartRequest, WebError};
-use crate::cluster::{MasterHandle, RunPlan};
-use crate::report::{RunReport, StopReason};
+use crate::cluster::{FinishedRun, MasterHandle, RunPlan};
+use crate::report::{LoadModel, RunReport, StopReason};
 
 /// How often run times and `abort_on_fail` thresholds are checked.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -171,13 +172,27 @@ impl WebApp {
             self.session().phase = Phase::Idle;
             return Err(WebError::Conflict("no worker is connected yet".into()));
         }
+        let mut plan = plan;
+        // A shape sets the users (from 0) and ends the run with it.
+        let shape_end = match (&self.inner.template.stages, &plan.arrival) {
+            (Some(st), _) => {
+                plan.users = 0;
+                Some(st.total())
+            }
+            (None, Some(a)) => Some(a.shape.total()),
+            (None, None) => None,
+        };
+        let run_time = match (shape_end, req.run_time) {
+            (Some(end), Some(t)) => Some(t.min(end)),
+            (end, t) => end.or(t),
+        };
         match self.inner.master.start(plan.clone()).await {
             Ok(id) => {
                 info!(run = id, users = plan.users, spawn_rate = plan.spawn_rate, host = %plan.settings.host, "run started from the web ui");
                 self.session().phase = Phase::Running(Current {
                     id,
                     plan,
-                    run_time: req.run_time,
+                    run_time,
                     started: SystemTime::now(),
                     started_at: Instant::now(),
                 });
@@ -198,6 +213,11 @@ impl WebApp {
     pub async fn set_users(&self, users: u64, spawn_rate: Option<f64>) -> Result<(), WebError> {
         input::check_change(users, spawn_rate)?;
         let rate = match &self.session().phase {
+            Phase::Running(cur) if self.follows_shape(cur) => {
+                return Err(WebError::Conflict(
+                    "the run follows its load shape (`stages` or `arrival_rate`): its users cannot be changed".into(),
+                ));
+            }
             Phase::Running(cur) => spawn_rate.unwrap_or(cur.plan.spawn_rate),
             _ => return Err(not_running()),
         };
@@ -207,6 +227,41 @@ impl WebApp {
             cur.plan.spawn_rate = rate;
         }
         Ok(())
+    }
+
+    fn report_of(&self, run: FinishedRun, plan: &RunPlan, reason: StopReason) -> RunReport {
+        let mut report = RunReport::new(run, plan, &self.inner.template.thresholds, reason);
+        if let Some(st) = &self.inner.template.stages {
+            report.load = LoadModel::Stages(st.clone());
+        }
+        report
+    }
+
+    fn follows_shape(&self, cur: &Current) -> bool {
+        self.inner.template.stages.is_some() || cur.plan.arrival.is_some()
+    }
+
+    /// Moves the run's users along the `stages` shape.
+    async fn follow_stages(&self, cur: &Current) {
+        let Some(st) = &self.inner.template.stages else {
+            return;
+        };
+        let Some((users, rate)) = st.command_at(cur.started_at.elapsed()) else {
+            return;
+        };
+        if users == cur.plan.users {
+            return;
+        }
+        if let Err(e) = self.inner.master.set_users(users, rate).await {
+            warn!(error = %e, "cannot follow the load shape");
+            return;
+        }
+        if let Phase::Running(now) = &mut self.session().phase
+            && now.id == cur.id
+        {
+            now.plan.users = users;
+            now.plan.spawn_rate = rate;
+        }
     }
 
     /// Stops the run, waits for the workers' last reports and keeps its report.
@@ -228,12 +283,7 @@ impl WebApp {
         let mut s = self.session();
         s.phase = Phase::Idle;
         let finished = stopped?.ok_or_else(not_running)?;
-        let report = Arc::new(RunReport::new(
-            finished,
-            &cur.plan,
-            &self.inner.template.thresholds,
-            reason,
-        ));
+        let report = Arc::new(self.report_of(finished, &cur.plan, reason));
         info!(
             run = cur.id,
             requests = report.snapshot.total.requests,
@@ -275,10 +325,9 @@ impl WebApp {
         {
             // A run in progress has no stop reason yet; "interrupted" is the
             // closest the report's schema has.
-            return Ok(Arc::new(RunReport::new(
+            return Ok(Arc::new(self.report_of(
                 now,
                 &cur.plan,
-                &self.inner.template.thresholds,
                 StopReason::Interrupted,
             )));
         }
@@ -316,6 +365,7 @@ impl WebApp {
             let _ = self.stop(StopReason::RunTime).await;
             return;
         }
+        self.follow_stages(&cur).await;
         let elapsed = cur.started_at.elapsed();
         let due: Vec<Threshold> = self
             .inner

@@ -38,6 +38,9 @@ pub struct RunTemplate {
     pub run_time: Option<Duration>,
     /// Judged live and on each finished run.
     pub thresholds: Vec<Threshold>,
+    /// Runs follow this shape of target users instead of the form's users
+    /// (and end with it). The open model's shape is in `plan.arrival`.
+    pub stages: Option<stampede_common::shape::Stages>,
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");

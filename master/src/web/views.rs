@@ -9,6 +9,7 @@ use stampede_common::thresholds::{Verdict, evaluate};
 use super::WebApp;
 use super::control::Phase;
 use crate::cluster::{ClusterView, WorkerInfo, WorkerState};
+use crate::report::LoadModel;
 use crate::report::json::{Endpoint, Exception, Failure, rfc3339_ms};
 
 /// Rows and failures shown at most (as Locust's UI), besides the Aggregated row.
@@ -77,6 +78,9 @@ pub struct RunInfo {
     elapsed_s: f64,
     /// Why it ended (a finished run only).
     stop_reason: Option<&'static str>,
+    /// How the load is shaped: `users`, `stages` or `arrival_rate` (the
+    /// open model, where `users` is its max_users).
+    model: &'static str,
 }
 
 /// `GET /api/stats`: everything the page shows at once.
@@ -97,6 +101,10 @@ pub struct StatsView {
     exceptions: Vec<Exception>,
     thresholds: Vec<Verdict>,
     workers: Vec<WorkerRow>,
+    /// Iterations completed.
+    iterations: u64,
+    /// Open model: iterations dropped (no free user).
+    dropped_iterations: u64,
 }
 
 /// One chart point (a second of the run).
@@ -105,6 +113,11 @@ pub struct Point {
     /// Unix milliseconds.
     t: i64,
     users: u64,
+    target_users: u64,
+    /// Open model: the target iterations per second.
+    target_rate: Option<f64>,
+    iterations_per_s: f64,
+    dropped_per_s: f64,
     rps: f64,
     failures_per_s: f64,
     avg_ms: f64,
@@ -119,6 +132,10 @@ impl From<&HistoryPoint> for Point {
         Self {
             t: p.unix_ms,
             users: p.users,
+            target_users: p.target_users,
+            target_rate: p.target_rate,
+            iterations_per_s: p.iterations_per_s,
+            dropped_per_s: p.dropped_per_s,
             rps: p.rps,
             failures_per_s: p.fail_per_s,
             avg_ms: p.avg_ms,
@@ -180,6 +197,11 @@ pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
                 remaining_s: cur.remaining().map(|d| d.as_secs_f64()),
                 elapsed_s: snap.elapsed_s,
                 stop_reason: None,
+                model: match (&cur.plan.arrival, &app.template().stages) {
+                    (Some(_), _) => "arrival_rate",
+                    (None, Some(_)) => "stages",
+                    (None, None) => "users",
+                },
             };
             (Some(run), Some(snap.clone()))
         }
@@ -198,6 +220,11 @@ pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
                 remaining_s: None,
                 elapsed_s: r.snapshot.elapsed_s,
                 stop_reason: Some(r.reason.as_str()),
+                model: match &r.load {
+                    LoadModel::Users => "users",
+                    LoadModel::Stages(_) => "stages",
+                    LoadModel::Arrival(_) => "arrival_rate",
+                },
             };
             (Some(run), Some(r.snapshot.clone()))
         }
@@ -207,7 +234,9 @@ pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
         Phase::Idle if last.is_some() => "stopped",
         Phase::Idle => "ready",
         Phase::Starting => "spawning",
-        Phase::Running(cur) if user_count < cur.plan.users => "spawning",
+        Phase::Running(cur) if cur.plan.arrival.is_none() && user_count < cur.plan.users => {
+            "spawning"
+        }
         Phase::Running(_) => "running",
         Phase::Stopping(_) => "stopping",
     };
@@ -232,7 +261,12 @@ pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
         ),
         None => (Vec::new(), None, false, Vec::new(), Vec::new()),
     };
+    let (iterations, dropped_iterations) = snapshot
+        .as_ref()
+        .map_or((0, 0), |s| (s.iterations, s.dropped_iterations));
     StatsView {
+        iterations,
+        dropped_iterations,
         state,
         run,
         user_count,

@@ -118,11 +118,14 @@ function renderStats(s) {
 const CHARTS = [
   ['chart-rps', 'legend-rps', [{ key: 'rps', name: 'Requests/s', color: '#16a34a' }, { key: 'failures_per_s', name: 'Failures/s', color: '#dc2626' }], rate],
   ['chart-rt', 'legend-rt', [{ key: 'p50_ms', name: 'p50', color: '#2563eb' }, { key: 'p95_ms', name: 'p95', color: '#f59e0b' }, { key: 'p99_ms', name: 'p99', color: '#9333ea' }], ms],
-  ['chart-users', 'legend-users', [{ key: 'users', name: 'Users', color: '#0ea5e9' }], int],
+  ['chart-users', 'legend-users', [{ key: 'users', name: 'Users', color: '#0ea5e9' }, { key: 'target_users', name: 'Target users', color: '#94a3b8' }], int],
+  // The open model only: the target rate next to what was achieved.
+  ['chart-its', 'legend-its', [{ key: 'iterations_per_s', name: 'Iterations/s', color: '#16a34a' }, { key: 'dropped_per_s', name: 'Dropped/s', color: '#dc2626' }, { key: 'target_rate', name: 'Target rate', color: '#94a3b8' }], rate],
 ];
 
 function renderCharts() {
   if (ui.tab !== 'charts') return;
+  $('card-its').hidden = !ui.points.some((p) => p.target_rate != null);
   for (const [id, legendId, series, fmt] of CHARTS) drawChart($(id), ui.points, series, { fmt, legend: $(legendId) });
 }
 
