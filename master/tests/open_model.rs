@@ -17,6 +17,10 @@ use stampede_proto::v1::RunSettings;
 use stampede_shop::{LatencyRange, Shop, ShopConfig};
 use tokio_util::sync::CancellationToken;
 
+mod support;
+
+use support::{Cluster, wait_until};
+
 async fn shop() -> (Shop, SocketAddr, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -77,20 +81,36 @@ fn json(r: &RunReport) -> serde_json::Value {
     serde_json::from_str(&JsonReport::new(r).to_string_pretty()).unwrap()
 }
 
-/// Mean of a history field over the ticks that end in `[from, to)` seconds
-/// into the run (leaving out the last, partial one at the stop).
-fn mean(r: &RunReport, field: &str, from: f64, to: f64) -> f64 {
+/// Ticks of the history as (end in seconds into the run, length in
+/// seconds, the tick's JSON).
+fn ticks(r: &RunReport) -> Vec<(f64, f64, serde_json::Value)> {
     let j = json(r);
-    let h = j["history"].as_array().unwrap();
-    let h = &h[..h.len() - 1];
-    let t0 = stampede_common::stats::unix_ms(r.started) as f64 / 1000.0;
-    let vals: Vec<f64> = h
+    let mut prev = stampede_common::stats::unix_ms(r.started);
+    j["history"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|p| {
-            let t = p["unix_ms"].as_i64().unwrap() as f64 / 1000.0 - t0;
-            t >= from && t < to
+        .map(|p| {
+            let end = p["unix_ms"].as_i64().unwrap();
+            let tick = ((end - prev) as f64 / 1000.0, p.clone());
+            prev = end;
+            (
+                (end - stampede_common::stats::unix_ms(r.started)) as f64 / 1000.0,
+                tick.0,
+                tick.1,
+            )
         })
-        .map(|p| p[field].as_f64().unwrap())
+        .collect()
+}
+
+/// Mean of a history field over the ticks ending in `[from, to)` seconds
+/// into the run, leaving out the last, partial one at the stop.
+fn mean(r: &RunReport, field: &str, from: f64, to: f64) -> f64 {
+    let t = ticks(r);
+    let vals: Vec<f64> = t[..t.len() - 1]
+        .iter()
+        .filter(|(end, _, _)| *end >= from && *end < to)
+        .map(|(_, _, p)| p[field].as_f64().unwrap())
         .collect();
     assert!(!vals.is_empty(), "no ticks in [{from}, {to}) for {field}");
     vals.iter().sum::<f64>() / vals.len() as f64
@@ -108,13 +128,15 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     // The closed model: 4 users without waits.
     let (closed_shop, closed_addr, s2) = shop().await;
     let closed_yaml = format!("users:\n  - name: Buyer\n{STEPS}");
-    // Both targets turn slow halfway through.
+    // Both targets turn slow halfway through; what they answered by then
+    // tells the halves apart.
     let slow = |shop: Shop| async move {
         tokio::time::sleep(RUN / 2).await;
         shop.set_latency(Some(LatencyRange::fixed(SLOW)));
+        shop.stats().routes["GET /api/products/{id}/"]
     };
-    tokio::spawn(slow(open_shop.clone()));
-    tokio::spawn(slow(closed_shop.clone()));
+    let open_flip = tokio::spawn(slow(open_shop.clone()));
+    let closed_flip = tokio::spawn(slow(closed_shop.clone()));
     let (open, closed) = tokio::join!(
         run(plan(&open_yaml, open_addr, 0), 1, RUN),
         run(plan(&closed_yaml, closed_addr, 4), 1, RUN),
@@ -122,21 +144,30 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     s1.cancel();
     s2.cancel();
     let (oj, cj) = (json(&open), json(&closed));
+    let product = |shop: &Shop| shop.stats().routes["GET /api/products/{id}/"];
+    let open_fast = open_flip.await.unwrap();
+    let open_slow = product(&open_shop) - open_fast;
+    let closed_fast = closed_flip.await.unwrap();
+    let closed_slow = product(&closed_shop) - closed_fast;
 
     // The open model kept its rate in the slow half...
     assert_eq!(oj["run"]["load"]["model"], "arrival_rate");
     assert_eq!(oj["run"]["load"]["stages"][0]["target_rate"], 40.0);
-    let fast = mean(&open, "iterations_per_s", 1.5, 4.0);
-    let slow_half = mean(&open, "iterations_per_s", 5.5, 8.0);
+    // 160 are due in each half (the fast half's last ones may still be in
+    // flight when the target turns slow).
     assert!(
-        (fast - 40.0).abs() <= 6.0,
-        "open model, fast half: {fast}/s"
+        (150..=161).contains(&open_fast),
+        "open model, fast half: {open_fast}"
     );
-    // (Iterations count when they complete: the first slow second completes
-    // fewer, the next one catches up.)
     assert!(
-        (slow_half - 40.0).abs() <= 10.0,
-        "open model, slow half: {slow_half}/s"
+        (140..=170).contains(&open_slow),
+        "open model, slow half: {open_slow}"
+    );
+    let done = oj["iterations"]["completed"].as_u64().unwrap();
+    assert_eq!(
+        done,
+        open_fast + open_slow,
+        "the json counts every iteration"
     );
     assert_eq!(mean(&open, "target_rate", 1.0, 8.0), 40.0);
     let served = open_shop.stats().routes["GET /api/products/{id}/"];
@@ -187,12 +218,19 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     // make at most ~13 requests a second.
     assert_eq!(cj["run"]["load"]["model"], "users");
     assert!(cj["service_time"].is_null());
-    let before = mean(&closed, "rps", 1.5, 4.0);
-    let after = mean(&closed, "rps", 5.5, 8.0);
-    assert!(after <= 15.0, "closed model, slow half: {after} req/s");
     assert!(
-        before >= 4.0 * after,
-        "closed model: {before} req/s fell to {after}"
+        closed_slow <= 4 * 14 + 4,
+        "closed model, slow half: {closed_slow} requests"
+    );
+    assert!(
+        closed_fast >= 4 * closed_slow,
+        "closed model: {closed_fast} requests fell to {closed_slow}"
+    );
+    // The JSON shows it too: the requests per second of its last full ticks.
+    let late_rps = mean(&closed, "rps", 6.5, 60.0);
+    assert!(
+        late_rps < 20.0,
+        "closed model's late rps in the json: {late_rps}"
     );
 }
 
@@ -256,4 +294,67 @@ fn the_split_over_workers_adds_up_to_the_shape() {
         firsts.dedup();
         assert_eq!(firsts.len(), n);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_is_re_split_as_workers_join_and_leave() {
+    let mut c = Cluster::start(2).await;
+    let yaml = "arrival_rate: {rate: 200/s, duration: 6s, max_users: 60}\nusers:\n  - name: V\n    sequence: [{get: /api/products/2/}]\n";
+    c.master.start(c.plan(yaml, 0, 1.0)).await.unwrap();
+    c.wait_served(200).await;
+    // A third worker joins: the master re-splits the rest of the shape over three.
+    c.add_worker("w2", false).await;
+    let m = c.master.clone();
+    wait_until(
+        "w2 runs users of the arrival rate",
+        Duration::from_secs(10),
+        || {
+            let m = m.clone();
+            async move {
+                m.view()
+                    .await
+                    .unwrap()
+                    .workers
+                    .iter()
+                    .any(|w| w.id == "w2" && w.users > 0)
+            }
+        },
+    )
+    .await;
+    // w0 leaves: its share goes to the other two.
+    c.wait_served(700).await;
+    c.workers[0].stop.cancel();
+    c.wait_state(
+        "w0",
+        stampede_master::cluster::WorkerState::Missing,
+        Duration::from_secs(5),
+    )
+    .await;
+    // 1,200 are due over the 6 s; each re-split may move the schedule of a
+    // worker by one iteration.
+    c.wait_served(1_170).await;
+    let m = c.master.clone();
+    wait_until("the shape is over", Duration::from_secs(10), || {
+        let m = m.clone();
+        async move {
+            m.view()
+                .await
+                .unwrap()
+                .run
+                .is_some_and(|r| r.snapshot.elapsed_s >= 6.5)
+        }
+    })
+    .await;
+    let run = c.master.stop().await.unwrap().unwrap();
+    let served = c.served();
+    assert!(
+        (1_180..=1_210).contains(&served),
+        "served {served} of 1,200 due"
+    );
+    assert_eq!(
+        run.stats.total().requests,
+        served,
+        "every request counted once"
+    );
+    assert_eq!(run.workers, 3);
 }
