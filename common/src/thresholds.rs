@@ -31,6 +31,10 @@ pub enum Metric {
     Failures,
     /// Requests.
     Requests,
+    /// Iterations completed (the whole run only).
+    Iterations,
+    /// Open model: iterations due that found no free user (the whole run only).
+    DroppedIterations,
 }
 
 impl Metric {
@@ -50,8 +54,15 @@ impl Metric {
         }
     }
 
-    fn of(self, row: &StatsRow) -> f64 {
+    /// Whether it measures the whole run rather than a row of the table.
+    fn is_run_wide(self) -> bool {
+        matches!(self, Metric::Iterations | Metric::DroppedIterations)
+    }
+
+    fn of(self, row: &StatsRow, snap: &Snapshot) -> f64 {
         match self {
+            Metric::Iterations => snap.iterations as f64,
+            Metric::DroppedIterations => snap.dropped_iterations as f64,
             Metric::Avg => row.avg_ms,
             Metric::Min => row.min_ms,
             Metric::Max => row.max_ms,
@@ -175,8 +186,13 @@ impl FromStr for Threshold {
             (Op::Gt, &rest[1..])
         };
         let metric = parse_metric(metric_text.trim()).ok_or_else(|| {
-            err("unknown metric: expected avg, min, max, med, pNN (p50, p95, p99, p99.9, ...), rps, fail_ratio, failures or requests")
+            err("unknown metric: expected avg, min, max, med, pNN (p50, p95, p99, p99.9, ...), rps, fail_ratio, failures, requests, iterations or dropped_iterations")
         })?;
+        if metric.is_run_wide() && endpoint.is_some() {
+            return Err(err(
+                "iterations and dropped_iterations count the whole run, not one endpoint",
+            ));
+        }
         let value = value.trim();
         let limit = if metric.is_time() {
             match value.parse::<f64>() {
@@ -224,6 +240,8 @@ fn parse_metric(s: &str) -> Option<Metric> {
         "fail_ratio" => Metric::FailRatio,
         "failures" => Metric::Failures,
         "requests" => Metric::Requests,
+        "iterations" => Metric::Iterations,
+        "dropped_iterations" => Metric::DroppedIterations,
         p => {
             let n: f64 = p.strip_prefix('p')?.parse().ok()?;
             let known = crate::stats::PERCENTILES
@@ -291,7 +309,7 @@ pub fn evaluate(thresholds: &[Threshold], snap: &Snapshot) -> Vec<Verdict> {
             };
             let actual = row
                 .filter(|r| r.requests > 0 || !t.metric.is_time())
-                .map(|r| t.metric.of(r));
+                .map(|r| t.metric.of(r, snap));
             Verdict {
                 threshold: t.source.clone(),
                 actual,

@@ -162,6 +162,22 @@ pub fn render(view: &ClusterView) -> String {
         "stampede_target_users {}",
         view.run.as_ref().map_or(0, |r| r.users)
     );
+    let snap = view.run.as_ref().map(|r| &r.snapshot);
+    for (name, help, v) in [
+        (
+            "stampede_iterations_total",
+            "Iterations completed in the current run.",
+            snap.map_or(0, |s| s.iterations),
+        ),
+        (
+            "stampede_dropped_iterations_total",
+            "Open model: iterations due in the current run that found no free user.",
+            snap.map_or(0, |s| s.dropped_iterations),
+        ),
+    ] {
+        header(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
     header(
         &mut out,
         "stampede_workers",

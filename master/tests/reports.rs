@@ -367,6 +367,14 @@ async fn prometheus_metrics_during_a_run_parse() {
     let req = sample("stampede_requests_total");
     assert_eq!(req.labels.get("method"), Some("GET"));
     assert!(matches!(sample("stampede_users").value, prometheus_parse::Value::Gauge(u) if u > 0.0));
+    assert!(matches!(
+        sample("stampede_dropped_iterations_total").value,
+        prometheus_parse::Value::Counter(d) if d == 0.0
+    ));
+    assert!(matches!(
+        sample("stampede_iterations_total").value,
+        prometheus_parse::Value::Counter(_)
+    ));
     assert!(
         scrape
             .samples

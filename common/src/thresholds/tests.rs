@@ -140,3 +140,26 @@ fn verdicts_print_with_their_values() {
         "FAIL  /nope: avg<1s  (no requests)"
     );
 }
+
+#[test]
+fn iterations_and_dropped_iterations_count_the_whole_run() {
+    let mut snap = snapshot();
+    snap.iterations = 90;
+    snap.dropped_iterations = 3;
+    let judge = |expr: &str| {
+        let t: Threshold = expr.parse().unwrap_or_else(|e| panic!("{e}"));
+        evaluate(&[t], &snap).remove(0)
+    };
+    assert!(judge("dropped_iterations<5").passed);
+    assert!(!judge("dropped_iterations<=2").passed);
+    assert_eq!(judge("dropped_iterations<=2").actual, Some(3.0));
+    assert!(judge("iterations>=90").passed);
+    let e = "GET /a: dropped_iterations<1"
+        .parse::<Threshold>()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("iterations and dropped_iterations count the whole run, not one endpoint"),
+        "{e}"
+    );
+}
