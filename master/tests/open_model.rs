@@ -4,7 +4,6 @@
 //! intended start, and the iterations the target served match the schedule.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
@@ -13,7 +12,6 @@ use stampede_master::cluster::RunPlan;
 use stampede_master::report::RunReport;
 use stampede_master::report::json::JsonReport;
 use stampede_master::standalone::{StandaloneConfig, run_standalone};
-use stampede_proto::v1::RunSettings;
 use stampede_shop::{LatencyRange, Shop, ShopConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -31,25 +29,7 @@ async fn shop() -> (Shop, SocketAddr, CancellationToken) {
 }
 
 fn plan(yaml: &str, addr: SocketAddr, users: u64) -> RunPlan {
-    let source = ScenarioSource::from_text("open.yaml", yaml);
-    let scenario = Arc::new(
-        source
-            .compile()
-            .unwrap_or_else(|e| panic!("{}", e.render())),
-    );
-    RunPlan {
-        arrival: scenario.arrival.clone(),
-        source,
-        scenario,
-        users,
-        spawn_rate: 1000.0,
-        classes: Vec::new(),
-        settings: RunSettings {
-            host: format!("http://{addr}"),
-            request_timeout_ms: 10_000,
-            ..RunSettings::default()
-        },
-    }
+    support::plan(yaml, &format!("http://{addr}"), users, 1000.0)
 }
 
 async fn run(plan: RunPlan, workers: usize, run_time: Duration) -> RunReport {

@@ -14,22 +14,40 @@ pub(crate) fn stages(
     raw: Option<&Sp<Vec<Sp<RawStage>>>>,
 ) -> Result<Option<Stages>> {
     let Some(list) = raw else { return Ok(None) };
-    let mut stages = Vec::new();
-    for st in &list.value {
-        let duration = c.duration(&st.value.duration)?;
-        if duration.is_zero() {
-            return Err(c
-                .loc
-                .at(&st.value.duration.referenced, "a stage lasts zero time"));
-        }
-        stages.push(Stage {
-            duration,
-            target: st.value.target,
-        });
-    }
+    let stages = each_stage(
+        c,
+        list,
+        |st| &st.duration,
+        |duration, st| {
+            Ok(Stage {
+                duration,
+                target: st.target,
+            })
+        },
+    )?;
     Stages::new(stages)
         .map(Some)
         .map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))
+}
+
+/// Builds each stage of a list from its (non-zero) duration and the rest.
+fn each_stage<R, S>(
+    c: &Compiler<'_>,
+    list: &Sp<Vec<Sp<R>>>,
+    duration_of: impl Fn(&R) -> &Sp<Text>,
+    build: impl Fn(std::time::Duration, &R) -> Result<S>,
+) -> Result<Vec<S>> {
+    list.value
+        .iter()
+        .map(|st| {
+            let d = duration_of(&st.value);
+            let duration = c.duration(d)?;
+            if duration.is_zero() {
+                return Err(c.loc.at(&d.referenced, "a stage lasts zero time"));
+            }
+            build(duration, &st.value)
+        })
+        .collect()
 }
 
 fn rate(c: &Compiler<'_>, t: &Sp<Text>) -> Result<Rate> {
@@ -86,19 +104,17 @@ pub(crate) fn arrival(
                 ));
             }
             let start = r.start_rate.as_ref().map(|s| rate(c, s)).transpose()?;
-            let mut stages = Vec::new();
-            for st in &list.value {
-                let duration = c.duration(&st.value.duration)?;
-                if duration.is_zero() {
-                    return Err(c
-                        .loc
-                        .at(&st.value.duration.referenced, "a stage lasts zero time"));
-                }
-                stages.push(RateStage {
-                    duration,
-                    target: rate(c, &st.value.target)?,
-                });
-            }
+            let stages = each_stage(
+                c,
+                list,
+                |st| &st.duration,
+                |duration, st| {
+                    Ok(RateStage {
+                        duration,
+                        target: rate(c, &st.target)?,
+                    })
+                },
+            )?;
             ArrivalShape::new(start.unwrap_or_default(), stages)
                 .map_err(|e| c.loc.at(&list.referenced, format!("`stages`: {e}")))?
         }

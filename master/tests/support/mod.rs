@@ -123,6 +123,29 @@ pub fn agent_config(
     (cfg, rx)
 }
 
+/// A plan for an inline scenario against `host` (its `arrival_rate`, if any).
+pub fn plan(yaml: &str, host: &str, users: u64, spawn_rate: f64) -> RunPlan {
+    let source = ScenarioSource::from_text("cluster-test.yaml", yaml);
+    let scenario = Arc::new(
+        source
+            .compile()
+            .unwrap_or_else(|e| panic!("{}", e.render())),
+    );
+    RunPlan {
+        arrival: scenario.arrival.clone(),
+        source,
+        scenario,
+        users,
+        spawn_rate,
+        classes: Vec::new(),
+        settings: RunSettings {
+            host: host.to_owned(),
+            request_timeout_ms: 10_000,
+            ..RunSettings::default()
+        },
+    }
+}
+
 impl Cluster {
     /// A master with `tls` (cert, key) if given, the shop, and `workers` workers.
     pub async fn start(workers: usize) -> Self {
@@ -211,25 +234,7 @@ impl Cluster {
 
     /// A plan for an inline scenario against the shop.
     pub fn plan(&self, yaml: &str, users: u64, spawn_rate: f64) -> RunPlan {
-        let source = ScenarioSource::from_text("cluster-test.yaml", yaml);
-        let scenario = Arc::new(
-            source
-                .compile()
-                .unwrap_or_else(|e| panic!("{}", e.render())),
-        );
-        RunPlan {
-            arrival: scenario.arrival.clone(),
-            source,
-            scenario,
-            users,
-            spawn_rate,
-            classes: Vec::new(),
-            settings: RunSettings {
-                host: self.shop_url.clone(),
-                request_timeout_ms: 10_000,
-                ..RunSettings::default()
-            },
-        }
+        plan(yaml, &self.shop_url, users, spawn_rate)
     }
 
     pub async fn view(&self) -> ClusterView {
