@@ -6,6 +6,12 @@
 #
 #   bash deploy/build-image.sh            # build (static release build + docker build)
 #   STAMPEDE_IMAGE_TAG=dev bash deploy/build-image.sh   # another tag than the version
+#   STAMPEDE_BUILD_PROFILE=ci-image bash deploy/build-image.sh
+#       # CI's faster build ([profile.ci-image] in Cargo.toml: no LTO, 16 codegen
+#       # units); the default, and what is shipped, is the release profile
+#
+# The static build goes to target/x86_64-unknown-linux-gnu/<profile>/ (and its
+# build scripts to target/<profile>/), apart from the debug builds.
 #
 # Prints the image name on the last line of stdout. Needs cargo, docker,
 # binutils (strip, readelf) and /etc/ssl/certs/ca-certificates.crt.
@@ -14,6 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 target=x86_64-unknown-linux-gnu
+profile=${STAMPEDE_BUILD_PROFILE:-release}
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 die() {
@@ -36,15 +43,20 @@ else
 print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "stampede"))' <<<"$metadata")
 fi
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "cannot read the version from cargo metadata (got '$version')"
+case $profile in
+  dev | test | bench) die "STAMPEDE_BUILD_PROFILE=$profile: the image wants an optimized build (release or ci-image)" ;;
+  release) profile_dir=release ;;
+  *) profile_dir=$profile ;;
+esac
 tag=${STAMPEDE_IMAGE_TAG:-$version}
 image="stampede:$tag"
 
-echo "== static release build ($target, +crt-static)" >&2
+echo "== static build, profile $profile ($target, +crt-static)" >&2
 start=$SECONDS
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build --release --locked --target "$target" -p stampede >&2
-echo "   built in $((SECONDS - start)) s" >&2
-bin="target/$target/release/stampede"
+  cargo build --profile "$profile" --locked --target "$target" -p stampede >&2
+echo "   static build ($profile) done in $((SECONDS - start)) s" >&2
+bin="target/$target/$profile_dir/stampede"
 [[ -x $bin ]] || die "$bin was not built"
 # A static binary has no program interpreter and needs no shared library.
 if readelf -lW "$bin" | grep -q 'Requesting program interpreter' ||
@@ -76,6 +88,7 @@ cp deploy/Dockerfile "$ctx/Dockerfile"
 
 echo "== docker build $image" >&2
 docker build --network none --build-arg "VERSION=$version" \
+  --label "stampede.build-profile=$profile" \
   -t "$image" -t stampede:latest "$ctx" >&2
 
 # Smoke test: the binary starts in the image, as nobody, with no network.

@@ -118,13 +118,18 @@ if [[ ${CT_SKIP_BUILD:-} == 1 ]]; then
   docker image inspect "$image" >/dev/null 2>&1 || fail "CT_SKIP_BUILD=1 but there is no image $image"
   log "CT_SKIP_BUILD=1: using the existing $image"
 else
-  image=$(bash deploy/build-image.sh 2> >(tee "$out/build-image.log" >&2) | tail -n1)
+  # Its progress on stderr, to the terminal and the log (the pipeline waits for
+  # tee, so the log is complete here); the image name on stdout's last line.
+  bash deploy/build-image.sh 2>&1 >"$out/image-name" | tee "$out/build-image.log" >&2 ||
+    fail "the image build failed (log: $out/build-image.log)"
+  image=$(tail -n1 "$out/image-name")
 fi
 image_size=$(docker image inspect -f '{{.Size}}' "$image")
 if [[ ${CT_SKIP_BUILD:-} == 1 ]]; then
   record "- image: $image, $((image_size / 1000 / 1000)) MB (not rebuilt: CT_SKIP_BUILD=1)"
 else
-  record "- image: $image, $((image_size / 1000 / 1000)) MB, built in $((SECONDS - build_start)) s (static release build included)"
+  static_build=$(sed -nE 's/.*static build \(([^)]*)\) done in ([0-9]+) s.*/\2 s, profile \1/p' "$out/build-image.log" | tail -n1)
+  record "- image: $image, $((image_size / 1000 / 1000)) MB, built in $((SECONDS - build_start)) s (the static build included: ${static_build:-?})"
 fi
 
 # ---------------------------------------------------------------- the cluster

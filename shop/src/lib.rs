@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 pub use config::{LatencyRange, ShopConfig};
 pub use error::ShopError;
-pub use stats::ShopStats;
+pub use stats::{ShopLatency, ShopStats};
 
 /// Number of users, `load_test_user_0` to `load_test_user_{USER_COUNT - 1}`.
 pub const USER_COUNT: usize = 1000;
@@ -38,6 +38,7 @@ struct Inner {
     carts: state::Carts,
     orders: state::Orders,
     stats: stats::Stats,
+    answer_times: stats::Latency,
 }
 
 impl std::fmt::Debug for Inner {
@@ -75,6 +76,7 @@ impl Shop {
                 carts: state::Carts::new(),
                 orders: state::Orders::new(),
                 stats: stats::Stats::default(),
+                answer_times: stats::Latency::default(),
             }),
         }
     }
@@ -87,6 +89,11 @@ impl Shop {
     /// Changes the injected latency of `/api/` requests from now on.
     pub fn set_latency(&self, latency: Option<LatencyRange>) {
         self.inner.latency.set(latency);
+    }
+
+    /// How long the shop took to answer `/api/` requests, as `GET /_stats/latency`.
+    pub fn latency(&self) -> ShopLatency {
+        self.inner.answer_times.snapshot()
     }
 
     /// The same counters as `GET /_stats`.

@@ -121,3 +121,32 @@ async fn error_rate_zero_with_latency_never_fails() {
     assert_eq!(t.shop.stats().served, 30);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn answer_times_include_the_injected_latency_and_reset() {
+    let t = TestShop::start(ShopConfig {
+        latency: Some(LatencyRange::fixed(Duration::from_millis(20))),
+        ..ShopConfig::default()
+    })
+    .await;
+    for _ in 0..5 {
+        let _ = t.get("/api/products/3/").await;
+    }
+    let _ = t.get("/").await; // not under /api/: not measured
+    let l: stampede_shop::ShopLatency = t
+        .client
+        .get(t.url("/_stats/latency"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l.count, 5);
+    assert!(l.p50_ms >= 20.0 && l.p99_ms >= l.p50_ms && l.max_ms >= l.p99_ms, "{l:?}");
+    // The latency endpoint itself is not counted as served.
+    assert_eq!(t.shop.stats().served, 6);
+    let resp = t.client.post(t.url("/_stats/reset")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(t.shop.latency().count, 0);
+}

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 
 use crate::Inner;
 use crate::json::ApiError;
-use crate::stats::{Route, STATS_PATH, STATS_RESET_PATH, ShopStats};
+use crate::stats::{LATENCY_PATH, Route, STATS_PATH, STATS_RESET_PATH, ShopLatency, ShopStats};
 
 pub(crate) type AppState = Arc<Inner>;
 
@@ -32,6 +32,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/payments/confirm/", post(payments::confirm))
         .route(STATS_PATH, get(stats))
         .route(STATS_RESET_PATH, post(reset_stats))
+        .route(LATENCY_PATH, get(latency))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), front))
@@ -51,15 +52,18 @@ async fn front(State(state): State<AppState>, req: Request, next: Next) -> Respo
         return next.run(req).await;
     }
     let response = if req.uri().path().starts_with("/api/") {
+        let started = std::time::Instant::now();
         if let Some(latency) = state.latency.get() {
             tokio::time::sleep(latency.sample()).await;
         }
         let rate = state.config.error_rate;
-        if rate > 0.0 && fastrand::f64() < rate {
+        let response = if rate > 0.0 && fastrand::f64() < rate {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "injected error").into_response()
         } else {
             next.run(req).await
-        }
+        };
+        state.answer_times.record(started.elapsed());
+        response
     } else {
         next.run(req).await
     };
@@ -82,7 +86,12 @@ async fn stats(State(state): State<AppState>) -> axum::Json<ShopStats> {
     axum::Json(state.stats.snapshot())
 }
 
+async fn latency(State(state): State<AppState>) -> axum::Json<ShopLatency> {
+    axum::Json(state.answer_times.snapshot())
+}
+
 async fn reset_stats(State(state): State<AppState>) -> StatusCode {
     state.stats.reset();
+    state.answer_times.reset();
     StatusCode::NO_CONTENT
 }
