@@ -79,7 +79,7 @@ pub(crate) fn plan_template(
     }
     stampede_master::plan::select_classes(&scenario, &load.classes)
         .map_err(|e| usage(e.to_string()))?;
-    let arrival = crate::commands::arrival(&scenario, load)?;
+    let arrival = crate::load::arrival(&scenario, load)?;
     Ok(RunPlan {
         arrival,
         source,
@@ -112,7 +112,7 @@ pub(crate) async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let (source, scenario) = load_scenario(&args.load.file)?;
     let engine = engine_config(&args.load)?;
     let thresholds = thresholds(&scenario, &args.output)?;
-    let stages = crate::commands::stages(&scenario, &args.load)?;
+    let stages = crate::load::stages(&scenario, &args.load)?;
     let web_auth = (!args.headless).then(|| web_auth(&args.web)).transpose()?;
     let plan = if args.headless {
         plan(source, scenario, &args.load, &engine)?

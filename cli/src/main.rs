@@ -6,6 +6,7 @@ mod cli;
 mod cluster_cmd;
 mod commands;
 mod health;
+mod load;
 mod signal;
 
 use std::process::ExitCode;
