@@ -143,7 +143,10 @@ async fn answer_times_include_the_injected_latency_and_reset() {
         .await
         .unwrap();
     assert_eq!(l.count, 5);
-    assert!(l.p50_ms >= 20.0 && l.p99_ms >= l.p50_ms && l.max_ms >= l.p99_ms, "{l:?}");
+    assert!(
+        l.p50_ms >= 20.0 && l.p99_ms >= l.p50_ms && l.max_ms >= l.p99_ms,
+        "{l:?}"
+    );
     // The latency endpoint itself is not counted as served.
     assert_eq!(t.shop.stats().served, 6);
     let resp = t.client.post(t.url("/_stats/reset")).send().await.unwrap();

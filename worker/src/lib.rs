@@ -9,6 +9,7 @@ pub mod agent;
 pub mod http;
 
 mod arrival;
+mod clock;
 mod exchange;
 mod pool;
 mod vu;

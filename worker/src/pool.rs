@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::arrival::{Action, Arrival, ArrivalShare};
+use crate::clock::PreciseClock;
 use crate::vu::{self, Shared};
 
 /// One virtual user the worker should run.
@@ -62,6 +63,8 @@ pub(crate) struct Pool {
     users: Arc<AtomicUsize>,
     cancel: CancellationToken,
     arrival: Option<Arrival>,
+    /// Open model: wakes the schedule on time (started with the first share).
+    clock: Option<PreciseClock>,
     idle_tx: mpsc::UnboundedSender<UserSlot>,
     idle_rx: mpsc::UnboundedReceiver<UserSlot>,
 }
@@ -75,6 +78,7 @@ impl Pool {
         let (idle_tx, idle_rx) = mpsc::unbounded_channel();
         Self {
             arrival: None,
+            clock: None,
             idle_tx,
             idle_rx,
             shared,
@@ -127,6 +131,9 @@ impl Pool {
         loop {
             let pending = self.pending();
             let due = self.arrival.as_ref().and_then(Arrival::next_due);
+            if let Some(c) = self.clock.as_mut() {
+                c.set(due);
+            }
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(Command::SetTarget { users, rate }) => self.set_target(users, rate),
@@ -138,13 +145,8 @@ impl Pool {
                     None => break,
                 },
                 _ = ticker.tick(), if pending => self.step_ramp(),
-                _ = sleep_until_opt(due), if due.is_some() => {
-                    let mut actions = Vec::new();
-                    if let Some(a) = self.arrival.as_mut() {
-                        a.due(Instant::now(), &mut actions);
-                    }
-                    self.apply(actions);
-                }
+                _ = sleep_until_opt(due), if due.is_some() => self.dispatch_due(),
+                _ = ticked(self.clock.as_ref()), if due.is_some() => self.dispatch_due(),
                 Some(slot) = self.idle_rx.recv() => {
                     let mut actions = Vec::new();
                     if let Some(a) = self.arrival.as_mut() {
@@ -205,9 +207,19 @@ impl Pool {
                 r.stop.cancel();
             }
         }
+        self.clock.get_or_insert_with(PreciseClock::new);
         let mut actions = Vec::new();
         let previous = self.arrival.take();
         self.arrival = Some(Arrival::new(share, Instant::now(), previous, &mut actions));
+        self.apply(actions);
+    }
+
+    /// Hands out the iterations due by now (none when woken early).
+    fn dispatch_due(&mut self) {
+        let mut actions = Vec::new();
+        if let Some(a) = self.arrival.as_mut() {
+            a.due(Instant::now(), &mut actions);
+        }
         self.apply(actions);
     }
 
@@ -308,6 +320,13 @@ impl Pool {
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn ticked(clock: Option<&PreciseClock>) {
+    match clock {
+        Some(c) => c.ticked().await,
         None => std::future::pending().await,
     }
 }
