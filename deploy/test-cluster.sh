@@ -19,6 +19,9 @@
 #   3b. `docker kill` the master mid-run, wait until the workers stop the
 #      orphaned load (--master-timeout), start it again: the next run's counts
 #      must be equal.
+#   4. recreate the master with docker-compose.ui.yml (the web UI): 401
+#      without the token, the page with it, the workers join, a 10 s run
+#      started with POST /api/swarm: counts equal.
 #
 #   bash deploy/test-cluster.sh
 #
@@ -27,7 +30,8 @@
 # loudly (it never passes without running). All load stays on the project's
 # private Docker networks; the host only reads the shop's /_stats and the
 # master's /metrics over 127.0.0.1. Logs and results: target/cluster-tests/.
-# CT_SKIP_BUILD=1 reuses an existing stampede:<version> image (development only).
+# CT_SKIP_BUILD=1 reuses an existing stampede:<version> image (development only);
+# STAMPEDE_BUILD_PROFILE goes to build-image.sh (.ci/run sets ci-image).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -451,3 +455,46 @@ if [[ ${CT_MASTER_CRASH:-1} == 1 ]]; then
   ((REQUESTS == served_run)) || fail "crash: the next run merged $REQUESTS requests, the shop served $served_run"
   record "- 3b. master killed mid-run: the workers stopped the orphaned load $(secs "$kill_us" "$quiet_us") s after the kill (--master-timeout $CT_MASTER_TIMEOUT, plus 2 s of quiet to see it); after \`docker start\` all $WORKERS workers reconnected and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS = served $served_run; exit 0; $(summary_line crash)"
 fi
+
+# ---------------------------------------------------------------- 4. the web UI
+
+# The master of docker-compose.ui.yml, on the same workers: the UI answers on its
+# published 127.0.0.1 port, wants the token, and a bounded run started through
+# its API counts what the shop served.
+log "== 4. the master with its web UI (docker-compose.ui.yml)"
+export STAMPEDE_WEB_TOKEN STAMPEDE_SCENARIO=/scenarios/cluster-test.yaml
+STAMPEDE_WEB_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+dc -f deploy/docker-compose.ui.yml up -d --no-deps master 2>>"$out/compose-up.log" ||
+  fail "cannot start the master with docker-compose.ui.yml"
+master=$(dc ps -q master)
+ui_start_us=$(now_us)
+wait_for "the web UI's published port" 20 dc -f deploy/docker-compose.ui.yml port master 8089
+ui_addr=$(dc -f deploy/docker-compose.ui.yml port master 8089)
+[[ $ui_addr == 127.0.0.1:* ]] || fail "the web UI is published on '$ui_addr', expected 127.0.0.1:PORT"
+ui="http://$ui_addr"
+wait_for "the web UI's /healthz on $ui" 20 curl -fsS --max-time 2 "$ui/healthz"
+api() { curl -fsS --max-time 5 -H "Authorization: Bearer $STAMPEDE_WEB_TOKEN" "$@"; }
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$ui/")
+[[ $code == 401 ]] || fail "ui: / without the token answered $code, expected 401"
+api -o "$out/ui-index.html" "$ui/" || fail "ui: / with the token failed"
+grep -qi '<html' "$out/ui-index.html" || fail "ui: / is not the page (saved in $out/ui-index.html)"
+ui_workers() { [[ $(api "$ui/api/workers" | json 'len(d["workers"])') == "$WORKERS" ]]; }
+wait_for "$WORKERS workers connected to the UI master" 30 ui_workers
+ui_ready_us=$(now_us)
+s0=$(served)
+api -X POST "$ui/api/swarm" -H 'content-type: application/json' \
+  -d "{\"users\": $CT_USERS, \"spawn_rate\": $CT_SPAWN_RATE, \"run_time\": \"10s\"}" >"$out/ui-swarm.json" ||
+  fail "ui: POST /api/swarm failed"
+ui_stats_are() { [[ $(api "$ui/api/stats" | json "$1") == "$2" ]]; }
+wait_for "the UI run to reach $CT_USERS users" 20 ui_stats_are 'd["user_count"]' "$CT_USERS"
+wait_for "the UI run to stop at its run time" 40 ui_stats_are 'd["state"]' stopped
+# The stats are final once the state is stopped; the shop's count must match.
+ui_requests=$(api "$ui/api/stats" | json 'd["total"]["requests"]')
+served_run=$(($(served) - s0))
+log "merged $ui_requests, served $served_run"
+((ui_requests == served_run)) || fail "ui: the run merged $ui_requests requests, the shop served $served_run"
+docker stop -t 20 "$master" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$master")
+master_log >"$out/master-ui.log"
+((code == 0)) || fail "ui: the master exited with $code after SIGTERM (log: $out/master-ui.log)"
+record "- 4. web UI (\`-f deploy/docker-compose.ui.yml\`): published on 127.0.0.1, 401 without the token, the page with it; the $WORKERS workers joined the new master $(secs "$ui_start_us" "$ui_ready_us") s after its start; a 10 s run of $CT_USERS users started with \`POST /api/swarm\`: merged $ui_requests = served $served_run; exit 0 on SIGTERM"
