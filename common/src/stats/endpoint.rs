@@ -172,29 +172,60 @@ impl EndpointStats {
         max_micros: u64,
         histogram: &[u8],
     ) -> Result<Self, HistogramError> {
-        let decoded: Histogram<u64> = Deserializer::new()
+        let hist: Histogram<u64> = Deserializer::new()
             .deserialize(&mut std::io::Cursor::new(histogram))
             .map_err(|e| HistogramError(format!("decode: {e:?}").to_lowercase()))?;
-        if decoded.len() != requests {
+        // Kept as decoded (no copy): it must have our layout, so merges stay
+        // bucket by bucket and exact.
+        if (hist.low(), hist.high(), hist.sigfig()) != (1, MAX_MICROS, SIGFIG) {
             return Err(HistogramError(format!(
-                "holds {} samples but the report says {requests}",
-                decoded.len()
+                "decode: bounds {}..{} with {} digits, expected 1..{MAX_MICROS} with {SIGFIG}",
+                hist.low(),
+                hist.high(),
+                hist.sigfig()
             )));
         }
-        let mut stats = Self {
+        if hist.len() != requests {
+            return Err(HistogramError(format!(
+                "holds {} samples but the report says {requests}",
+                hist.len()
+            )));
+        }
+        Ok(Self {
             requests,
             failures,
             content_bytes,
             total_micros,
             min_micros,
             max_micros,
-            ..Self::new()
-        };
-        stats
-            .hist
-            .add(&decoded)
-            .map_err(|e| HistogramError(format!("merge: {e:?}").to_lowercase()))?;
-        Ok(stats)
+            hist,
+        })
+    }
+
+    /// The histogram's non-empty buckets as (value, count), for merging one
+    /// report into several totals with one pass over the buckets
+    /// ([`merge_recorded`](Self::merge_recorded)).
+    pub fn recorded(&self) -> Vec<(u64, u64)> {
+        self.hist
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// [`merge`](Self::merge) with `other`'s buckets given by
+    /// [`recorded`](Self::recorded): as exact (each value lands in its own
+    /// bucket), without a pass over every bucket.
+    pub fn merge_recorded(&mut self, other: &EndpointStats, recorded: &[(u64, u64)]) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.content_bytes += other.content_bytes;
+        self.total_micros += other.total_micros;
+        self.min_micros = self.min_micros.min(other.min_micros);
+        self.max_micros = self.max_micros.max(other.max_micros);
+        for &(value, count) in recorded {
+            // Values come from a histogram of the same bounds: always in range.
+            let _ = self.hist.record_n(value, count);
+        }
     }
 }
 
