@@ -94,11 +94,18 @@ if ! docker_err=$(docker info 2>&1 >/dev/null); then
   loud "the Docker daemon is unreachable: $(tail -n1 <<<"$docker_err")"
 fi
 command -v docker-compose >/dev/null || loud "docker-compose (v1, the hyphenated command) is not installed"
-for tool in curl python3 awk; do
+for tool in curl python3 awk flock; do
   command -v "$tool" >/dev/null || loud "$tool is not installed"
 done
 command -v kubernetes-validate >/dev/null ||
   loud "kubernetes-validate is not installed (pip install kubernetes-validate)"
+
+# One run at a time per checkout: a second one would wipe this one's logs and
+# reports under target/cluster-tests/.
+mkdir -p "$root/target"
+exec {lock_fd}>"$root/target/.cluster-tests.lock"
+flock -n "$lock_fd" ||
+  fail "another deploy/test-cluster.sh is running in this checkout (it holds $root/target/.cluster-tests.lock)"
 
 rm -rf "$out"
 mkdir -p "$out"
