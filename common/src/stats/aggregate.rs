@@ -250,20 +250,13 @@ impl RunStats {
 
     /// Merges one worker interval, received at `now`.
     pub fn add(&mut self, interval: &IntervalStats, now: SystemTime) {
+        // Stats off the wire hold only their non-empty buckets: each merge
+        // below touches just those.
         for (key, s) in &interval.endpoints {
-            // One pass over the report's buckets, then only its non-empty
-            // ones into each of the four totals.
-            let recorded = s.recorded();
-            self.endpoints
-                .entry(key.clone())
-                .or_default()
-                .merge_recorded(s, &recorded);
-            self.tick_endpoints
-                .entry(key.clone())
-                .or_default()
-                .merge_recorded(s, &recorded);
-            self.total.merge_recorded(s, &recorded);
-            self.tick_total.merge_recorded(s, &recorded);
+            self.endpoints.entry(key.clone()).or_default().merge(s);
+            self.tick_endpoints.entry(key.clone()).or_default().merge(s);
+            self.total.merge(s);
+            self.tick_total.merge(s);
         }
         for (key, n) in &interval.failures {
             let e = self.failures.entry(key.clone()).or_insert(FailureEntry {
@@ -279,14 +272,10 @@ impl RunStats {
         }
         let open = &mut self.open;
         for (key, s) in &interval.service {
-            let recorded = s.recorded();
-            open.service
-                .entry(key.clone())
-                .or_default()
-                .merge_recorded(s, &recorded);
+            open.service.entry(key.clone()).or_default().merge(s);
             open.service_total
                 .get_or_insert_with(EndpointStats::new)
-                .merge_recorded(s, &recorded);
+                .merge(s);
         }
         open.iterations += interval.iterations;
         open.dropped += interval.dropped_iterations;

@@ -1,22 +1,24 @@
 //! [`EndpointStats`]: the mergeable summary of one endpoint over some span
 //! (an interval, a second, a whole run): counts, exact min/max/sum, and an HDR
-//! histogram of response times in microseconds.
+//! histogram of response times in microseconds. Stats read off the wire keep
+//! only their non-empty buckets (`wire`), so merging a report into the
+//! master's totals touches just those.
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 /// Largest recordable response time: one hour. Larger values are clamped
 /// (and still counted; the exact max is kept separately).
 pub const MAX_MICROS: u64 = 3_600_000_000;
-const SIGFIG: u8 = 3;
+pub(crate) const SIGFIG: u8 = 3;
 
 /// A histogram that could not be encoded, decoded or merged.
 #[derive(Debug, thiserror::Error)]
 #[error("histogram: {0}")]
-pub struct HistogramError(String);
+pub struct HistogramError(pub(crate) String);
 
 /// Counts and latency of one endpoint over a span of time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EndpointStats {
     /// Requests, failed or not.
     pub requests: u64,
@@ -30,7 +32,40 @@ pub struct EndpointStats {
     pub min_micros: u64,
     /// Exact slowest response.
     pub max_micros: u64,
-    hist: Histogram<u64>,
+    buckets: Buckets,
+}
+
+/// The latency histogram: dense to record into and merge into, or, for stats
+/// off the wire, just the non-empty buckets as (value, count).
+#[derive(Debug, Clone)]
+enum Buckets {
+    Dense(Histogram<u64>),
+    Sparse(Vec<(u64, u64)>),
+}
+
+fn dense() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG).expect("static bounds are valid")
+}
+
+impl PartialEq for EndpointStats {
+    /// Equal counters and equal bucket counts, however they are held.
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.requests,
+            self.failures,
+            self.content_bytes,
+            self.total_micros,
+            self.min_micros,
+            self.max_micros,
+        ) == (
+            other.requests,
+            other.failures,
+            other.content_bytes,
+            other.total_micros,
+            other.min_micros,
+            other.max_micros,
+        ) && *self.histogram() == *other.histogram()
+    }
 }
 
 impl Default for EndpointStats {
@@ -49,8 +84,32 @@ impl EndpointStats {
             total_micros: 0,
             min_micros: u64::MAX,
             max_micros: 0,
-            hist: Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG)
-                .expect("static bounds are valid"),
+            buckets: Buckets::Dense(dense()),
+        }
+    }
+
+    /// The dense histogram (built from the buckets for stats off the wire).
+    fn histogram(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.buckets {
+            Buckets::Dense(h) => std::borrow::Cow::Borrowed(h),
+            Buckets::Sparse(pairs) => {
+                let mut h = dense();
+                for &(value, count) in pairs {
+                    let _ = h.record_n(value, count);
+                }
+                std::borrow::Cow::Owned(h)
+            }
+        }
+    }
+
+    /// The dense histogram to record or merge into.
+    fn dense_mut(&mut self) -> &mut Histogram<u64> {
+        if let Buckets::Sparse(_) = self.buckets {
+            self.buckets = Buckets::Dense(self.histogram().into_owned());
+        }
+        match &mut self.buckets {
+            Buckets::Dense(h) => h,
+            Buckets::Sparse(_) => unreachable!("made dense above"),
         }
     }
 
@@ -62,7 +121,8 @@ impl EndpointStats {
         self.total_micros += micros;
         self.min_micros = self.min_micros.min(micros);
         self.max_micros = self.max_micros.max(micros);
-        self.hist.saturating_record(micros.clamp(1, MAX_MICROS));
+        self.dense_mut()
+            .saturating_record(micros.clamp(1, MAX_MICROS));
     }
 
     /// Adds another span's stats into this one. Exact: the histograms add
@@ -75,8 +135,19 @@ impl EndpointStats {
         self.total_micros += other.total_micros;
         self.min_micros = self.min_micros.min(other.min_micros);
         self.max_micros = self.max_micros.max(other.max_micros);
-        // Same bounds on both sides, so `add` cannot fail.
-        let _ = self.hist.add(&other.hist);
+        // Same bounds on both sides, so neither can fail; stats off the wire
+        // add only their non-empty buckets.
+        let into = self.dense_mut();
+        match &other.buckets {
+            Buckets::Dense(h) => {
+                let _ = into.add(h);
+            }
+            Buckets::Sparse(pairs) => {
+                for &(value, count) in pairs {
+                    let _ = into.record_n(value, count);
+                }
+            }
+        }
     }
 
     /// Empties the stats, keeping the histogram's allocation.
@@ -87,7 +158,10 @@ impl EndpointStats {
         self.total_micros = 0;
         self.min_micros = u64::MAX;
         self.max_micros = 0;
-        self.hist.reset();
+        match &mut self.buckets {
+            Buckets::Dense(h) => h.reset(),
+            Buckets::Sparse(pairs) => pairs.clear(),
+        }
     }
 
     /// Whether nothing was recorded.
@@ -105,7 +179,7 @@ impl EndpointStats {
             return self.max_micros as f64 / 1000.0;
         }
         let v = self
-            .hist
+            .histogram()
             .value_at_quantile(q)
             .min(self.max_micros)
             .max(self.min_micros);
@@ -152,7 +226,7 @@ impl EndpointStats {
     pub fn encode_histogram(&self) -> Result<Vec<u8>, HistogramError> {
         let mut buf = Vec::new();
         V2DeflateSerializer::new()
-            .serialize(&self.hist, &mut buf)
+            .serialize(&*self.histogram(), &mut buf)
             .map_err(|e| HistogramError(format!("encode: {e:?}").to_lowercase()))?;
         Ok(buf)
     }
@@ -172,23 +246,10 @@ impl EndpointStats {
         max_micros: u64,
         histogram: &[u8],
     ) -> Result<Self, HistogramError> {
-        let hist: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut std::io::Cursor::new(histogram))
-            .map_err(|e| HistogramError(format!("decode: {e:?}").to_lowercase()))?;
-        // Kept as decoded (no copy): it must have our layout, so merges stay
-        // bucket by bucket and exact.
-        if (hist.low(), hist.high(), hist.sigfig()) != (1, MAX_MICROS, SIGFIG) {
+        let (pairs, total) = super::wire::decode(histogram)?;
+        if total != requests {
             return Err(HistogramError(format!(
-                "decode: bounds {}..{} with {} digits, expected 1..{MAX_MICROS} with {SIGFIG}",
-                hist.low(),
-                hist.high(),
-                hist.sigfig()
-            )));
-        }
-        if hist.len() != requests {
-            return Err(HistogramError(format!(
-                "holds {} samples but the report says {requests}",
-                hist.len()
+                "holds {total} samples but the report says {requests}"
             )));
         }
         Ok(Self {
@@ -198,34 +259,8 @@ impl EndpointStats {
             total_micros,
             min_micros,
             max_micros,
-            hist,
+            buckets: Buckets::Sparse(pairs),
         })
-    }
-
-    /// The histogram's non-empty buckets as (value, count), for merging one
-    /// report into several totals with one pass over the buckets
-    /// ([`merge_recorded`](Self::merge_recorded)).
-    pub fn recorded(&self) -> Vec<(u64, u64)> {
-        self.hist
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect()
-    }
-
-    /// [`merge`](Self::merge) with `other`'s buckets given by
-    /// [`recorded`](Self::recorded): as exact (each value lands in its own
-    /// bucket), without a pass over every bucket.
-    pub fn merge_recorded(&mut self, other: &EndpointStats, recorded: &[(u64, u64)]) {
-        self.requests += other.requests;
-        self.failures += other.failures;
-        self.content_bytes += other.content_bytes;
-        self.total_micros += other.total_micros;
-        self.min_micros = self.min_micros.min(other.min_micros);
-        self.max_micros = self.max_micros.max(other.max_micros);
-        for &(value, count) in recorded {
-            // Values come from a histogram of the same bounds: always in range.
-            let _ = self.hist.record_n(value, count);
-        }
     }
 }
 

@@ -8,6 +8,7 @@ mod aggregate;
 mod endpoint;
 mod recorder;
 pub mod table;
+mod wire;
 
 use serde::{Deserialize, Serialize};
 
