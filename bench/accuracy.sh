@@ -103,12 +103,4 @@ print(f"Largest error of the measured request times: {worst:.2f}% (aim: within 1
       "(tokio's timers fire on millisecond ticks), which is what they are for.")
 EOF
 
-{
-    echo "Run of \`bench/accuracy.sh\` (DELAYS=\"$DELAYS\" DURATION=$DURATION USERS=$USERS RATE=$RATE):"
-    echo
-    machine_md
-    echo
-    cat "$RUN_DIR/report.md"
-} >"$RUN_DIR/section.md"
-cat "$RUN_DIR/section.md"
-splice_doc accuracy "$RUN_DIR/section.md"
+publish accuracy "Run of \`bench/accuracy.sh\` (DELAYS=\"$DELAYS\" DURATION=$DURATION USERS=$USERS RATE=$RATE):"

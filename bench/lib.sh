@@ -243,3 +243,33 @@ EOF
 splice_doc() {
     python3 "$BENCH_DIR/report.py" splice "$DOC" "$1" "$2"
 }
+
+# --- the scripts of issue #9 (accuracy.sh, many-users.sh, rss-flat.sh) -----
+
+# run_headless_bg SCENARIO ARGS...: `stampede run -f SCENARIO --headless` on
+# the generator's core against SHOP_URL for DURATION s (bounded), JSON report
+# in RUN_DIR/report.json; sets RUN_BG (the timeout wrapper) and RUN_PID.
+run_headless_bg() {
+    local scenario=$1
+    shift
+    "${ON_GEN[@]}" timeout -k 5 $((DURATION + 60)) "$STAMPEDE" run -f "$scenario" \
+        --host "$SHOP_URL" -t "${DURATION}s" --headless --only-summary \
+        --json "$RUN_DIR/report.json" "$@" >"$RUN_DIR/run.out" 2>"$RUN_DIR/run.err" &
+    RUN_BG=$!
+    BG_PIDS+=("$RUN_BG")
+    RUN_PID=$(child_pid "$RUN_BG") || die "stampede did not start"
+}
+
+# publish SECTION TITLE: RUN_DIR/report.md under TITLE and the machine, printed
+# and spliced into docs/BENCHMARKS.md as SECTION.
+publish() {
+    {
+        echo "$2"
+        echo
+        machine_md
+        echo
+        cat "$RUN_DIR/report.md"
+    } >"$RUN_DIR/section.md"
+    cat "$RUN_DIR/section.md"
+    splice_doc "$1" "$RUN_DIR/section.md"
+}

@@ -28,12 +28,8 @@ mkdir -p "$RUN_DIR"
 start_shop $((DURATION + 120))
 
 log "run: $USERS users at $SPAWN_RATE/s for ${DURATION}s"
-"${ON_GEN[@]}" timeout -k 5 $((DURATION + 60)) "$STAMPEDE" run -f "$BENCH_DIR/many-users.yaml" \
-    --host "$SHOP_URL" -u "$USERS" -r "$SPAWN_RATE" -t "${DURATION}s" --headless --only-summary \
-    --json "$RUN_DIR/report.json" >"$RUN_DIR/run.out" 2>"$RUN_DIR/run.err" &
-bg=$!
-BG_PIDS+=("$bg")
-pid=$(child_pid "$bg") || die "stampede did not start"
+run_headless_bg "$BENCH_DIR/many-users.yaml" -u "$USERS" -r "$SPAWN_RATE"
+pid=$RUN_PID
 peak=0
 while kill -0 "$pid" 2>/dev/null; do
     hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
@@ -43,8 +39,8 @@ while kill -0 "$pid" 2>/dev/null; do
     sleep 1
 done
 code=0
-wait "$bg" || code=$?
-forget_bg "$bg"
+wait "$RUN_BG" || code=$?
+forget_bg "$RUN_BG"
 served=$(shop_served)
 
 python3 - "$RUN_DIR" "$USERS" "$peak" "${cpu_ticks:-0}" "$CLK_TCK" "$served" "$code" >"$RUN_DIR/report.md" <<'PY'
@@ -59,12 +55,4 @@ print(f"| {users:,} | {reached:,} | {t['requests']:,} / {served:,} | {t['failure
       f"| {peak_kb * 1024 / max(reached, 1) / 1000:.1f} kB | {ticks / clk:.1f} | {t['percentiles_ms']['p50']} / {t['percentiles_ms']['p99']} |")
 PY
 
-{
-    echo "Run of \`bench/many-users.sh\` (USERS=$USERS SPAWN_RATE=$SPAWN_RATE DURATION=$DURATION):"
-    echo
-    machine_md
-    echo
-    cat "$RUN_DIR/report.md"
-} >"$RUN_DIR/section.md"
-cat "$RUN_DIR/section.md"
-splice_doc many-users "$RUN_DIR/section.md"
+publish many-users "Run of \`bench/many-users.sh\` (USERS=$USERS SPAWN_RATE=$SPAWN_RATE DURATION=$DURATION):"

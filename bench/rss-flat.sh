@@ -32,12 +32,8 @@ mkdir -p "$RUN_DIR"
 start_shop $((DURATION + 120))
 
 log "run: $USERS users at $SPAWN_RATE/s for ${DURATION}s, VmRSS every ${INTERVAL}s"
-"${ON_GEN[@]}" timeout -k 5 $((DURATION + 60)) "$STAMPEDE" run -f "$REPO_DIR/scenarios/shop.yaml" \
-    --host "$SHOP_URL" -u "$USERS" -r "$SPAWN_RATE" -t "${DURATION}s" --headless --only-summary \
-    --json "$RUN_DIR/report.json" >"$RUN_DIR/run.out" 2>"$RUN_DIR/run.err" &
-bg=$!
-BG_PIDS+=("$bg")
-pid=$(child_pid "$bg") || die "stampede did not start"
+run_headless_bg "$REPO_DIR/scenarios/shop.yaml" -u "$USERS" -r "$SPAWN_RATE"
+pid=$RUN_PID
 started=$(date +%s)
 : >"$RUN_DIR/samples"
 while kill -0 "$pid" 2>/dev/null; do
@@ -45,8 +41,8 @@ while kill -0 "$pid" 2>/dev/null; do
     [[ -n $rss ]] && echo "$(($(date +%s) - started)) $rss" >>"$RUN_DIR/samples"
     sleep "$INTERVAL"
 done
-wait "$bg" || die "stampede failed: $(tail -n 3 "$RUN_DIR/run.err")"
-forget_bg "$bg"
+wait "$RUN_BG" || die "stampede failed: $(tail -n 3 "$RUN_DIR/run.err")"
+forget_bg "$RUN_BG"
 served=$(shop_served)
 
 python3 - "$RUN_DIR" "$WARMUP" "$USERS" "$SPAWN_RATE" "$served" >"$RUN_DIR/report.md" <<'EOF'
@@ -73,12 +69,4 @@ for t, kb in samples:
 print("RSS at the start of each minute (MB): " + ", ".join(f"{m}m {mb(kb)}" for m, kb in sorted(by_min.items())))
 EOF
 
-{
-    echo "Run of \`bench/rss-flat.sh\` (DURATION=$DURATION USERS=$USERS SPAWN_RATE=$SPAWN_RATE INTERVAL=$INTERVAL WARMUP=$WARMUP):"
-    echo
-    machine_md
-    echo
-    cat "$RUN_DIR/report.md"
-} >"$RUN_DIR/section.md"
-cat "$RUN_DIR/section.md"
-splice_doc rss-flat "$RUN_DIR/section.md"
+publish rss-flat "Run of \`bench/rss-flat.sh\` (DURATION=$DURATION USERS=$USERS SPAWN_RATE=$SPAWN_RATE INTERVAL=$INTERVAL WARMUP=$WARMUP):"
