@@ -36,21 +36,6 @@ build_stampede
 RUN_DIR=$OUT_DIR/accuracy-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
 
-# shop_with DELAY: a shop with that latency on the target core; sets SHOP_URL.
-shop_with() {
-    local out=$RUN_DIR/shop-$1.out i
-    "${ON_TARGET[@]}" timeout $((DURATION * 2 + 60)) "$STAMPEDE" shop --listen 127.0.0.1:0 \
-        --latency "$1" >"$out" 2>"$RUN_DIR/shop-$1.err" &
-    BG_PIDS+=($!)
-    SHOP_URL=
-    for i in $(seq 100); do
-        SHOP_URL=$(sed -n 's/^shop listening on //p' "$out")
-        [[ -n $SHOP_URL ]] && break
-        sleep 0.1
-    done
-    [[ -n $SHOP_URL ]] || die "the shop did not start: $(cat "$RUN_DIR/shop-$1.err")"
-}
-
 # measure_model NAME FLAGS...: one run against SHOP_URL (reset first); writes
 # NAME.json (stampede's report) and NAME.truth.json (the shop's answer times).
 measure_model() {
@@ -66,7 +51,7 @@ measure_model() {
 }
 
 for delay in $DELAYS; do
-    shop_with "$delay"
+    start_shop $((DURATION * 2 + 60)) --latency "$delay"
     measure_model "closed-$delay" -u "$USERS" -r 1000
     measure_model "open-$delay" --arrival-rate "$RATE/s" --max-users $((RATE * 10))
     cleanup

@@ -146,12 +146,13 @@ nginx_served() {
     curl -fsS --max-time 2 "$NGINX_URL/nginx_status" | awk 'NR == 3 { print $3 - 1 }'
 }
 
-# start_shop SECONDS: starts `stampede shop` on TARGET_CPU on a free port and
-# sets SHOP_URL.
+# start_shop SECONDS [SHOP ARGS...]: starts `stampede shop` on TARGET_CPU on a
+# free port (with e.g. --latency 20ms) and sets SHOP_URL.
 start_shop() {
-    local out=$OUT_DIR/shop.out i
+    local out=$OUT_DIR/shop.out i seconds=$1
+    shift
     : >"$out"
-    "${ON_TARGET[@]}" timeout "$1" "$STAMPEDE" shop --listen 127.0.0.1:0 >"$out" 2>"$OUT_DIR/shop.err" &
+    "${ON_TARGET[@]}" timeout "$seconds" "$STAMPEDE" shop --listen 127.0.0.1:0 "$@" >"$out" 2>"$OUT_DIR/shop.err" &
     BG_PIDS+=($!)
     SHOP_BG=$!
     SHOP_URL=
