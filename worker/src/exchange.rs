@@ -1,10 +1,14 @@
 //! One request step of one virtual user: render the request from the step's
-//! templates and the user's variables, send it on the user's session, time
+//! templates and the user's variables (its URL parsed once per distinct
+//! target, see [`crate::targets`]), send it on the user's session, time
 //! it, then judge the response (`expect`) and take values out of it
 //! (`extract`). Returns the outcome the recorder needs.
 
 use std::collections::BTreeMap;
 
+use crate::http::{Request, Response};
+use crate::targets::UrlCache;
+use crate::vu::{Shared, UserSession};
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -12,10 +16,6 @@ use minijinja::Value;
 use stampede_common::scenario::model::{Body, Expect, Extract, ExtractFrom, RequestStep};
 use stampede_common::scenario::template::Templates;
 use tokio::time::Instant;
-use url::Url;
-
-use crate::http::{Request, Response};
-use crate::vu::{Shared, UserSession};
 
 /// What happened to one request.
 #[derive(Debug)]
@@ -42,6 +42,7 @@ pub(crate) async fn perform(
     let req = match build(
         step,
         templates,
+        &shared.urls,
         ctx,
         base,
         &user.headers,
@@ -84,18 +85,14 @@ pub(crate) async fn perform(
 fn build(
     step: &RequestStep,
     t: &Templates,
+    urls: &UrlCache,
     ctx: &Value,
     base: &str,
     session_headers: &HeaderMap,
     default_timeout: std::time::Duration,
 ) -> Result<Request, String> {
     let target = t.render(&step.target, ctx).map_err(|e| e.to_string())?;
-    let full = if target.starts_with("http://") || target.starts_with("https://") {
-        target.into_owned()
-    } else {
-        format!("{}{}", base.trim_end_matches('/'), target)
-    };
-    let mut url = Url::parse(&full).map_err(|e| format!("invalid url `{full}`: {e}"))?;
+    let mut url = urls.resolve(base, &target)?;
     if !step.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in &step.query {

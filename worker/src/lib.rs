@@ -12,6 +12,7 @@ mod arrival;
 mod clock;
 mod exchange;
 mod pool;
+mod targets;
 mod vu;
 
 use std::sync::Arc;
@@ -108,6 +109,7 @@ impl Engine {
             client,
             host,
             default_timeout: cfg.default_timeout,
+            urls: targets::UrlCache::default(),
             stop_timeout: cfg.stop_timeout,
         });
         let users = Arc::new(AtomicUsize::new(0));

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::exchange;
 use crate::http::{HttpClient, Session};
 use crate::pool::UserSlot;
+use crate::targets::UrlCache;
 
 /// What every user of a worker shares.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     /// Base URL requests' paths are appended to.
     pub host: String,
     pub default_timeout: Duration,
+    /// Request URLs, parsed once per distinct target.
+    pub urls: UrlCache,
     /// Zero: stop at the next step boundary. Otherwise finish the current task.
     pub stop_timeout: Duration,
 }

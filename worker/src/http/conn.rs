@@ -1,21 +1,15 @@
 //! One origin's connection: DNS + TCP connect (TCP_NODELAY) + optional TLS,
-//! the parked-socket liveness check, and one request/response exchange run
-//! with hyper's HTTP/1 state built on the socket for just that exchange
-//! (design E, see the `http` module doc).
+//! the socket type a session parks between requests ([`Stream`], plain or
+//! TLS) and the liveness check of a parked socket before it is reused. The
+//! exchange on it is [`super::h1`]'s.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONNECTION, HeaderMap};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::Builder;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -152,134 +146,6 @@ impl Stream {
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
         Pin::new(self).poll_read(&mut cx, &mut buf).is_pending()
-    }
-}
-
-/// What one exchange produced.
-#[derive(Debug)]
-pub(crate) struct Exchange {
-    pub head: http::response::Parts,
-    /// The body as received (not yet content-decoded).
-    pub body: Bytes,
-    /// The connection is in a clean state and both sides allow keep-alive.
-    pub reusable: bool,
-}
-
-/// Sends one request on `stream` and reads the whole response. Sets
-/// `got_bytes` as soon as any response byte arrives, so the caller can tell a
-/// stale keep-alive connection (nothing received) from a real failure.
-pub(crate) async fn exchange(
-    h1: &Builder,
-    stream: &mut Stream,
-    req: http::Request<Full<Bytes>>,
-    got_bytes: &AtomicBool,
-) -> Result<Exchange, HttpError> {
-    let req_close = has_close_token(req.headers());
-    let io = TokioIo::new(Tracked { stream, got_bytes });
-    let (mut sender, conn) = h1
-        .handshake::<_, Full<Bytes>>(io)
-        .await
-        .map_err(|e| HttpError::from_hyper(&e))?;
-    let response = async move {
-        let resp = sender.send_request(req).await?;
-        // Dropping the sender lets the connection future finish (without
-        // shutting the socket down) once this response is complete.
-        drop(sender);
-        let (head, body) = resp.into_parts();
-        let body = body.collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((head, body))
-    };
-    let (conn_res, resp_res) = tokio::join!(conn.without_shutdown(), response);
-    match (resp_res, conn_res) {
-        (Ok((head, body)), conn_res) => {
-            let clean = conn_res.is_ok_and(|parts| parts.read_buf.is_empty());
-            let reusable = clean && !req_close && keep_alive(&head);
-            Ok(Exchange {
-                head,
-                body,
-                reusable,
-            })
-        }
-        // A failure while reading the body reaches the body as a generic
-        // "connection error"; the connection future has the real cause.
-        (Err(_), Err(conn_err)) => Err(HttpError::from_hyper(&conn_err)),
-        (Err(e), Ok(_)) => Err(HttpError::from_hyper(&e)),
-    }
-}
-
-fn keep_alive(head: &http::response::Parts) -> bool {
-    match head.version {
-        http::Version::HTTP_11 => !has_close_token(&head.headers),
-        http::Version::HTTP_10 => head
-            .headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case("keep-alive"))),
-        _ => false,
-    }
-}
-
-fn has_close_token(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case("close")))
-}
-
-fn tokens(v: &http::HeaderValue) -> impl Iterator<Item = &str> {
-    v.to_str().unwrap_or("").split(',').map(str::trim)
-}
-
-/// The socket as hyper sees it during one exchange: borrowed, so the session
-/// keeps ownership, and noting whether any byte was read.
-struct Tracked<'a> {
-    stream: &'a mut Stream,
-    got_bytes: &'a AtomicBool,
-}
-
-impl AsyncRead for Tracked<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let res = Pin::new(&mut *this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.got_bytes.store(true, Ordering::Relaxed);
-        }
-        res
-    }
-}
-
-impl AsyncWrite for Tracked<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
     }
 }
 

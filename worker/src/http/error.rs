@@ -1,7 +1,6 @@
-//! The session's error type and the mapping from io, hyper and rustls errors
+//! The session's error type and the mapping from io and rustls errors
 //! to the short, stable messages shown in the failures table.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::time::Duration;
@@ -46,6 +45,10 @@ pub enum HttpError {
     /// The server's response is not valid HTTP/1.
     #[error("http protocol error: {0}")]
     Protocol(String),
+    /// The response's head (status line and headers) or its trailers are
+    /// larger than the limit, in bytes.
+    #[error("response head too large (over {0} bytes)")]
+    ResponseHeadTooLarge(usize),
     /// A `Content-Encoding`d body could not be decoded.
     #[error("{encoding} decode error: {message}")]
     Decode {
@@ -85,32 +88,6 @@ impl HttpError {
             _ => Self::Io(lowercase_first(&err.to_string())),
         }
     }
-
-    /// Maps an error from hyper's HTTP/1 client.
-    pub(crate) fn from_hyper(err: &hyper::Error) -> Self {
-        if let Some(io) = find_io(err) {
-            return Self::from_io(io);
-        }
-        if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
-            return Self::ConnectionClosed;
-        }
-        if err.is_body_write_aborted() {
-            return Self::ConnectionReset;
-        }
-        Self::Protocol(lowercase_first(&err.to_string()))
-    }
-}
-
-/// The first `io::Error` in an error's source chain.
-fn find_io<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io);
-        }
-        cur = e.source();
-    }
-    None
 }
 
 fn lowercase_first(s: &str) -> String {

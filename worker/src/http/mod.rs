@@ -5,25 +5,23 @@
 //! and one [`Session`] per virtual user, with its own cookie jar and its own
 //! keep-alive connection(s), sharing nothing mutable with other sessions.
 //!
-//! # Design: parked sockets (design E)
+//! # Design: parked sockets and an own HTTP/1.1 exchange
 //!
 //! A worker runs tens of thousands of sessions that are idle most of the time
 //! (waiting between tasks), so what an idle session costs matters as much as
 //! per-request CPU. Between requests a session keeps only the bare socket
-//! (`TcpStream`, or a boxed `tokio_rustls` stream for https) in a tiny pool;
-//! for each request, hyper's HTTP/1 client state (`hyper::client::conn::http1`
-//! handshake, read and write buffers) is built on a *borrowed* socket, driven
-//! inline in the caller's task (nothing is spawned) and dropped when the
-//! response body is read; `Connection::without_shutdown` ends it without
-//! closing the socket. The prototype measured about 4.8 kB per idle user on
-//! plain HTTP and 12.5 kB with TLS, against about 19 kB when the hyper
-//! connection is kept (design C), for about 13% fewer requests per second in a
-//! loopback test; this module measured about 0.8 kB (plain) and 8 kB (TLS) of
-//! process RSS per idle session (5,000 parked sessions, no user task, kernel
-//! socket buffers not counted). E is chosen for the 20 kB-per-idle-user
-//! budget, leaving room for the user task and scenario state.
-//! [`Session::send`] boxes its in-flight future, so an idle user task does not
-//! reserve its state.
+//! (`TcpStream`, or a boxed `tokio_rustls` stream for https) in a tiny pool
+//! (`conn`). A request is one exchange on a borrowed socket (`h1`): the
+//! request head (and a small body) is encoded into one buffer and written
+//! with one write, the response is parsed with `httparse` from the same
+//! buffer, and the body is read as it is framed. The buffer comes from a
+//! per-thread pool and goes back to it after the exchange, so a busy user
+//! reuses a warm buffer and a parked connection holds none. There is no
+//! per-request connection state to build (the engine used to build hyper's
+//! HTTP/1 client state and buffers on the socket for every request and drop
+//! them after it), nothing is spawned, and the whole request, redirects
+//! included, runs under one deadline. About 3 kB of RSS per idle user,
+//! socket included (see docs/BENCHMARKS.md).
 //!
 //! # Behaviour
 //!
@@ -53,12 +51,22 @@
 //!   hence Locust, this retries non-idempotent requests too: a server that
 //!   closed without answering cannot have sent a response, but it may in
 //!   rare cases have acted on the request.
+//! - Responses: `Content-Length`, `Transfer-Encoding: chunked` (trailers
+//!   skipped) or bodies delimited by the connection's close; none for HEAD,
+//!   204, 304 and 1xx; interim 1xx responses (`100 Continue`) are skipped.
+//!   HTTP/1.0 responses keep the connection only with `Connection:
+//!   keep-alive`. Bytes beyond the response (pipelining is not used) drop the
+//!   connection. A response head over 64 KiB is an error, as is a malformed
+//!   response ([`HttpError::Protocol`]) or a body cut short by the server's
+//!   close ([`HttpError::ConnectionClosed`]).
 //! - `Request::timeout` covers connect, sending, the response and the whole
-//!   body, across redirects; without it only `connect_timeout` applies.
+//!   body, across redirects (one deadline per request); without it only
+//!   `connect_timeout` applies.
 
 mod body;
 mod conn;
 mod error;
+mod h1;
 mod session;
 mod tls;
 
@@ -112,7 +120,6 @@ pub struct HttpClient {
 #[derive(Debug)]
 struct ClientInner {
     tls: Arc<rustls::ClientConfig>,
-    h1: hyper::client::conn::http1::Builder,
     connect_timeout: Duration,
     max_redirects: u32,
     user_agent: HeaderValue,
@@ -129,14 +136,9 @@ impl HttpClient {
         let tls = tls::client_config(opts.insecure, opts.ca_cert_pem.as_deref())?;
         let user_agent = HeaderValue::from_str(&opts.user_agent)
             .map_err(|_| HttpError::Config(format!("invalid user agent `{}`", opts.user_agent)))?;
-        let mut h1 = hyper::client::conn::http1::Builder::new();
-        // The buffers live only while a request is in flight (design E), so
-        // let them grow for big bodies, within reason.
-        h1.max_buf_size(128 * 1024);
         Ok(Self {
             inner: Arc::new(ClientInner {
                 tls: Arc::new(tls),
-                h1,
                 connect_timeout: opts.connect_timeout,
                 max_redirects: opts.max_redirects,
                 user_agent,

@@ -1,21 +1,20 @@
 //! [`Session`]: one virtual user's browser-like state (cookie jar and parked
 //! keep-alive connections) and the request loop around it: default headers,
-//! cookies, redirects, connection reuse and the stale-connection retry.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! cookies, redirects, connection reuse, the stale-connection retry and the
+//! request's one deadline. The bytes on the wire are [`super::h1`]'s.
 
 use bytes::Bytes;
 use cookie_store::CookieStore;
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
-    SET_COOKIE, TRANSFER_ENCODING, USER_AGENT,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE,
+    TRANSFER_ENCODING,
 };
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::Full;
-use url::{Position, Url};
+use http::{HeaderMap, Method, StatusCode};
+use tokio::time::Instant;
+use url::Url;
 
 use super::conn::{self, Origin, Stream, Target};
-use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, body};
+use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, body, h1};
 
 /// One virtual user's browser-like session: cookie jar, keep-alive
 /// connection(s) (one per origin; normally one), no shared state with other
@@ -50,8 +49,13 @@ impl Session {
     ///
     /// See [`HttpError`]; an HTTP error status is a response, not an error.
     pub async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        // Boxed: the in-flight state is large and lives only during a request.
-        Box::pin(self.send_inner(req)).await
+        // One deadline for the whole request, redirects included.
+        match req.timeout {
+            Some(limit) => tokio::time::timeout_at(Instant::now() + limit, self.follow(req))
+                .await
+                .unwrap_or(Err(HttpError::Timeout(limit))),
+            None => self.follow(req).await,
+        }
     }
 
     /// Closes every connection (the user stopped). Cookies are kept.
@@ -69,15 +73,6 @@ impl Session {
         cookie_header(&self.cookies, url)
     }
 
-    async fn send_inner(&mut self, req: Request) -> Result<Response, HttpError> {
-        match req.timeout {
-            Some(limit) => tokio::time::timeout(limit, self.follow(req))
-                .await
-                .unwrap_or_else(|_| Err(HttpError::Timeout(limit))),
-            None => self.follow(req).await,
-        }
-    }
-
     async fn follow(&mut self, req: Request) -> Result<Response, HttpError> {
         let Session {
             client,
@@ -93,12 +88,6 @@ impl Session {
             follow_redirects,
             ..
         } = req;
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, client.user_agent.clone());
-        }
-        if !headers.contains_key(ACCEPT_ENCODING) {
-            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
         let mut redirects = 0u32;
         loop {
             let hop = Hop {
@@ -107,7 +96,9 @@ impl Session {
                 headers: &headers,
                 body: &body,
             };
-            let (head, raw) = round_trip(client, conns, cookies, &hop).await?;
+            let h1::Exchange {
+                head, body: raw, ..
+            } = round_trip(client, conns, cookies, &hop).await?;
             for value in head.headers.get_all(SET_COOKIE) {
                 if let Ok(text) = value.to_str() {
                     // A cookie the jar rejects (bad domain, ...) is skipped, as browsers do.
@@ -160,7 +151,7 @@ struct Hop<'a> {
     method: &'a Method,
     url: &'a Url,
     headers: &'a HeaderMap,
-    body: &'a Bytes,
+    body: &'a [u8],
 }
 
 /// Sends one hop on a parked or new connection, retrying once on a new
@@ -170,7 +161,7 @@ async fn round_trip(
     conns: &mut Vec<Parked>,
     cookies: &CookieStore,
     hop: &Hop<'_>,
-) -> Result<(http::response::Parts, Bytes), HttpError> {
+) -> Result<h1::Exchange, HttpError> {
     let target = Target::from_url(hop.url)?;
     let parked = conns
         .iter()
@@ -187,10 +178,17 @@ async fn round_trip(
         }
         None => (Origin::of(&target), connect(client, &target).await?, false),
     };
+    let out = h1::Outgoing {
+        method: hop.method,
+        url: hop.url,
+        headers: hop.headers,
+        body: hop.body,
+        user_agent: &client.user_agent,
+        cookies,
+    };
     loop {
-        let got_bytes = AtomicBool::new(false);
-        let req = build_request(cookies, hop)?;
-        match conn::exchange(&client.h1, &mut stream, req, &got_bytes).await {
+        let mut got_bytes = false;
+        match h1::exchange(&mut stream, &out, &mut got_bytes).await {
             Ok(ex) => {
                 if ex.reusable {
                     if conns.len() >= MAX_ORIGINS {
@@ -198,9 +196,9 @@ async fn round_trip(
                     }
                     conns.push(Parked { origin, stream });
                 }
-                return Ok((ex.head, ex.body));
+                return Ok(ex);
             }
-            Err(e) if reused && !got_bytes.load(Ordering::Relaxed) => {
+            Err(e) if reused && !got_bytes => {
                 tracing::debug!(error = %e, "reused connection failed before a response, retrying on a new one");
                 stream = connect(client, &target).await?;
                 reused = false;
@@ -212,42 +210,6 @@ async fn round_trip(
 
 async fn connect(client: &ClientInner, target: &Target<'_>) -> Result<Stream, HttpError> {
     conn::connect(target, &client.tls, client.connect_timeout).await
-}
-
-/// The hyper request for one attempt: origin-form URI, caller headers plus
-/// `Host`, the jar's `Cookie` and `Content-Length` where the caller set none.
-fn build_request(
-    cookies: &CookieStore,
-    hop: &Hop<'_>,
-) -> Result<http::Request<Full<Bytes>>, HttpError> {
-    let url = hop.url;
-    let uri: http::Uri = url[Position::BeforePath..Position::AfterQuery]
-        .parse()
-        .map_err(|e| HttpError::InvalidUrl(format!("`{url}`: {e}")))?;
-    let mut headers = hop.headers.clone();
-    if !headers.contains_key(HOST) {
-        let authority = &url[Position::BeforeHost..Position::AfterPort];
-        let value = HeaderValue::from_str(authority)
-            .map_err(|_| HttpError::InvalidUrl(format!("bad host `{authority}`")))?;
-        headers.insert(HOST, value);
-    }
-    if !headers.contains_key(COOKIE)
-        && let Some(value) =
-            cookie_header(cookies, url).and_then(|c| HeaderValue::from_str(&c).ok())
-    {
-        headers.insert(COOKIE, value);
-    }
-    let has_body =
-        !hop.body.is_empty() || matches!(*hop.method, Method::POST | Method::PUT | Method::PATCH);
-    if has_body && !headers.contains_key(CONTENT_LENGTH) && !headers.contains_key(TRANSFER_ENCODING)
-    {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(hop.body.len()));
-    }
-    let mut req = http::Request::new(Full::new(hop.body.clone()));
-    *req.method_mut() = hop.method.clone();
-    *req.uri_mut() = uri;
-    *req.headers_mut() = headers;
-    Ok(req)
 }
 
 fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {
