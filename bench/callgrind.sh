@@ -72,7 +72,11 @@ for secs in $RUN_SECONDS; do
     prev_ir=$ir prev_req=$requests
 done
 
-printf '\ntop functions by inclusive cost (last run):\n'
-callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP"
+# Inclusive: the thread start and tokio's scheduler frames that hold
+# everything are left out.
+printf '\ntop functions by inclusive cost (last run; runtime frames left out):\n'
+callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' |
+    grep -v -E 'PROGRAM TOTALS|std::sys::|pthread_create|call_once|blocking::pool|runtime::task::|scheduler::multi_thread|context::scoped|task_tracker|runtime::park|Context::run' |
+    head -n "$TOP"
 printf '\ntop functions by self cost (last run):\n'
 callgrind_annotate "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP"

@@ -21,10 +21,13 @@ pub(crate) struct UrlCache {
     inner: Mutex<Entries>,
 }
 
+/// Parsed URLs of one base URL, by target text.
+type ByTarget = HashMap<Box<str>, Url>;
+
 #[derive(Debug, Default)]
 struct Entries {
     /// One map per base URL (a scenario has one per user class at most).
-    by_base: Vec<(Box<str>, HashMap<Box<str>, Url>)>,
+    by_base: Vec<(Box<str>, ByTarget)>,
     len: usize,
 }
 
