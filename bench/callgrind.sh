@@ -72,11 +72,24 @@ for secs in $RUN_SECONDS; do
     prev_ir=$ir prev_req=$requests
 done
 
+# short: function names without their source file and object.
+short() {
+    sed -E 's@^( *[0-9,]+ \( *[0-9.]+%\)  )[^ ]*\.(rs|c|h|S):@\1@; s/ \[[^]]*\]$//'
+}
+
+# Below, head closes the pipes early: that is not a failure.
+set +o pipefail
 # Inclusive: the thread start and tokio's scheduler frames that hold
 # everything are left out.
 printf '\ntop functions by inclusive cost (last run; runtime frames left out):\n'
-callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' |
+callgrind_annotate --auto=no --inclusive=yes "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' |
     grep -v -E 'PROGRAM TOTALS|std::sys::|pthread_create|call_once|blocking::pool|runtime::task::|scheduler::multi_thread|context::scoped|task_tracker|runtime::park|Context::run' |
-    head -n "$TOP"
-printf '\ntop functions by self cost (last run):\n'
-callgrind_annotate "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP"
+    head -n "$TOP" | short
+# Self: summed per function (callgrind_annotate lists a function once per
+# source file its inlined code comes from).
+printf '\ntop functions by self cost (last run, per request):\n'
+callgrind_annotate --auto=no "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' | grep -v 'PROGRAM TOTALS' | short |
+    awk -v total="$ir" -v req="$requests" '{
+        n = $1; gsub(",", "", n); name = $0; sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", name); cost[name] += n
+    } END { for (f in cost) printf "%12d %5.2f%% %7.0f  %s\n", cost[f], 100 * cost[f] / total, cost[f] / req, f }' |
+    sort -rn | head -n "$TOP"

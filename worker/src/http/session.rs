@@ -208,8 +208,10 @@ async fn round_trip(
     }
 }
 
+/// Boxed: connecting (DNS, TLS handshake) has a large state, needed only for
+/// a new connection; it would otherwise make every request's future larger.
 async fn connect(client: &ClientInner, target: &Target<'_>) -> Result<Stream, HttpError> {
-    conn::connect(target, &client.tls, client.connect_timeout).await
+    Box::pin(conn::connect(target, &client.tls, client.connect_timeout)).await
 }
 
 fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {
