@@ -80,11 +80,12 @@ short() {
 # Below, head closes the pipes early: that is not a failure.
 set +o pipefail
 # Inclusive: the thread start and tokio's scheduler frames that hold
-# everything are left out.
+# everything are left out, and each function is shown once (its costliest
+# source file).
 printf '\ntop functions by inclusive cost (last run; runtime frames left out):\n'
 callgrind_annotate --auto=no --inclusive=yes "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' |
-    grep -v -E 'PROGRAM TOTALS|std::sys::|pthread_create|call_once|blocking::pool|runtime::task::|scheduler::multi_thread|context::scoped|task_tracker|runtime::park|Context::run' |
-    head -n "$TOP" | short
+    grep -v -E 'PROGRAM TOTALS|std::sys::|pthread_create|call_once|blocking::pool|runtime::task::|scheduler::multi_thread|context::scoped|task_tracker|runtime::park|Context::run|BlockingTask' |
+    short | awk '!seen[substr($0, index($0, "%)") + 3)]++' | head -n "$TOP"
 # Self: summed per function (callgrind_annotate lists a function once per
 # source file its inlined code comes from).
 printf '\ntop functions by self cost (last run, per request):\n'
