@@ -93,9 +93,10 @@ pub(crate) async fn exchange(
 const BUF_CAPACITY: usize = 8 * 1024;
 /// Buffers that grew beyond this (big bodies) are freed, not pooled.
 const BUF_KEEP_MAX: usize = 64 * 1024;
-/// Buffers kept per thread: about as many as exchanges in flight on a busy
-/// thread, so a closed loop reuses them all.
-const POOL_MAX: usize = 256;
+/// Buffers kept per thread (at most 512 KiB): enough for the exchanges in
+/// flight on a busy thread of a closed loop; beyond that, buffers are
+/// allocated and freed per exchange.
+const POOL_MAX: usize = 64;
 
 thread_local! {
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
