@@ -20,8 +20,8 @@
 //! per-request connection state to build (the engine used to build hyper's
 //! HTTP/1 client state and buffers on the socket for every request and drop
 //! them after it), nothing is spawned, and the whole request, redirects
-//! included, runs under one deadline. About 3 kB of RSS per idle user,
-//! socket included (see docs/BENCHMARKS.md).
+//! included, runs under one deadline. An idle user costs 3.5-4 kB of process
+//! RSS, its task and scenario state included (docs/BENCHMARKS.md).
 //!
 //! # Behaviour
 //!
