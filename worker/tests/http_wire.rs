@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode, header};
 use stampede_worker::http::{ClientOptions, HttpClient, HttpError, Request, Response, Session};
@@ -120,8 +121,16 @@ fn session() -> Session {
     HttpClient::new(ClientOptions::default()).unwrap().session()
 }
 
+/// A request with a timeout, so that a broken exchange fails the test instead
+/// of hanging it.
+fn request(method: Method, server: &Server) -> Request {
+    let mut req = Request::new(method, server.url());
+    req.timeout = Some(Duration::from_secs(5));
+    req
+}
+
 async fn get(s: &mut Session, server: &Server) -> Result<Response, HttpError> {
-    s.send(Request::get(server.url())).await
+    s.send(request(Method::GET, server)).await
 }
 
 #[tokio::test]
@@ -204,10 +213,7 @@ async fn head_204_and_304_have_no_body_even_with_a_length() {
     })
     .await;
     let mut s = session();
-    let head = s
-        .send(Request::new(Method::HEAD, server.url()))
-        .await
-        .unwrap();
+    let head = s.send(request(Method::HEAD, &server)).await.unwrap();
     assert_eq!((head.status, head.body.len()), (StatusCode::OK, 0));
     assert_eq!(head.headers[header::CONTENT_LENGTH], "100");
     let resp = get(&mut s, &server).await.unwrap();
@@ -235,7 +241,7 @@ async fn interim_100_continue_is_skipped() {
     })
     .await;
     let mut s = session();
-    let mut req = Request::new(Method::POST, server.url());
+    let mut req = request(Method::POST, &server);
     req.body = bytes::Bytes::from_static(b"payload");
     let resp = s.send(req).await.unwrap();
     assert_eq!(
@@ -270,7 +276,7 @@ async fn connection_close_from_the_request_is_honoured() {
     let server = Server::spawn(|_| reply("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")).await;
     let mut s = session();
     for _ in 0..3 {
-        let mut req = Request::get(server.url());
+        let mut req = request(Method::GET, &server);
         req.headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         assert_eq!(s.send(req).await.unwrap().body, "ok");
