@@ -12,6 +12,8 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 DOC=${DOC:-$REPO_DIR/docs/BENCHMARKS.md}
 STAMPEDE=${STAMPEDE:-$REPO_DIR/target/release/stampede}
+# Locust, installed by bench/setup.sh in a venv (bench/.venv).
+LOCUST=${LOCUST:-$BENCH_DIR/.venv/bin/locust}
 # The target runs on TARGET_CPU, the load generator on GEN_CPU.
 TARGET_CPU=${TARGET_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
@@ -211,9 +213,14 @@ measure() {
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-50}
 
-# tool_cmd TOOL: sets CMD to the command line of one generator run
-# (stampede-shop needs SHOP_URL, from start_shop).
+# tool_cmd TOOL [CSV_PREFIX]: sets CMD to the command line of one generator
+# run (stampede-shop needs SHOP_URL, from start_shop). Locust writes its
+# stats to CSV_PREFIX_stats.csv (and a few more CSV_PREFIX_*.csv files).
+# Locust runs as one process (one Python thread, gevent for the users), all
+# users spawned in the first second (-r CONNS); FastGetter and HttpGetter
+# are the classes of bench/locustfile.py.
 tool_cmd() {
+    local csv=${2:-PREFIX}
     case $1 in
     wrk) CMD=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$NGINX_URL/") ;;
     oha) CMD=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$NGINX_URL/") ;;
@@ -221,11 +228,22 @@ tool_cmd() {
         -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
     stampede-shop) CMD=("$STAMPEDE" run -f "$BENCH_DIR/shop-nowait.yaml" --host "$SHOP_URL"
         -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
+    locust-fast | locust-http)
+        CMD=("$LOCUST" -f "$BENCH_DIR/locustfile.py" --host "$NGINX_URL" -u "$CONNS" -r "$CONNS"
+            -t "${DURATION}s" --headless --only-summary --csv "$csv")
+        if [[ $1 == locust-fast ]]; then CMD+=(FastGetter); else CMD+=(HttpGetter); fi
+        ;;
     *) die "unknown tool $1" ;;
     esac
 }
 
 # --- the report -------------------------------------------------------------
+
+# locust_ident: Locust's and its Python's versions, for the report.
+locust_ident() {
+    "$LOCUST" --version 2>/dev/null | sed -n 's/^locust \([^ ]*\) from .*(Python \([^)]*\)).*/Locust \1 (Python \2)/p' | grep . ||
+        echo "Locust missing"
+}
 
 # machine_md: the machine, as markdown bullet points.
 machine_md() {
@@ -233,7 +251,7 @@ machine_md() {
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)
 - stampede: $(stampede_ident)
-- tools: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $(oha --version 2>/dev/null || echo "oha missing")
+- tools: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $(oha --version 2>/dev/null || echo "oha missing"), $(locust_ident)
 EOF
 }
 
