@@ -72,8 +72,8 @@ forget_bg() {
 
 # child_pid PID: the (first) child of PID, e.g. the program under `timeout`.
 child_pid() {
-    local i child
-    for i in $(seq 50); do
+    local _ child
+    for _ in $(seq 50); do
         child=$(pgrep -P "$1" | head -n1 || true)
         [[ -n $child ]] && { echo "$child"; return 0; }
         sleep 0.1
@@ -83,8 +83,8 @@ child_pid() {
 
 # wait_http URL SECONDS: waits until URL answers.
 wait_http() {
-    local i
-    for i in $(seq $(($2 * 10))); do
+    local _
+    for _ in $(seq $(($2 * 10))); do
         curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -135,6 +135,7 @@ start_nginx() {
     "${ON_TARGET[@]}" timeout "$1" \
         nginx -p "$prefix/" -e error.log -c "$BENCH_DIR/nginx.conf" &
     BG_PIDS+=($!)
+    # shellcheck disable=SC2034 # for the scripts that source this file
     NGINX_BG=$!
     wait_http "$NGINX_URL/" 10 || die "nginx did not start: $(cat "$prefix/error.log")"
     master=$(cat "$prefix/nginx.pid")
@@ -151,14 +152,14 @@ nginx_served() {
 # start_shop SECONDS [SHOP ARGS...]: starts `stampede shop` on TARGET_CPU on a
 # free port (with e.g. --latency 20ms) and sets SHOP_URL.
 start_shop() {
-    local out=$OUT_DIR/shop.out i seconds=$1
+    local out=$OUT_DIR/shop.out _ seconds=$1
     shift
     : >"$out"
     "${ON_TARGET[@]}" timeout "$seconds" "$STAMPEDE" shop --listen 127.0.0.1:0 "$@" >"$out" 2>"$OUT_DIR/shop.err" &
     BG_PIDS+=($!)
     SHOP_BG=$!
     SHOP_URL=
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         SHOP_URL=$(sed -n 's/^shop listening on //p' "$out")
         [[ -n $SHOP_URL ]] && break
         sleep 0.1
@@ -276,6 +277,7 @@ run_headless_bg() {
         --json "$RUN_DIR/report.json" "$@" >"$RUN_DIR/run.out" 2>"$RUN_DIR/run.err" &
     RUN_BG=$!
     BG_PIDS+=("$RUN_BG")
+    # shellcheck disable=SC2034 # for the scripts that source this file
     RUN_PID=$(child_pid "$RUN_BG") || die "stampede did not start"
 }
 

@@ -22,6 +22,7 @@
 # default), SKIP_BUILD=1 (use the existing target/release/stampede), DOC
 # (docs/BENCHMARKS.md; DOC=/dev/null to leave it alone).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-1}
