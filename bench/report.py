@@ -115,12 +115,12 @@ def parse_stampede(out):
     return r
 
 
-def parse_locust(stats_csv):
+def parse_locust_csv(stats_csv):
     """Locust's NAME_stats.csv (--csv NAME): its Aggregated row.
 
-    Requests/s is Locust's own: the requests over the time from the start of
-    the run to its last request (the run time, as wrk and stampede count).
-    Locust's percentiles are rounded to whole milliseconds (below 100 ms).
+    Locust writes this file every second while it runs and not again after
+    its users stop: it misses the last second or so of the run. Only the
+    fallback when the final summary is missing (a run killed by timeout).
     """
     with open(stats_csv, newline="") as f:
         agg = next(row for row in csv.DictReader(f) if row["Name"] == "Aggregated")
@@ -130,20 +130,57 @@ def parse_locust(stats_csv):
         "rps": float(agg["Requests/s"]),
         "p50_ms": float(agg["50%"]),
         "p99_ms": float(agg["99%"]),
+        "counts_from": "csv",
     }
 
 
+def parse_locust_summary(out):
+    """The final summary Locust prints (--only-summary, on stderr): the
+    Aggregated rows of its request table and of its percentile table.
+
+    Request table:    Aggregated  17875  0(0.00%) | 9 0 78 8 | 3743.66 0.00
+    (# reqs, # fails, | avg min max median |, req/s failures/s). req/s is
+    Locust's own: the requests over the time from its first user's start to
+    the end of the run (its run time), as wrk and stampede count. Its
+    percentiles are rounded to whole milliseconds (below 100 ms).
+    """
+    lines = out.splitlines()
+    agg = [i for i, line in enumerate(lines) if line.split()[:1] == ["Aggregated"]]
+    if len(agg) < 2:
+        return None
+    cells = lines[agg[0]].split()
+    fails = re.fullmatch(r"(\d+)\(.*\)", cells[2])
+    pipes = [i for i, c in enumerate(cells) if c == "|"]
+    r = {
+        "requests": int(cells[1]),
+        "failures": int(fails.group(1) if fails else cells[2]),
+        "rps": float(cells[pipes[1] + 1]),
+    }
+    head = next(lines[i] for i in range(agg[1], -1, -1) if "50%" in lines[i]).split()
+    cols = [c for c in head if c.endswith("%")]
+    values = lines[agg[1]].split()[1 : 1 + len(cols)]
+    pct = dict(zip(cols, values))
+    r["p50_ms"], r["p99_ms"] = float(pct["50%"]), float(pct["99%"])
+    return r
+
+
+def parse_locust(run_dir, name):
+    # Locust prints its summary through its logger, on stderr.
+    text = (run_dir / f"{name}.err").read_text() + (run_dir / f"{name}.out").read_text()
+    return parse_locust_summary(text) or parse_locust_csv(run_dir / f"{name}_stats.csv")
+
+
 PARSERS = {"wrk": parse_wrk, "oha": parse_oha, "stampede": parse_stampede, "stampede-shop": parse_stampede}
-# Tools whose results are in a CSV file (NAME_stats.csv) rather than stdout.
-CSV_PARSERS = {"locust-fast": parse_locust, "locust-http": parse_locust}
+# Tools parsed from their run's directory and name rather than from stdout.
+DIR_PARSERS = {"locust-fast": parse_locust, "locust-http": parse_locust}
 
 
 def parse_run(tool, run_dir, name, round_):
     run_dir = Path(run_dir)
     r = {"tool": tool, "round": int(round_), "name": name}
     try:
-        if tool in CSV_PARSERS:
-            r.update(CSV_PARSERS[tool](run_dir / f"{name}_stats.csv"))
+        if tool in DIR_PARSERS:
+            r.update(DIR_PARSERS[tool](run_dir, name))
         else:
             r.update(PARSERS[tool]((run_dir / f"{name}.out").read_text()))
     except Exception as e:  # a failed run is reported, not fatal
