@@ -238,8 +238,8 @@ def throughput_md(results):
         "`/_stats`); *generator core use* and *target core busy*: CPU time over the run's wall time "
         "(100% = that core was saturated; well below 100% for both means they wait on each other, "
         "or other processes of this shared machine took the core); CPU and peak RSS are the "
-        "generator's, from GNU time, over its whole process (for Locust, including about a second "
-        "of Python start-up)."
+        "generator's, from GNU time, over its whole process (for Locust, including about 0.3 s of "
+        "CPU to start Python and import Locust)."
     )
     out.append("")
 
