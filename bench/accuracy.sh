@@ -23,6 +23,7 @@ DELAYS=${DELAYS:-20ms 100ms}
 DURATION=${DURATION:-15}
 USERS=${USERS:-20}
 RATE=${RATE:-100}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 SCENARIO='users:

@@ -24,6 +24,7 @@
 # MIMALLOC_PURGE_DELAY=0 (passed on to stampede) makes its allocator return
 # freed memory at once, so VmRSS shows live memory without the ramp's garbage.
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 USER_COUNTS=${USER_COUNTS:-10000 50000}

@@ -12,6 +12,8 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 DOC=${DOC:-$REPO_DIR/docs/BENCHMARKS.md}
 STAMPEDE=${STAMPEDE:-$REPO_DIR/target/release/stampede}
+# Locust, installed by bench/setup.sh in a venv (bench/.venv).
+LOCUST=${LOCUST:-$BENCH_DIR/.venv/bin/locust}
 # The target runs on TARGET_CPU, the load generator on GEN_CPU.
 TARGET_CPU=${TARGET_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
@@ -70,8 +72,8 @@ forget_bg() {
 
 # child_pid PID: the (first) child of PID, e.g. the program under `timeout`.
 child_pid() {
-    local i child
-    for i in $(seq 50); do
+    local _ child
+    for _ in $(seq 50); do
         child=$(pgrep -P "$1" | head -n1 || true)
         [[ -n $child ]] && { echo "$child"; return 0; }
         sleep 0.1
@@ -81,8 +83,8 @@ child_pid() {
 
 # wait_http URL SECONDS: waits until URL answers.
 wait_http() {
-    local i
-    for i in $(seq $(($2 * 10))); do
+    local _
+    for _ in $(seq $(($2 * 10))); do
         curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -133,6 +135,7 @@ start_nginx() {
     "${ON_TARGET[@]}" timeout "$1" \
         nginx -p "$prefix/" -e error.log -c "$BENCH_DIR/nginx.conf" &
     BG_PIDS+=($!)
+    # shellcheck disable=SC2034 # for the scripts that source this file
     NGINX_BG=$!
     wait_http "$NGINX_URL/" 10 || die "nginx did not start: $(cat "$prefix/error.log")"
     master=$(cat "$prefix/nginx.pid")
@@ -149,14 +152,14 @@ nginx_served() {
 # start_shop SECONDS [SHOP ARGS...]: starts `stampede shop` on TARGET_CPU on a
 # free port (with e.g. --latency 20ms) and sets SHOP_URL.
 start_shop() {
-    local out=$OUT_DIR/shop.out i seconds=$1
+    local out=$OUT_DIR/shop.out _ seconds=$1
     shift
     : >"$out"
     "${ON_TARGET[@]}" timeout "$seconds" "$STAMPEDE" shop --listen 127.0.0.1:0 "$@" >"$out" 2>"$OUT_DIR/shop.err" &
     BG_PIDS+=($!)
     SHOP_BG=$!
     SHOP_URL=
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         SHOP_URL=$(sed -n 's/^shop listening on //p' "$out")
         [[ -n $SHOP_URL ]] && break
         sleep 0.1
@@ -211,9 +214,14 @@ measure() {
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-50}
 
-# tool_cmd TOOL: sets CMD to the command line of one generator run
-# (stampede-shop needs SHOP_URL, from start_shop).
+# tool_cmd TOOL [CSV_PREFIX]: sets CMD to the command line of one generator
+# run (stampede-shop needs SHOP_URL, from start_shop). Locust writes its
+# stats to CSV_PREFIX_stats.csv (and a few more CSV_PREFIX_*.csv files).
+# Locust runs as one process (one Python thread, gevent for the users), all
+# users spawned in the first second (-r CONNS); FastGetter and HttpGetter
+# are the classes of bench/locustfile.py.
 tool_cmd() {
+    local csv=${2:-PREFIX}
     case $1 in
     wrk) CMD=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$NGINX_URL/") ;;
     oha) CMD=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$NGINX_URL/") ;;
@@ -221,11 +229,22 @@ tool_cmd() {
         -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
     stampede-shop) CMD=("$STAMPEDE" run -f "$BENCH_DIR/shop-nowait.yaml" --host "$SHOP_URL"
         -u "$CONNS" -r 10000 -t "${DURATION}s" --headless --only-summary) ;;
+    locust-fast | locust-http)
+        CMD=("$LOCUST" -f "$BENCH_DIR/locustfile.py" --host "$NGINX_URL" -u "$CONNS" -r "$CONNS"
+            -t "${DURATION}s" --headless --only-summary --csv "$csv")
+        if [[ $1 == locust-fast ]]; then CMD+=(FastGetter); else CMD+=(HttpGetter); fi
+        ;;
     *) die "unknown tool $1" ;;
     esac
 }
 
 # --- the report -------------------------------------------------------------
+
+# locust_ident: Locust's and its Python's versions, for the report.
+locust_ident() {
+    "$LOCUST" --version 2>/dev/null | sed -n 's/^locust \([^ ]*\) from .*(Python \([^)]*\)).*/Locust \1 (Python \2)/p' | grep . ||
+        echo "Locust missing"
+}
 
 # machine_md: the machine, as markdown bullet points.
 machine_md() {
@@ -233,7 +252,7 @@ machine_md() {
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)
 - stampede: $(stampede_ident)
-- tools: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $(oha --version 2>/dev/null || echo "oha missing")
+- tools: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $(oha --version 2>/dev/null || echo "oha missing"), $(locust_ident)
 EOF
 }
 
@@ -258,6 +277,7 @@ run_headless_bg() {
         --json "$RUN_DIR/report.json" "$@" >"$RUN_DIR/run.out" 2>"$RUN_DIR/run.err" &
     RUN_BG=$!
     BG_PIDS+=("$RUN_BG")
+    # shellcheck disable=SC2034 # for the scripts that source this file
     RUN_PID=$(child_pid "$RUN_BG") || die "stampede did not start"
 }
 

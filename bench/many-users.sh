@@ -19,6 +19,7 @@ set -euo pipefail
 USERS=${USERS:-50000}
 SPAWN_RATE=${SPAWN_RATE:-5000}
 DURATION=${DURATION:-120}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 require_tools curl python3 taskset

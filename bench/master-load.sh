@@ -42,9 +42,9 @@ ticks=$(getconf CLK_TCK)
 echo "elapsed_s,cpu_share_of_one_core,rss_kb" >"$OUT/samples.csv"
 prev=""
 start=$(date +%s)
-while kill -0 $master 2>/dev/null; do
-  read -r utime stime < <(awk '{print $14, $15}' /proc/$master/stat)
-  rss=$(awk '/VmRSS/ {print $2}' /proc/$master/status)
+while kill -0 "$master" 2>/dev/null; do
+  read -r utime stime < <(awk '{print $14, $15}' /proc/"$master"/stat)
+  rss=$(awk '/VmRSS/ {print $2}' /proc/"$master"/status)
   now=$(date +%s.%N)
   if [ -n "$prev" ]; then
     read -r pt pu ps <<<"$prev"

@@ -15,6 +15,7 @@
 # SKIP_BUILD=1, DOC.
 set -euo pipefail
 DURATION=${DURATION:-10}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 LIMIT=$((DURATION + 30))

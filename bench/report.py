@@ -12,6 +12,7 @@ Used by bench/run.sh and bench/idle-memory.sh:
 Latencies are in milliseconds, rates in requests per second.
 """
 
+import csv
 import json
 import re
 import statistics
@@ -114,14 +115,74 @@ def parse_stampede(out):
     return r
 
 
+def parse_locust_csv(stats_csv):
+    """Locust's NAME_stats.csv (--csv NAME): its Aggregated row.
+
+    Locust writes this file every second while it runs and not again after
+    its users stop: it misses the last second or so of the run. Only the
+    fallback when the final summary is missing (a run killed by timeout).
+    """
+    with open(stats_csv, newline="") as f:
+        agg = next(row for row in csv.DictReader(f) if row["Name"] == "Aggregated")
+    return {
+        "requests": int(agg["Request Count"]),
+        "failures": int(agg["Failure Count"]),
+        "rps": float(agg["Requests/s"]),
+        "p50_ms": float(agg["50%"]),
+        "p99_ms": float(agg["99%"]),
+        "counts_from": "csv",
+    }
+
+
+def parse_locust_summary(out):
+    """The final summary Locust prints (--only-summary, on stderr): the
+    Aggregated rows of its request table and of its percentile table.
+
+    Request table:    Aggregated  17875  0(0.00%) | 9 0 78 8 | 3743.66 0.00
+    (# reqs, # fails, | avg min max median |, req/s failures/s). req/s is
+    Locust's own: the requests over the time from its first user's start to
+    the end of the run (its run time), as wrk and stampede count. Its
+    percentiles are rounded to whole milliseconds (below 100 ms).
+    """
+    lines = out.splitlines()
+    agg = [i for i, line in enumerate(lines) if line.split()[:1] == ["Aggregated"]]
+    if len(agg) < 2:
+        return None
+    cells = lines[agg[0]].split()
+    fails = re.fullmatch(r"(\d+)\(.*\)", cells[2])
+    pipes = [i for i, c in enumerate(cells) if c == "|"]
+    r = {
+        "requests": int(cells[1]),
+        "failures": int(fails.group(1) if fails else cells[2]),
+        "rps": float(cells[pipes[1] + 1]),
+    }
+    head = next(lines[i] for i in range(agg[1], -1, -1) if "50%" in lines[i]).split()
+    cols = [c for c in head if c.endswith("%")]
+    values = lines[agg[1]].split()[1 : 1 + len(cols)]
+    pct = dict(zip(cols, values))
+    r["p50_ms"], r["p99_ms"] = float(pct["50%"]), float(pct["99%"])
+    return r
+
+
+def parse_locust(run_dir, name):
+    # Locust prints its summary through its logger, on stderr.
+    text = (run_dir / f"{name}.err").read_text() + (run_dir / f"{name}.out").read_text()
+    return parse_locust_summary(text) or parse_locust_csv(run_dir / f"{name}_stats.csv")
+
+
 PARSERS = {"wrk": parse_wrk, "oha": parse_oha, "stampede": parse_stampede, "stampede-shop": parse_stampede}
+# Tools parsed from their run's directory and name rather than from stdout.
+DIR_PARSERS = {"locust-fast": parse_locust, "locust-http": parse_locust}
 
 
 def parse_run(tool, run_dir, name, round_):
     run_dir = Path(run_dir)
     r = {"tool": tool, "round": int(round_), "name": name}
     try:
-        r.update(PARSERS[tool]((run_dir / f"{name}.out").read_text()))
+        if tool in DIR_PARSERS:
+            r.update(DIR_PARSERS[tool](run_dir, name))
+        else:
+            r.update(PARSERS[tool]((run_dir / f"{name}.out").read_text()))
     except Exception as e:  # a failed run is reported, not fatal
         r["error"] = f"cannot parse {name}.out: {e!r}"
     # GNU time writes "Command exited with non-zero status N" before the
@@ -177,34 +238,53 @@ def throughput_md(results):
         "`/_stats`); *generator core use* and *target core busy*: CPU time over the run's wall time "
         "(100% = that core was saturated; well below 100% for both means they wait on each other, "
         "or other processes of this shared machine took the core); CPU and peak RSS are the "
-        "generator's, from GNU time."
+        "generator's, from GNU time, over its whole process (for Locust, including about 0.3 s of "
+        "CPU to start Python and import Locust)."
     )
     out.append("")
 
     # Ratios, within each round (same minutes of the same noisy machine).
     rounds = sorted({r["round"] for r in results})
     by = {(r["round"], r["tool"]): r for r in results if "error" not in r}
+    # (label, tool a, tool b, key, target): a's key over b's. "req_per_cpu_s"
+    # is 1 / CPU per request: requests per CPU second, the req/s ratio the two
+    # would have with one saturated core each.
     ratios = [
         ("stampede / wrk (plain GET req/s)", "stampede", "wrk", "rps", ">= 0.8"),
         ("stampede / oha (plain GET req/s)", "stampede", "oha", "rps", ">= 1.0"),
+        ("stampede / Locust FastHttpUser (plain GET req/s)", "stampede", "locust-fast", "rps", ">= 12"),
+        ("stampede / Locust HttpUser (plain GET req/s)", "stampede", "locust-http", "rps", ""),
         ("stampede shop scenario / stampede plain GET (req/s)", "stampede-shop", "stampede", "rps", ""),
         ("stampede / wrk (CPU per request)", "stampede", "wrk", "cpu_ms_per_1k", ""),
         ("stampede / oha (CPU per request)", "stampede", "oha", "cpu_ms_per_1k", ""),
+        ("stampede / Locust FastHttpUser (requests per CPU second)", "stampede", "locust-fast", "req_per_cpu_s", ">= 12"),
+        ("stampede / Locust HttpUser (requests per CPU second)", "stampede", "locust-http", "req_per_cpu_s", ""),
     ]
-    cols = [f"round {n}" for n in rounds] + (["median"] if len(rounds) > 1 else [])
-    head = "| ratio | " + " | ".join(cols) + " | target |"
-    out.append(head)
-    out.append("|---|" + "--:|" * (len(rounds) + (1 if len(rounds) > 1 else 0)) + "---|")
+
+    def value(r, key):
+        if key == "req_per_cpu_s":
+            return r["requests"] / r["cpu_s"] if r.get("requests") and r.get("cpu_s") else None
+        return r.get(key)
+
+    rows = []
     for label, a, b, key, target in ratios:
         vals = []
         for n in rounds:
             ra, rb = by.get((n, a)), by.get((n, b))
-            vals.append(ra[key] / rb[key] if ra and rb and rb.get(key) else None)
+            va, vb = (value(ra, key), value(rb, key)) if ra and rb else (None, None)
+            vals.append(va / vb if va is not None and vb else None)
+        if all(v is None for v in vals):
+            continue  # a tool of this ratio was not run (TOOLS) or failed
         cells = [fmt(v, 2) + ("x" if v is not None else "") for v in vals]
         if len(rounds) > 1:
             known = [v for v in vals if v is not None]
             cells.append(fmt(statistics.median(known), 2) + "x" if known else "–")
-        out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    if rows:
+        cols = [f"round {n}" for n in rounds] + (["median"] if len(rounds) > 1 else [])
+        out.append("| ratio | " + " | ".join(cols) + " | target |")
+        out.append("|---|" + "--:|" * len(cols) + "---|")
+        out.extend(rows)
     return "\n".join(out) + "\n"
 
 

@@ -23,6 +23,7 @@ USERS=${USERS:-1000}
 SPAWN_RATE=${SPAWN_RATE:-100}
 INTERVAL=${INTERVAL:-5}
 WARMUP=${WARMUP:-60}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 require_tools curl python3 taskset

@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Throughput bench: stampede against wrk and oha on a plain GET to nginx, and
-# stampede's shop scenario against its plain GET, all on loopback.
+# Throughput bench: stampede against wrk, oha and Locust (FastHttpUser and
+# HttpUser) on a plain GET to nginx, and stampede's shop scenario against its
+# plain GET, all on loopback.
 #
 #   bench/run.sh                       # one round, 20 s per tool, 50 connections
 #   DURATION=10 CONNS=100 ROUNDS=2 bench/run.sh
+#   TOOLS="wrk stampede locust-fast" DURATION=10 bench/run.sh   # a quick subset
 #
 # The target runs on core TARGET_CPU (0), each generator in turn on core
 # GEN_CPU (1), so every generator gets one core and the same target. Each
-# round runs wrk, oha, stampede (plain GET) and stampede (shop scenario) one
-# after the other; the order rotates from round to round, so a slow spell of
-# this shared machine does not always hit the same tool. Compare the ratios
-# within a round, not absolute numbers across runs.
+# round runs wrk, oha, stampede (plain GET), stampede (shop scenario), Locust
+# FastHttpUser and Locust HttpUser (bench/locustfile.py, the same plain GET,
+# one Locust process) one after the other; the order rotates from round to
+# round, so a slow spell of this shared machine does not always hit the same
+# tool. Compare the ratios within a round, not absolute numbers across runs.
 #
 # Results: a markdown table on stdout, raw outputs in bench/out/run-*/, and
 # the table spliced into docs/BENCHMARKS.md (section "throughput").
-# Env: DURATION (s, 20), CONNS (50), ROUNDS (1), SKIP_BUILD=1 (use the
-# existing target/release/stampede), DOC (docs/BENCHMARKS.md; DOC=/dev/null
-# to leave it alone).
+# Env: DURATION (s, 20), CONNS (50), ROUNDS (1), TOOLS (the generators, out
+# of "wrk oha stampede stampede-shop locust-fast locust-http", all by
+# default), SKIP_BUILD=1 (use the existing target/release/stampede), DOC
+# (docs/BENCHMARKS.md; DOC=/dev/null to leave it alone).
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-1}
-TOOLS=(wrk oha stampede stampede-shop)
+ALL_TOOLS="wrk oha stampede stampede-shop locust-fast locust-http"
+read -r -a TOOLS <<<"${TOOLS:-$ALL_TOOLS}"
+[[ ${#TOOLS[@]} -gt 0 ]] || die "TOOLS is empty"
+for tool in "${TOOLS[@]}"; do
+    [[ " $ALL_TOOLS " == *" $tool "* ]] || die "unknown tool $tool (TOOLS: $ALL_TOOLS)"
+done
+# uses TOOL: whether TOOL is one of this run's generators.
+uses() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
 # A generator that has not exited this long after its duration is killed.
 LIMIT=$((DURATION + 30))
 
@@ -39,7 +51,7 @@ use_target() {
 # run_tool ROUND TOOL: one measured run, parsed into results.jsonl.
 run_tool() {
     local round=$1 tool=$2 name="r$1-$2"
-    tool_cmd "$tool"
+    tool_cmd "$tool" "$RUN_DIR/$name"
     use_target "$tool"
     measure "$name" "$LIMIT" "${CMD[@]}"
     python3 "$BENCH_DIR/report.py" parse "$tool" "$RUN_DIR" "$name" "$round" >>"$RUN_DIR/results.jsonl"
@@ -48,8 +60,14 @@ run_tool() {
 }
 
 # 1. Tools and the stampede binary.
-require_tools nginx wrk oha curl python3 taskset pgrep
+require_tools nginx curl python3 taskset pgrep
+for tool in wrk oha; do
+    if uses "$tool"; then require_tools "$tool"; fi
+done
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) not found: run bench/setup.sh first"
+if uses locust-fast || uses locust-http; then
+    [[ -x $LOCUST ]] || die "$LOCUST not found: run bench/setup.sh first"
+fi
 build_stampede
 
 RUN_DIR=$OUT_DIR/run-$(date +%Y%m%d-%H%M%S)
@@ -61,8 +79,10 @@ log "outputs in $RUN_DIR"
 TARGET_LIFETIME=$((ROUNDS * ${#TOOLS[@]} * (LIMIT + 5) + 60))
 start_nginx "$TARGET_LIFETIME"
 NGINX_PIDS=("${TARGET_PIDS[@]}")
-start_shop "$TARGET_LIFETIME"
-SHOP_PIDS=("${TARGET_PIDS[@]}")
+if uses stampede-shop; then
+    start_shop "$TARGET_LIFETIME"
+    SHOP_PIDS=("${TARGET_PIDS[@]}")
+fi
 
 # 3. The runs, ROUNDS times, rotating the order of the tools.
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -86,7 +106,7 @@ cleanup
     echo '```'
     for tool in "${TOOLS[@]}"; do
         tool_cmd "$tool"
-        printf '%s\n' "${CMD[*]}" | sed -e "s#$REPO_DIR/##g" -e "s#$SHOP_URL#http://127.0.0.1:SHOP_PORT#g"
+        printf '%s\n' "${CMD[*]}" | sed -e "s#$REPO_DIR/##g" -e "s#${SHOP_URL:-SHOP_URL}#http://127.0.0.1:SHOP_PORT#g"
     done
     echo '```'
     echo

@@ -3,7 +3,9 @@
 #   - nginx (the static target), wrk (reference generator), GNU time (CPU and
 #     peak RSS of a process), python3 (parses the tools' outputs), curl;
 #   - oha (the other reference generator), from crates.io, only when it is
-#     not already on PATH (it compiles for a few minutes).
+#     not already on PATH (it compiles for a few minutes);
+#   - Locust (LOCUST_VERSION, from PyPI) in a virtualenv at bench/.venv, for
+#     the Locust rows of bench/run.sh (bench/locustfile.py).
 # Needs root for apt-get (the project's machines run as root).
 set -euo pipefail
 
@@ -54,9 +56,24 @@ if ! command -v oha >/dev/null; then
     cargo install oha --locked
 fi
 
-# 4. Optional: perf, to see where a generator spends its CPU. Not fatal.
+# 4. Locust from PyPI, pinned, in bench/.venv (ignored by git). Reinstalled
+#    only when the venv's locust is not LOCUST_VERSION.
+LOCUST_VERSION=${LOCUST_VERSION:-2.47.0}
+VENV=$(cd "$(dirname "$0")" && pwd)/.venv
+if [[ $("$VENV/bin/locust" --version 2>/dev/null | awk '{ print $2; exit }') != "$LOCUST_VERSION" ]]; then
+    # Debian's python3 needs python3-venv (ensurepip) to create a venv.
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        apt_install python3-venv
+        python3 -m venv "$VENV"
+    fi
+    log "pip install locust==$LOCUST_VERSION into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "locust==$LOCUST_VERSION"
+fi
+
+# 5. Optional: perf, to see where a generator spends its CPU. Not fatal.
 if ! command -v perf >/dev/null; then
     apt_install linux-perf || log "linux-perf not installable; perf profiles skipped"
 fi
 
-log "ok: $(nginx -v 2>&1), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(oha --version)"
+log "ok: $(nginx -v 2>&1), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(oha --version), $("$VENV/bin/locust" --version 2>/dev/null | awk '{ print $1, $2 }')"
