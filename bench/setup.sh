@@ -48,6 +48,7 @@ command -v wrk >/dev/null || apt_install wrk
 [[ -x /usr/bin/time ]] || apt_install time
 command -v python3 >/dev/null || apt_install python3
 command -v curl >/dev/null || apt_install curl
+command -v valgrind >/dev/null || apt_install valgrind   # bench/callgrind.sh
 
 # 3. oha from crates.io (cargo puts it in ~/.cargo/bin).
 export PATH="$HOME/.cargo/bin:$PATH"
