@@ -57,6 +57,9 @@ pub(crate) enum Command {
     },
     Left {
         conn: u64,
+        /// The worker ended its stream itself (it is shutting down), rather
+        /// than the connection failing.
+        quit: bool,
     },
     Start {
         plan: RunPlan,
@@ -222,7 +225,7 @@ impl Actor {
         match cmd {
             Command::Join { conn, hello, tx } => self.join(conn, hello, tx),
             Command::Message { conn, msg } => self.message(conn, msg),
-            Command::Left { conn } => self.left(conn),
+            Command::Left { conn, quit } => self.left(conn, quit),
             Command::Start { plan, reply } => {
                 let _ = reply.send(self.start(plan));
             }
@@ -264,7 +267,7 @@ impl Actor {
         }
     }
 
-    fn left(&mut self, conn: u64) {
+    fn left(&mut self, conn: u64, quit: bool) {
         let Some(id) = self.conns.remove(&conn) else {
             return;
         };
@@ -274,7 +277,11 @@ impl Actor {
         if w.conn.as_ref().is_some_and(|c| c.0 == conn) {
             w.conn = None;
             w.missing = true;
-            warn!(worker = %id, "worker disconnected; marked missing");
+            if quit {
+                info!(worker = %id, "worker quit; marked missing");
+            } else {
+                warn!(worker = %id, "worker disconnected; marked missing");
+            }
             self.membership_changed();
         }
     }

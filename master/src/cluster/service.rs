@@ -83,21 +83,22 @@ impl Coordinator for CoordinatorService {
         permit.send(Command::Join { conn, hello, tx });
         let actor = self.actor.clone();
         tokio::spawn(async move {
-            loop {
+            let quit = loop {
                 match inbound.message().await {
                     Ok(Some(msg)) => {
                         if actor.send(Command::Message { conn, msg }).await.is_err() {
-                            break;
+                            return;
                         }
                     }
-                    Ok(None) => break,
+                    // The worker closed its side: it is shutting down.
+                    Ok(None) => break true,
                     Err(e) => {
                         debug!(conn, error = %e, "worker stream error");
-                        break;
+                        break false;
                     }
                 }
-            }
-            let _ = actor.send(Command::Left { conn }).await;
+            };
+            let _ = actor.send(Command::Left { conn, quit }).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
