@@ -116,8 +116,11 @@ fn usage_errors_exit_2() {
         ));
 }
 
+/// The README's first command, shortened: the demo with its HTML report.
 #[test]
-fn demo_counts_match_the_shop() {
+fn demo_counts_match_the_shop_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
     stampede()
         .args([
             "demo",
@@ -129,11 +132,16 @@ fn demo_counts_match_the_shop() {
             "3s",
             "--only-summary",
         ])
+        .arg("--html")
+        .arg(&html)
         .timeout(Duration::from_secs(60))
         .assert()
         .success()
         .stdout(predicate::str::contains("Aggregated"))
         .stdout(predicate::str::contains("the counts match"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"));
+    assert!(page.contains("Aggregated") && page.contains("</html>"));
 }
 
 #[test]
