@@ -1,8 +1,9 @@
 //! What master and workers share: the scenario language (model, parser,
-//! validation, templates), statistics on HDR histograms, human durations and
-//! telemetry init.
+//! validation, templates), the typed contract of a run ([`run`]), load shapes,
+//! statistics on HDR histograms, thresholds, human durations and telemetry init.
 
 pub mod duration;
+pub mod run;
 pub mod scenario;
 pub mod shape;
 pub mod stats;

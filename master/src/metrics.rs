@@ -11,10 +11,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use stampede_common::stats::{PERCENTILES, StatsRow};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{ClusterView, MasterHandle, WorkerState};
+use crate::tasks::Tasks;
 
 /// The `/metrics` route on `master`, for this server or another router.
 pub fn router(master: MasterHandle) -> Router {
@@ -23,17 +22,17 @@ pub fn router(master: MasterHandle) -> Router {
         .with_state(master)
 }
 
-/// Serves `/metrics` on `listener` until `shutdown`.
-pub fn serve(
-    listener: TcpListener,
-    master: MasterHandle,
-    shutdown: CancellationToken,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(listener, router(master))
+/// Serves `/metrics` on `listener` until `tasks` shut down.
+pub fn serve(listener: TcpListener, master: MasterHandle, tasks: &Tasks) {
+    let shutdown = tasks.token();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, router(master))
             .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-    })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the metrics server failed");
+        }
+    });
 }
 
 async fn metrics(State(master): State<MasterHandle>) -> impl IntoResponse {

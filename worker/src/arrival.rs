@@ -6,93 +6,11 @@
 //! more concurrent users, not fewer iterations. Plain state: the pool's actor
 //! turns the [`Action`]s into tasks, and tests drive it with any clock.
 
-use std::time::Duration;
 
+use stampede_common::run::{ArrivalShare, UserSlot};
+use stampede_common::shape::ArrivalShape;
 use stampede_common::shape::arrival::split_units;
-use stampede_common::shape::{ArrivalShape, Rate, RateStage};
-use stampede_proto::v1;
 use tokio::time::Instant;
-
-use crate::pool::UserSlot;
-
-/// This worker's share of an arrival-rate shape, as the master sent it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArrivalShare {
-    /// Where in the shape this share takes over.
-    pub elapsed: Duration,
-    /// The worker's part of the shape.
-    pub shape: ArrivalShape,
-    /// Most users this worker may have alive at once.
-    pub max_users: u64,
-    /// New users take indices `first_index..first_index + max_users`.
-    pub first_index: u64,
-    /// The classes that take part, with their weights.
-    pub classes: Vec<(usize, u32)>,
-}
-
-impl ArrivalShare {
-    /// The share as the master sends it.
-    pub fn to_wire(&self) -> v1::Arrival {
-        v1::Arrival {
-            elapsed_ms: self.elapsed.as_millis() as u64,
-            start_milli: self.shape.start().milli(),
-            stages: self
-                .shape
-                .stages()
-                .iter()
-                .map(|s| v1::RateStage {
-                    duration_ms: s.duration.as_millis() as u64,
-                    target_milli: s.target.milli(),
-                })
-                .collect(),
-            max_users: self.max_users,
-            first_index: self.first_index,
-            classes: self
-                .classes
-                .iter()
-                .map(|(class, weight)| v1::ClassWeight {
-                    class: *class as u32,
-                    weight: *weight,
-                })
-                .collect(),
-        }
-    }
-
-    /// The share from the wire, for a scenario of `classes` user classes.
-    ///
-    /// # Errors
-    ///
-    /// No stage, a stage of zero length, or a class the scenario lacks.
-    pub fn from_wire(a: &v1::Arrival, classes: usize) -> Result<Self, String> {
-        let stages = a
-            .stages
-            .iter()
-            .map(|s| RateStage {
-                duration: Duration::from_millis(s.duration_ms),
-                target: Rate::from_milli(s.target_milli),
-            })
-            .collect();
-        let shape = ArrivalShape::new(Rate::from_milli(a.start_milli), stages)
-            .map_err(|e| format!("arrival shape: {e}"))?;
-        if let Some(c) = a.classes.iter().find(|c| c.class as usize >= classes) {
-            return Err(format!(
-                "arrival share names user class {} of {classes}",
-                c.class
-            ));
-        }
-        Ok(Self {
-            elapsed: Duration::from_millis(a.elapsed_ms),
-            shape,
-            max_users: a.max_users,
-            first_index: a.first_index,
-            classes: a
-                .classes
-                .iter()
-                .map(|c| (c.class as usize, c.weight))
-                .collect(),
-        })
-    }
-}
 
 /// What the pool has to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::http::{Request, Response};
 use crate::targets::UrlCache;
-use crate::vu::{Shared, UserSession};
+use crate::user::{Shared, UserSession};
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue};

@@ -13,55 +13,26 @@ mod clock;
 mod exchange;
 mod pool;
 mod targets;
+mod user;
 mod vu;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
+use stampede_common::run::{Assignment, RunSettings};
 use stampede_common::scenario::Scenario;
 use stampede_common::stats::{IntervalStats, Recorder};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-pub use arrival::ArrivalShare;
-pub use pool::UserSlot;
+pub use stampede_common::run::{ArrivalShare, UserSlot};
 
 use crate::http::{ClientOptions, HttpClient, HttpError};
-
-/// Engine settings, validated by the caller.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Base URL for relative paths; the scenario's `host` when `None`.
-    pub host: Option<String>,
-    /// HTTP client settings (TLS, redirects, connect timeout).
-    pub http: ClientOptions,
-    /// Request timeout when a step sets none.
-    pub default_timeout: Duration,
-    /// Zero: users stop at the next step. Otherwise they finish their task.
-    pub stop_timeout: Duration,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            host: None,
-            http: ClientOptions::default(),
-            default_timeout: Duration::from_secs(60),
-            stop_timeout: Duration::ZERO,
-        }
-    }
-}
 
 /// Errors starting the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// Neither `--host` nor the scenario names a target.
-    #[error("no target host: pass --host or set `host:` in the scenario")]
-    NoHost,
-    /// The host is not an http(s) URL.
-    #[error("invalid host `{0}`: expected a url like http://127.0.0.1:8000")]
-    InvalidHost(String),
     /// The HTTP client could not be built.
     #[error(transparent)]
     Http(#[from] HttpError),
@@ -86,37 +57,36 @@ impl Drop for Engine {
 }
 
 impl Engine {
-    /// Starts an engine with no users.
+    /// Starts an engine with no users; its tasks carry `span`.
     ///
     /// # Errors
     ///
-    /// No usable host, or an HTTP client that cannot be built.
-    pub fn start(scenario: Arc<Scenario>, cfg: EngineConfig) -> Result<Self, WorkerError> {
-        let host = cfg
-            .host
-            .clone()
-            .or_else(|| scenario.host.clone())
-            .ok_or(WorkerError::NoHost)?;
-        match url::Url::parse(&host) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => return Err(WorkerError::InvalidHost(host)),
-        }
-        let client = HttpClient::new(cfg.http.clone())?;
+    /// An HTTP client that cannot be built (an unusable CA certificate).
+    pub fn start(
+        scenario: Arc<Scenario>,
+        settings: &RunSettings,
+        span: tracing::Span,
+    ) -> Result<Self, WorkerError> {
+        let client = HttpClient::new(ClientOptions {
+            insecure: settings.tls.insecure,
+            ca_cert_pem: settings.tls.ca_cert_pem.clone(),
+            ..ClientOptions::default()
+        })?;
         let recorder = Arc::new(Recorder::new(scenario.stat_keys.clone()));
-        let shared = Arc::new(vu::Shared {
+        let shared = Arc::new(user::Shared {
             scenario,
             recorder: recorder.clone(),
             client,
-            host,
-            default_timeout: cfg.default_timeout,
+            host: settings.target.to_string(),
+            default_timeout: settings.request_timeout,
             urls: targets::UrlCache::default(),
-            stop_timeout: cfg.stop_timeout,
+            stop_timeout: settings.stop_timeout,
         });
         let users = Arc::new(AtomicUsize::new(0));
         let cancel = CancellationToken::new();
         let (tx, rx) = mpsc::channel(16);
         let pool = pool::Pool::new(shared, users.clone(), cancel.clone());
-        tokio::spawn(pool.run(rx));
+        tokio::spawn(pool.run(rx).instrument(span));
         Ok(Self {
             tx,
             recorder,
@@ -125,37 +95,23 @@ impl Engine {
         })
     }
 
-    /// Moves towards running exactly `users`, starting or stopping
-    /// `spawn_rate` users per second (a rate of 0 or less means at once).
+    /// Moves towards the assignment: exactly these users, started or
+    /// stopped at the spawn rate (a rate of 0 or less means at once), or this
+    /// share of an open-model schedule from now on (keeping the users of an
+    /// earlier share).
     ///
     /// # Errors
     ///
     /// The engine has stopped.
-    pub async fn set_target(
-        &self,
-        users: Vec<UserSlot>,
-        spawn_rate: f64,
-    ) -> Result<(), WorkerError> {
-        self.tx
-            .send(pool::Command::SetTarget {
+    pub async fn assign(&self, assignment: Assignment) -> Result<(), WorkerError> {
+        let cmd = match assignment {
+            Assignment::Users { users, spawn_rate } => pool::Command::SetTarget {
                 users,
                 rate: spawn_rate,
-            })
-            .await
-            .map_err(|_| WorkerError::Stopped)
-    }
-
-    /// Runs this share of an open-model (arrival-rate) run from now on,
-    /// keeping the users of an earlier share.
-    ///
-    /// # Errors
-    ///
-    /// The engine has stopped.
-    pub async fn set_arrival(&self, share: ArrivalShare) -> Result<(), WorkerError> {
-        self.tx
-            .send(pool::Command::SetArrival(share))
-            .await
-            .map_err(|_| WorkerError::Stopped)
+            },
+            Assignment::Arrival(share) => pool::Command::SetArrival(share),
+        };
+        self.tx.send(cmd).await.map_err(|_| WorkerError::Stopped)
     }
 
     /// Stops every user (gracefully, then forcibly) and returns when they are gone.

@@ -17,18 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use crate::arrival::{Action, Arrival, ArrivalShare};
-use crate::clock::PreciseClock;
-use crate::vu::{self, Shared};
+use stampede_common::run::{ArrivalShare, UserSlot};
 
-/// One virtual user the worker should run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UserSlot {
-    /// Cluster-unique user index (feeds `user_index` and feeder rows).
-    pub index: u64,
-    /// Index of the class in the scenario.
-    pub class: usize,
-}
+use crate::arrival::{Action, Arrival};
+use crate::clock::PreciseClock;
+use crate::user::Shared;
+use crate::vu;
 
 pub(crate) enum Command {
     SetTarget { users: Vec<UserSlot>, rate: f64 },

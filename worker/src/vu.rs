@@ -12,39 +12,14 @@ use std::time::Duration;
 use http::HeaderMap;
 use http::header::HeaderValue;
 use minijinja::Value;
-use stampede_common::scenario::model::{Scenario, Step, Tasks, UserClass};
-use stampede_common::stats::Recorder;
+use stampede_common::scenario::model::{Step, Tasks, UserClass};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange;
-use crate::http::{HttpClient, Session};
-use crate::pool::UserSlot;
-use crate::targets::UrlCache;
-
-/// What every user of a worker shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub scenario: Arc<Scenario>,
-    pub recorder: Arc<Recorder>,
-    pub client: HttpClient,
-    /// Base URL requests' paths are appended to.
-    pub host: String,
-    pub default_timeout: Duration,
-    /// Request URLs, parsed once per distinct target.
-    pub urls: UrlCache,
-    /// Zero: stop at the next step boundary. Otherwise finish the current task.
-    pub stop_timeout: Duration,
-}
-
-/// A user's browser-like state: connection, cookies, headers, variables.
-#[derive(Debug)]
-pub(crate) struct UserSession {
-    pub session: Session,
-    pub headers: HeaderMap,
-    pub vars: BTreeMap<String, Value>,
-}
+use crate::user::{Shared, UserSession};
+use stampede_common::run::UserSlot;
 
 struct VirtualUser<'a> {
     shared: &'a Shared,
@@ -167,7 +142,7 @@ impl<'a> VirtualUser<'a> {
         Self {
             shared,
             class,
-            base: class.host.as_deref().unwrap_or(&shared.host),
+            base: class.host.as_ref().map_or(&shared.host, |t| t.as_str()),
             user: UserSession {
                 session: shared.client.session(),
                 headers: HeaderMap::new(),

@@ -8,19 +8,17 @@ use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::ArrivalShape;
-use stampede_worker::{ArrivalShare, Engine, EngineConfig};
+use stampede_common::run::{ArrivalShare, Assignment, RunSettings};
+use stampede_worker::Engine;
 
 fn engine(sleep: &str) -> Engine {
     let yaml = format!("users:\n  - name: Sleeper\n    sequence:\n      - sleep: {sleep}\n");
     let scenario = ScenarioSource::from_text("sleep.yaml", &yaml)
         .compile()
         .unwrap();
-    let cfg = EngineConfig {
-        // Never contacted: the scenario sends no request.
-        host: Some("http://127.0.0.1:9".into()),
-        ..EngineConfig::default()
-    };
-    Engine::start(Arc::new(scenario), cfg).unwrap()
+    // Never contacted: the scenario sends no request.
+    let settings = RunSettings::new("http://127.0.0.1:9".parse().unwrap());
+    Engine::start(Arc::new(scenario), &settings, tracing::Span::none()).unwrap()
 }
 
 fn share(shape: ArrivalShape, max_users: u64, elapsed: Duration) -> ArrivalShare {
@@ -40,7 +38,7 @@ async fn busy_users_drop_iterations_and_idle_ones_take_the_next() {
     // users cover the first half of each second and the second half is
     // dropped; from 1 s on, each user is idle 5 ms before its next one is due.
     let shape = ArrivalShape::constant("100/s".parse().unwrap(), Duration::from_secs(2)).unwrap();
-    e.set_arrival(share(shape, 50, Duration::ZERO))
+    e.assign(Assignment::Arrival(share(shape, 50, Duration::ZERO)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(995)).await;
@@ -61,7 +59,7 @@ async fn a_ramp_and_a_share_taken_over_mid_shape() {
     let e = engine("1ms");
     // 0 -> 20/s over 10 s, then 20/s for 10 s: 100 + 200 iterations in all.
     let shape: ArrivalShape = "10s:20/s,10s:20/s".parse().unwrap();
-    e.set_arrival(share(shape.clone(), 100, Duration::ZERO))
+    e.assign(Assignment::Arrival(share(shape.clone(), 100, Duration::ZERO)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -70,7 +68,7 @@ async fn a_ramp_and_a_share_taken_over_mid_shape() {
     assert!((24..=25).contains(&by5), "{by5}");
     // The master re-splits at 5 s: this worker now has half the rate.
     let half = shape.split(2).remove(0);
-    e.set_arrival(share(half, 50, Duration::from_secs(5)))
+    e.assign(Assignment::Arrival(share(half, 50, Duration::from_secs(5))))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(20)).await;

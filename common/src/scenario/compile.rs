@@ -17,6 +17,7 @@ use super::raw::{
 };
 use super::template::{BUILTIN_VARIABLES, Template, Templates};
 use crate::duration::parse_duration;
+use crate::run::{Target, TargetError};
 use crate::stats::StatsKey;
 
 pub(crate) struct Compiler<'a> {
@@ -55,9 +56,11 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         c.default_timeout = d.timeout.as_ref().map(|t| c.duration(t)).transpose()?;
         c.default_headers = c.headers(&d.headers, &globals)?;
     }
-    if let Some(host) = &raw.host {
-        check_host(&c.loc, host)?;
-    }
+    let host = raw
+        .host
+        .as_ref()
+        .map(|h| check_host(&c.loc, h))
+        .transpose()?;
     if raw.users.value.is_empty() {
         return Err(c.loc.at(&raw.users.referenced, "`users` has no user class"));
     }
@@ -110,7 +113,7 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
     Ok(Scenario {
         name,
         description: raw.description.clone(),
-        host: raw.host.map(|h| h.value),
+        host,
         classes,
         templates: c.templates,
         stat_keys: c.stat_keys,
@@ -128,17 +131,10 @@ fn file_stem(path: &str) -> String {
         .to_owned()
 }
 
-fn check_host(loc: &Locator<'_>, host: &Sp<String>) -> Result<()> {
-    match url::Url::parse(&host.value) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(loc.at(
-            &host.referenced,
-            format!(
-                "invalid host `{}`: expected a url like http://127.0.0.1:8000",
-                host.value
-            ),
-        )),
-    }
+fn check_host(loc: &Locator<'_>, host: &Sp<String>) -> Result<Target> {
+    host.value
+        .parse()
+        .map_err(|e: TargetError| loc.at(&host.referenced, e.to_string()))
 }
 
 impl Compiler<'_> {
@@ -160,9 +156,11 @@ impl Compiler<'_> {
                 "`weight` and `fixed_count` cannot both be set",
             ));
         }
-        if let Some(host) = &raw.host {
-            check_host(&self.loc, host)?;
-        }
+        let host = raw
+            .host
+            .as_ref()
+            .map(|h| check_host(&self.loc, h))
+            .transpose()?;
         let wait = match &raw.wait {
             Some(w) => self.wait(&w.value, &w.referenced)?,
             None => WaitTime::Constant(Duration::ZERO),
@@ -258,7 +256,7 @@ impl Compiler<'_> {
             name,
             weight: raw.weight.as_ref().map_or(1, |w| w.value),
             fixed_count: raw.fixed_count.as_ref().map(|f| f.value),
-            host: raw.host.as_ref().map(|h| h.value.clone()),
+            host,
             wait,
             feeder,
             variables,

@@ -10,6 +10,7 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 
 use super::template::{Template, Templates, ValueTemplate};
+use crate::run::Target;
 use crate::stats::StatsKey;
 
 /// A scenario ready to run, shared by every virtual user of a worker.
@@ -20,7 +21,7 @@ pub struct Scenario {
     /// `description:` in the file.
     pub description: Option<String>,
     /// Default target host (`--host` wins).
-    pub host: Option<String>,
+    pub host: Option<Target>,
     /// The user classes, in file order.
     pub classes: Vec<UserClass>,
     /// Every template of the scenario.
@@ -52,7 +53,7 @@ pub struct UserClass {
     /// Exactly this many users cluster-wide, before any weighted ones.
     pub fixed_count: Option<u32>,
     /// Overrides the scenario host.
-    pub host: Option<String>,
+    pub host: Option<Target>,
     /// Pause after each task.
     pub wait: WaitTime,
     /// Rows each user takes its variables from.

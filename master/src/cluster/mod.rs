@@ -1,28 +1,33 @@
-//! The cluster master: the gRPC server workers attach to, the actor that owns
-//! the cluster's state, and [`MasterHandle`], what the orchestrator (headless
-//! CLI, web UI) uses to start, steer, watch and stop runs.
+//! The cluster master: the gRPC server workers attach to ([`service`]), the
+//! actor that owns the cluster's state and drives its runs ([`actor`]), and
+//! [`MasterHandle`], what the headless loop ([`headless`]) and the web UI use
+//! to start, steer, watch and stop runs.
 
 mod actor;
 pub mod headless;
 mod service;
+mod view;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::Serialize;
-use stampede_common::stats::{HistoryPoint, RunStats, Snapshot};
+use stampede_common::stats::HistoryPoint;
 use stampede_proto::v1::coordinator_server::CoordinatorServer;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tracing::{Instrument, info_span, warn};
 
-pub use actor::{RunPlan, Timing};
+pub use actor::Timing;
+pub use view::{ClusterView, Finished, RunView, WorkerInfo, WorkerState};
 
 use crate::MasterError;
+use crate::report::{RunReport, StopReason};
+use crate::run::RunPlan;
+use crate::tasks::Tasks;
 
 /// Master settings, validated by the caller.
 #[derive(Debug, Clone, Default)]
@@ -35,79 +40,12 @@ pub struct MasterConfig {
     pub timing: Timing,
 }
 
-/// A worker as the master sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkerState {
-    /// Connected, no run.
-    Ready,
-    /// Connected and taking part in the run.
-    Running,
-    /// Disconnected or silent.
-    Missing,
-}
-
-/// One row of the workers table.
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkerInfo {
-    /// Worker id.
-    pub id: String,
-    /// Its host name.
-    pub hostname: String,
-    /// Its CPU count.
-    pub cores: u32,
-    /// Its process's CPU use, percent of one core, from its last heartbeat.
-    pub cpu_percent: f32,
-    /// Ready, running or missing.
-    pub state: WorkerState,
-    /// Users it runs now.
-    pub users: u64,
-    /// Since its last message.
-    pub last_heard: Duration,
-}
-
-/// The run in progress.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunView {
-    /// Run id.
-    pub id: u64,
-    /// Target users.
-    pub users: u64,
-    /// Spawn rate.
-    pub spawn_rate: f64,
-    /// A stop is under way.
-    pub stopping: bool,
-    /// Merged statistics so far.
-    pub snapshot: Snapshot,
-}
-
-/// The cluster at one moment.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterView {
-    /// Every worker seen.
-    pub workers: Vec<WorkerInfo>,
-    /// The run, if any.
-    pub run: Option<RunView>,
-}
-
-/// A run after its stop (or a copy during it): everything the workers reported.
-#[derive(Debug, Clone)]
-pub struct FinishedRun {
-    /// The merged statistics.
-    pub stats: RunStats,
-    /// When it started.
-    pub started: SystemTime,
-    /// When the last worker stopped.
-    pub ended: SystemTime,
-    /// Workers that took part.
-    pub workers: usize,
-}
-
 /// Talks to the master's actor.
 #[derive(Debug, Clone)]
 pub struct MasterHandle {
     tx: mpsc::Sender<actor::Command>,
     live: watch::Receiver<usize>,
+    finished: watch::Receiver<Option<Finished>>,
 }
 
 impl MasterHandle {
@@ -123,22 +61,30 @@ impl MasterHandle {
         rx.await.map_err(|_| MasterError::Gone)
     }
 
-    /// Starts a run on the connected workers; returns its id.
+    /// Starts a run on the connected workers; returns its id. The master
+    /// drives it from then on: its run time, shape and `abort_on_fail`
+    /// thresholds end it, and [`MasterHandle::finished`] shows its report.
     ///
     /// # Errors
     ///
-    /// A run is already going, or the plan does not fit the scenario.
+    /// A run is already going (or still stopping), or the plan does not fit
+    /// the scenario.
     pub async fn start(&self, plan: RunPlan) -> Result<u64, MasterError> {
         self.ask(|reply| actor::Command::Start { plan, reply })
             .await?
     }
 
-    /// Changes the user count and spawn rate of the running run.
+    /// Changes the user count (and the spawn rate, if given) of the running
+    /// run; returns both as they are now.
     ///
     /// # Errors
     ///
-    /// No run is going.
-    pub async fn set_users(&self, users: u64, spawn_rate: f64) -> Result<(), MasterError> {
+    /// No run is going, or its shape sets its users.
+    pub async fn set_users(
+        &self,
+        users: u64,
+        spawn_rate: Option<f64>,
+    ) -> Result<(u64, f64), MasterError> {
         self.ask(|reply| actor::Command::SetUsers {
             users,
             spawn_rate,
@@ -147,13 +93,15 @@ impl MasterHandle {
         .await?
     }
 
-    /// Stops the run and waits for the workers' last reports.
+    /// Stops the run and waits for the workers' last reports; returns its
+    /// report. A stop already under way keeps its own reason.
     ///
     /// # Errors
     ///
-    /// The master is gone.
-    pub async fn stop(&self) -> Result<Option<FinishedRun>, MasterError> {
-        self.ask(|reply| actor::Command::Stop { reply }).await
+    /// No run is going, or the master is gone.
+    pub async fn stop(&self, reason: StopReason) -> Result<Arc<RunReport>, MasterError> {
+        self.ask(|reply| actor::Command::Stop { reason, reply })
+            .await?
     }
 
     /// Forgets the run's statistics so far (the web UI's "reset stats");
@@ -166,14 +114,14 @@ impl MasterHandle {
         self.ask(|reply| actor::Command::ResetStats { reply }).await
     }
 
-    /// A copy of the running run's statistics, history included (for report
-    /// downloads during a run); `None` when no run is going.
+    /// The report of the running run so far (for downloads during a run);
+    /// `None` when no run is going.
     ///
     /// # Errors
     ///
     /// The master is gone.
-    pub async fn stats(&self) -> Result<Option<FinishedRun>, MasterError> {
-        self.ask(|reply| actor::Command::Stats { reply }).await
+    pub async fn report(&self) -> Result<Option<Arc<RunReport>>, MasterError> {
+        self.ask(|reply| actor::Command::Report { reply }).await
     }
 
     /// The workers and the run's statistics now.
@@ -185,8 +133,8 @@ impl MasterHandle {
         self.ask(|reply| actor::Command::View { reply }).await
     }
 
-    /// The running run's history points (one a second) after `since_unix_ms`,
-    /// for live charts; `None` when no run is going.
+    /// The running run's id and history points (one a second) after
+    /// `since_unix_ms`, for live charts; `None` when no run is going.
     ///
     /// # Errors
     ///
@@ -194,7 +142,7 @@ impl MasterHandle {
     pub async fn history(
         &self,
         since_unix_ms: i64,
-    ) -> Result<Option<Vec<HistoryPoint>>, MasterError> {
+    ) -> Result<Option<(u64, Vec<HistoryPoint>)>, MasterError> {
         self.ask(|reply| actor::Command::History {
             since_ms: since_unix_ms,
             reply,
@@ -202,35 +150,70 @@ impl MasterHandle {
         .await
     }
 
-    /// Waits until at least `n` workers are connected.
+    /// Waits until at least `n` workers are connected, for up to `max_wait`.
     ///
     /// # Errors
     ///
-    /// The master is gone.
-    pub async fn wait_for_workers(&self, n: usize) -> Result<(), MasterError> {
+    /// Not enough workers in time ([`MasterError::NoWorkers`]), `shutdown`
+    /// first ([`MasterError::Interrupted`]), or the master is gone.
+    pub async fn wait_for_workers(
+        &self,
+        n: usize,
+        max_wait: Option<Duration>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), MasterError> {
         let mut live = self.live.clone();
-        live.wait_for(|c| *c >= n)
-            .await
-            .map(|_| ())
-            .map_err(|_| MasterError::Gone)
+        let enough = async {
+            live.wait_for(|c| *c >= n)
+                .await
+                .map(|_| ())
+                .map_err(|_| MasterError::Gone)
+        };
+        let bounded = async {
+            match max_wait {
+                Some(max) => tokio::time::timeout(max, enough)
+                    .await
+                    .map_err(|_| MasterError::NoWorkers {
+                        want: n,
+                        got: self.connected(),
+                        waited: max,
+                    })?,
+                None => enough.await,
+            }
+        };
+        tokio::select! {
+            r = bounded => r,
+            _ = shutdown.cancelled() => Err(MasterError::Interrupted),
+        }
     }
 
     /// Workers connected now.
     pub fn connected(&self) -> usize {
         *self.live.borrow()
     }
+
+    /// The last finished run; changes each time a run ends.
+    pub fn finished(&self) -> watch::Receiver<Option<Finished>> {
+        self.finished.clone()
+    }
+
+    /// Waits for the report of run `run_id`.
+    ///
+    /// # Errors
+    ///
+    /// The master is gone.
+    pub async fn wait_finished(&self, run_id: u64) -> Result<Arc<RunReport>, MasterError> {
+        let mut rx = self.finished.clone();
+        let done = rx
+            .wait_for(|f| f.as_ref().is_some_and(|f| f.run_id == run_id))
+            .await
+            .map_err(|_| MasterError::Gone)?;
+        Ok(done.as_ref().expect("checked").report.clone())
+    }
 }
 
-/// A running master: its handle and its gRPC server task.
-#[derive(Debug)]
-pub struct Master {
-    /// To steer it.
-    pub handle: MasterHandle,
-    /// Ends when `shutdown` fires (or the server fails).
-    pub server: JoinHandle<Result<(), tonic::transport::Error>>,
-}
-
-/// Starts the actor and serves gRPC on `listener` until `shutdown`.
+/// Starts the actor and serves gRPC on `listener`, both on `tasks` until
+/// it shuts down.
 ///
 /// # Errors
 ///
@@ -238,11 +221,14 @@ pub struct Master {
 pub fn start(
     listener: TcpListener,
     cfg: MasterConfig,
-    shutdown: CancellationToken,
-) -> Result<Master, MasterError> {
+    tasks: &Tasks,
+) -> Result<MasterHandle, MasterError> {
+    let shutdown = tasks.token();
     let (tx, rx) = mpsc::channel(1024);
     let (live_tx, live) = watch::channel(0);
-    tokio::spawn(actor::Actor::new(cfg.timing.clone(), live_tx).run(rx));
+    let (finished_tx, finished) = watch::channel(None);
+    let actor = actor::Actor::new(cfg.timing.clone(), live_tx, finished_tx);
+    tasks.spawn(actor.run(rx, shutdown.clone()).instrument(info_span!("actor")));
     let svc = service::CoordinatorService {
         actor: tx.clone(),
         token: Arc::from(cfg.token.as_str()),
@@ -255,12 +241,20 @@ pub fn start(
             .map_err(|e| MasterError::Tls(e.to_string()))?;
     }
     let router = builder.add_service(CoordinatorServer::new(svc));
-    let server = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        shutdown.cancelled_owned(),
-    ));
-    Ok(Master {
-        handle: MasterHandle { tx, live },
-        server,
+    tasks.spawn(async move {
+        let served = router
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.cancelled_owned(),
+            )
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "the grpc server failed");
+        }
+    });
+    Ok(MasterHandle {
+        tx,
+        live,
+        finished,
     })
 }

@@ -9,48 +9,32 @@ pub mod json;
 use std::time::SystemTime;
 
 use stampede_common::duration::format_duration;
-use stampede_common::shape::{ArrivalRate, Stages};
 use stampede_common::stats::{RunStats, Snapshot, table};
-use stampede_common::thresholds::{Threshold, Verdict, evaluate};
+use stampede_common::thresholds::{Verdict, evaluate};
 
-use crate::cluster::{FinishedRun, RunPlan};
+pub use crate::run::{LoadModel, StopReason};
+use crate::run::RunPlan;
 
-/// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The run time elapsed.
-    RunTime,
-    /// Ctrl-C, SIGTERM or a stop request.
-    Interrupted,
-    /// A threshold with `abort_on_fail` was lost.
-    ThresholdAborted,
-}
-
-impl StopReason {
-    /// The reason as the JSON report writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::RunTime => "run_time",
-            StopReason::Interrupted => "interrupted",
-            StopReason::ThresholdAborted => "threshold_aborted",
-        }
-    }
-}
-
-/// How the load of a run was shaped.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadModel {
-    /// A user count and spawn rate (the closed model).
-    Users,
-    /// Target users over time (the closed model).
-    Stages(Stages),
-    /// Iterations on a schedule (the open model).
-    Arrival(ArrivalRate),
+/// What the workers measured of a run (so far, or in all).
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    /// The merged statistics.
+    pub stats: RunStats,
+    /// When it started.
+    pub started: SystemTime,
+    /// When the last worker stopped (or now, for a run going).
+    pub ended: SystemTime,
+    /// Workers that took part.
+    pub workers: usize,
 }
 
 /// A finished run.
 #[derive(Debug)]
 pub struct RunReport {
+    /// Run id.
+    pub id: u64,
+    /// Only these classes took part (all when empty).
+    pub classes: Vec<String>,
     /// How the load was shaped.
     pub load: LoadModel,
     /// Scenario name.
@@ -78,22 +62,17 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The report of a finished (or running) run, judged against `thresholds`.
-    pub fn new(
-        finished: FinishedRun,
-        plan: &RunPlan,
-        thresholds: &[Threshold],
-        reason: StopReason,
-    ) -> Self {
+    /// The report of run `id` of `plan` (finished, or so far), judged
+    /// against its thresholds.
+    pub fn new(id: u64, plan: &RunPlan, finished: FinishedRun, reason: StopReason) -> Self {
         let snapshot = finished.stats.snapshot(finished.ended);
-        let verdicts = evaluate(thresholds, &snapshot);
+        let verdicts = evaluate(&plan.thresholds, &snapshot);
         Self {
-            load: match &plan.arrival {
-                Some(a) => LoadModel::Arrival(a.clone()),
-                None => LoadModel::Users,
-            },
+            id,
+            classes: plan.classes.clone(),
+            load: plan.load.clone(),
             scenario: plan.scenario.name.clone(),
-            host: plan.settings.host.clone(),
+            host: plan.settings.target.to_string(),
             users: plan.users,
             spawn_rate: plan.spawn_rate,
             workers: finished.workers,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use stampede_common::duration::format_duration;
 
-use super::control::{Phase, WebApp};
+use super::control::WebApp;
 use super::input::WebError;
 use super::{input, views};
 use crate::MasterError;
@@ -25,7 +25,12 @@ impl IntoResponse for WebError {
             }
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Conflict(_)
-            | WebError::Master(MasterError::Busy | MasterError::NotRunning) => StatusCode::CONFLICT,
+            | WebError::Master(
+                MasterError::Busy
+                | MasterError::Stopping
+                | MasterError::NotRunning
+                | MasterError::Shaped,
+            ) => StatusCode::CONFLICT,
             WebError::Master(MasterError::Gone) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Master(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -50,19 +55,19 @@ fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<input::Fields, WebError> {
 
 /// `GET /api/scenario`: the scenario's classes and the start form's defaults.
 pub async fn scenario(State(app): State<WebApp>) -> Json<Value> {
-    let plan = &app.template().plan;
+    let t = app.template();
     let d = app.defaults();
-    let classes: Vec<Value> = plan
+    let classes: Vec<Value> = t
         .scenario
         .classes
         .iter()
         .map(|c| json!({ "name": c.name, "weight": c.weight, "fixed_count": c.fixed_count }))
         .collect();
     Json(json!({
-        "name": plan.scenario.name,
-        "description": plan.scenario.description,
+        "name": t.scenario.name,
+        "description": t.scenario.description,
         "classes": classes,
-        "thresholds": app.template().thresholds.iter().map(|t| t.source.clone()).collect::<Vec<_>>(),
+        "thresholds": t.thresholds.iter().map(|t| t.source.clone()).collect::<Vec<_>>(),
         "defaults": {
             "users": d.users,
             "spawn_rate": d.spawn_rate,
@@ -99,13 +104,11 @@ pub async fn history(
             })?;
         }
     }
-    if let Phase::Running(cur) | Phase::Stopping(cur) = app.phase()
-        && let Some(points) = app.master().history(since).await?
-    {
-        return Ok(Json(views::history(Some(cur.id), &points, since)));
+    if let Some((id, points)) = app.master().history(since).await? {
+        return Ok(Json(views::history(Some(id), &points, since)));
     }
     Ok(Json(match app.last() {
-        Some(done) => views::history(Some(done.id), done.report.stats.history(), since),
+        Some(done) => views::history(Some(done.run_id), done.report.stats.history(), since),
         None => views::history(None, &[], since),
     }))
 }
@@ -118,11 +121,18 @@ pub async fn swarm(
 ) -> Result<Json<Value>, WebError> {
     let req = input::start_request(&body(&headers, &bytes)?, app.defaults())?;
     let id = app.start(req.clone()).await?;
+    let host = app
+        .master()
+        .view()
+        .await?
+        .run
+        .map(|r| r.host)
+        .unwrap_or_default();
     Ok(Json(json!({
         "run_id": id,
         "users": req.users,
         "spawn_rate": req.spawn_rate,
-        "host": app.phase().host().unwrap_or_default(),
+        "host": host,
         "run_time_s": req.run_time.map(|d| d.as_secs_f64()),
         "classes": req.classes,
     })))
@@ -135,11 +145,7 @@ pub async fn users(
     bytes: Bytes,
 ) -> Result<Json<Value>, WebError> {
     let (users, rate) = input::users_request(&body(&headers, &bytes)?)?;
-    app.set_users(users, rate).await?;
-    let rate = match app.phase() {
-        Phase::Running(cur) => cur.plan.spawn_rate,
-        _ => rate.unwrap_or_default(),
-    };
+    let (users, rate) = app.set_users(users, rate).await?;
     Ok(Json(json!({ "users": users, "spawn_rate": rate })))
 }
 

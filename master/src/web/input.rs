@@ -1,37 +1,17 @@
-//! What the UI and its API may ask for, checked: request bodies (a JSON
-//! object, or a form with Locust's `user_count`/`spawn_rate`/`host` fields)
-//! read into [`Fields`] field by field, and a [`StartRequest`] checked against
-//! the scenario into a run plan, so that bad input gets one clear lowercase
-//! message.
+//! What the UI and its API may ask for: request bodies (a JSON object, or a
+//! form with Locust's `user_count`/`spawn_rate`/`host` fields) read into
+//! [`Fields`] field by field, so that bad input gets one clear lowercase
+//! message; the run's own checks are [`RunTemplate::plan`]'s.
+//!
+//! [`RunTemplate::plan`]: crate::run::RunTemplate::plan
 
 use std::time::Duration;
 
 use serde_json::Value;
 use stampede_common::duration::parse_duration;
 
-use super::RunTemplate;
 use crate::MasterError;
-use crate::cluster::RunPlan;
-use crate::plan::select_classes;
-
-/// Most users one start or change may ask for: a typo must not make the master
-/// allocate billions of user slots.
-pub const MAX_USERS: u64 = 10_000_000;
-
-/// What the start form sends.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StartRequest {
-    /// Peak users, cluster-wide.
-    pub users: u64,
-    /// Users started per second, cluster-wide.
-    pub spawn_rate: f64,
-    /// Target base URL; `None` keeps the command line's (or the scenario's).
-    pub host: Option<String>,
-    /// Stop by itself after this long.
-    pub run_time: Option<Duration>,
-    /// Only these user classes (all when empty).
-    pub classes: Vec<String>,
-}
+use crate::run::StartRequest;
 
 /// Why a UI request was refused; the API answers with the status it implies.
 #[derive(Debug, thiserror::Error)]
@@ -48,66 +28,6 @@ pub enum WebError {
     /// The master refused or is gone.
     #[error(transparent)]
     Master(#[from] MasterError),
-}
-
-/// Checks `req` against the scenario and makes the run's plan.
-pub(crate) fn plan(template: &RunTemplate, req: &StartRequest) -> Result<RunPlan, WebError> {
-    if req.users == 0 || req.users > MAX_USERS {
-        return Err(WebError::BadRequest(format!(
-            "invalid users `{}`: expected 1 to {MAX_USERS}",
-            req.users
-        )));
-    }
-    check_rate(req.spawn_rate)?;
-    if req.run_time.is_some_and(|t| t.is_zero()) {
-        return Err(WebError::BadRequest("run time must be above 0".into()));
-    }
-    let mut plan = template.plan.clone();
-    if let Some(host) = &req.host {
-        plan.settings.host = host.trim().to_owned();
-    }
-    check_host(&plan.settings.host)?;
-    select_classes(&plan.scenario, &req.classes)
-        .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    plan.users = req.users;
-    plan.spawn_rate = req.spawn_rate;
-    plan.classes = req.classes.clone();
-    Ok(plan)
-}
-
-/// Checks a change of the running run's users and spawn rate.
-pub(crate) fn check_change(users: u64, spawn_rate: Option<f64>) -> Result<(), WebError> {
-    if users > MAX_USERS {
-        return Err(WebError::BadRequest(format!(
-            "invalid users `{users}`: expected 0 to {MAX_USERS}"
-        )));
-    }
-    spawn_rate.map_or(Ok(()), check_rate)
-}
-
-fn check_rate(rate: f64) -> Result<(), WebError> {
-    if rate.is_finite() && rate > 0.0 {
-        Ok(())
-    } else {
-        Err(WebError::BadRequest(format!(
-            "invalid spawn rate `{rate}`: expected a number of users per second above 0"
-        )))
-    }
-}
-
-/// A target base URL: http or https with a host.
-fn check_host(host: &str) -> Result<(), WebError> {
-    if host.is_empty() {
-        return Err(WebError::BadRequest(
-            "no target host: enter one (or pass --host, or set `host:` in the scenario)".into(),
-        ));
-    }
-    match url::Url::parse(host) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        _ => Err(WebError::BadRequest(format!(
-            "invalid host `{host}`: expected a url like http://127.0.0.1:8000"
-        ))),
-    }
 }
 
 /// The fields of a request body, in order; a form's repeated keys repeat.

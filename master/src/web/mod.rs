@@ -1,8 +1,8 @@
 //! The master's web UI (Locust's port 8089): one axum server with the page
 //! (HTML, CSS and JavaScript in `assets/`, embedded in the binary, no CDN), the JSON API
 //! behind it ([`api`]), `/metrics` and `/healthz`, guarded by HTTP Basic or a
-//! bearer token ([`auth`]). [`WebApp`] ([`control`]) owns the runs the UI
-//! starts: their plan, run time, stop and the last finished report.
+//! bearer token ([`auth`]). [`WebApp`] ([`control`]) is the UI's thin client
+//! of the master, which owns and drives the runs.
 
 pub mod api;
 pub mod auth;
@@ -10,38 +10,18 @@ mod control;
 mod input;
 mod views;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use stampede_common::thresholds::Threshold;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use auth::{Auth, AuthError};
 pub use control::WebApp;
-pub use input::{MAX_USERS, StartRequest, WebError};
+pub use input::WebError;
 
-use crate::cluster::RunPlan;
-
-/// What the UI's runs are made of: the scenario and the defaults of the start
-/// form, from the command line.
-#[derive(Debug, Clone)]
-pub struct RunTemplate {
-    /// The scenario, settings and default users, spawn rate and classes. An
-    /// empty `settings.host` means the form must give one.
-    pub plan: RunPlan,
-    /// Default run time of the form (none: until stopped).
-    pub run_time: Option<Duration>,
-    /// Judged live and on each finished run.
-    pub thresholds: Vec<Threshold>,
-    /// Runs follow this shape of target users instead of the form's users
-    /// (and end with it). The open model's shape is in `plan.arrival`.
-    pub stages: Option<stampede_common::shape::Stages>,
-}
+pub use crate::run::{MAX_USERS, RunTemplate, StartRequest};
+use crate::tasks::Tasks;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -93,16 +73,20 @@ pub fn router(app: WebApp, auth: Auth) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
 }
 
-/// Serves the UI on `listener` until `shutdown`.
+/// Serves the UI on `listener` until `shutdown` (a token of `tasks`).
 pub fn serve(
     listener: TcpListener,
     app: WebApp,
     auth: Auth,
-    shutdown: CancellationToken,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(listener, router(app, auth))
+    tasks: &Tasks,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tasks.spawn(async move {
+        let served = axum::serve(listener, router(app, auth))
             .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-    })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the web ui server failed");
+        }
+    });
 }

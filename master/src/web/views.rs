@@ -7,9 +7,7 @@ use stampede_common::stats::{HistoryPoint, Snapshot, StatsRow};
 use stampede_common::thresholds::{Verdict, evaluate};
 
 use super::WebApp;
-use super::control::Phase;
 use crate::cluster::{ClusterView, WorkerInfo, WorkerState};
-use crate::report::LoadModel;
 use crate::report::json::{Endpoint, Exception, Failure, rfc3339_ms};
 
 /// Rows and failures shown at most (as Locust's UI), besides the Aggregated row.
@@ -171,80 +169,59 @@ fn failures(s: &Snapshot) -> Vec<Failure> {
 
 /// The live view: the master's numbers during a run, the last report's after.
 pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
-    let phase = app.phase();
     let user_count = view.workers.iter().map(|w| w.users).sum();
-    let live = match &phase {
-        Phase::Running(cur) | Phase::Stopping(cur) => view
-            .run
-            .as_ref()
-            .filter(|r| r.id == cur.id)
-            .map(|r| (cur, &r.snapshot)),
-        _ => None,
-    };
     let last = app.last();
-    let (run, snapshot) = match (live, &last) {
-        (Some((cur, snap)), _) => {
-            let started_ms = stampede_common::stats::unix_ms(cur.started);
+    let (run, snapshot) = match (&view.run, &last) {
+        (Some(r), _) => {
+            let started_ms = stampede_common::stats::unix_ms(r.started);
             let run = RunInfo {
-                id: cur.id,
-                host: cur.plan.settings.host.clone(),
-                users: cur.plan.users,
-                spawn_rate: cur.plan.spawn_rate,
-                classes: cur.plan.classes.clone(),
+                id: r.id,
+                host: r.host.clone(),
+                users: r.users,
+                spawn_rate: r.spawn_rate,
+                classes: r.classes.clone(),
                 started: rfc3339_ms(started_ms),
                 started_ms,
-                run_time_s: cur.run_time.map(|d| d.as_secs_f64()),
-                remaining_s: cur.remaining().map(|d| d.as_secs_f64()),
-                elapsed_s: snap.elapsed_s,
+                run_time_s: r.length.map(|d| d.as_secs_f64()),
+                remaining_s: r.remaining().map(|d| d.as_secs_f64()),
+                elapsed_s: r.snapshot.elapsed_s,
                 stop_reason: None,
-                model: match (&cur.plan.arrival, &app.template().stages) {
-                    (Some(_), _) => "arrival_rate",
-                    (None, Some(_)) => "stages",
-                    (None, None) => "users",
-                },
+                model: r.model,
             };
-            (Some(run), Some(snap.clone()))
+            (Some(run), Some(&r.snapshot))
         }
         (None, Some(done)) => {
             let r = &done.report;
             let started_ms = stampede_common::stats::unix_ms(r.started);
             let run = RunInfo {
-                id: done.id,
+                id: done.run_id,
                 host: r.host.clone(),
                 users: r.users,
                 spawn_rate: r.spawn_rate,
-                classes: done.classes.clone(),
+                classes: r.classes.clone(),
                 started: rfc3339_ms(started_ms),
                 started_ms,
                 run_time_s: None,
                 remaining_s: None,
                 elapsed_s: r.snapshot.elapsed_s,
                 stop_reason: Some(r.reason.as_str()),
-                model: match &r.load {
-                    LoadModel::Users => "users",
-                    LoadModel::Stages(_) => "stages",
-                    LoadModel::Arrival(_) => "arrival_rate",
-                },
+                model: r.load.as_str(),
             };
-            (Some(run), Some(r.snapshot.clone()))
+            (Some(run), Some(&r.snapshot))
         }
         (None, None) => (None, None),
     };
-    let state = match &phase {
-        Phase::Idle if last.is_some() => "stopped",
-        Phase::Idle => "ready",
-        Phase::Starting => "spawning",
-        Phase::Running(cur) if cur.plan.arrival.is_none() && user_count < cur.plan.users => {
-            "spawning"
-        }
-        Phase::Running(_) => "running",
-        Phase::Stopping(_) => "stopping",
+    let state = match &view.run {
+        None if last.is_some() => "stopped",
+        None => "ready",
+        Some(r) if r.stopping => "stopping",
+        Some(r) if r.model != "arrival_rate" && user_count < r.users => "spawning",
+        Some(_) => "running",
     };
     let thresholds = snapshot
-        .as_ref()
         .map(|s| evaluate(&app.template().thresholds, s))
         .unwrap_or_default();
-    let (stats, total, truncated, failures, exceptions) = match &snapshot {
+    let (stats, total, truncated, failures, exceptions) = match snapshot {
         Some(s) => (
             s.rows.iter().take(MAX_ROWS).map(Row::from).collect(),
             Some(Row::from(&s.total)),
@@ -261,9 +238,8 @@ pub(crate) fn stats(app: &WebApp, view: &ClusterView) -> StatsView {
         ),
         None => (Vec::new(), None, false, Vec::new(), Vec::new()),
     };
-    let (iterations, dropped_iterations) = snapshot
-        .as_ref()
-        .map_or((0, 0), |s| (s.iterations, s.dropped_iterations));
+    let (iterations, dropped_iterations) =
+        snapshot.map_or((0, 0), |s| (s.iterations, s.dropped_iterations));
     StatsView {
         iterations,
         dropped_iterations,

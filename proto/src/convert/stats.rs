@@ -1,5 +1,5 @@
-//! Conversions between the domain's interval statistics and the wire's
-//! `StatsReport`: histograms travel as HdrHistogram V2+DEFLATE bytes.
+//! The interval statistics of one worker and the wire's `StatsReport`:
+//! histograms travel as HdrHistogram V2+DEFLATE bytes.
 
 use stampede_common::stats::{EndpointStats, FailureKey, HistogramError, IntervalStats, StatsKey};
 
