@@ -1,12 +1,14 @@
-//! `stampede`: parse the command line, run the subcommand, map the result to
-//! an exit code (0 ok, 1 failures or thresholds, 2 usage or scenario errors,
-//! 3 the run could not run).
+//! `stampede`: parse the command line, start the runtime, run the
+//! subcommand, print a failure as one line and exit with its code (0 ok,
+//! 1 failures or thresholds, 2 usage or scenario errors, 3 the run could
+//! not run).
 
-mod cli;
-mod cluster_cmd;
-mod commands;
-mod health;
-mod load;
+mod args;
+mod cmd;
+mod config;
+mod exit;
+mod listen;
+mod output;
 mod signal;
 
 use std::process::ExitCode;
@@ -17,7 +19,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = args::Cli::parse();
     stampede_common::telemetry::init("info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,10 +28,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(3);
+            return ExitCode::from(exit::EXIT_CANNOT_RUN);
         }
     };
-    match runtime.block_on(commands::dispatch(cli.command)) {
+    match runtime.block_on(cmd::dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", e.message);

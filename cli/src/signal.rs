@@ -1,17 +1,25 @@
-//! Shutdown signals: the first Ctrl-C or SIGTERM cancels the root token (a
+//! Shutdown signals: the first Ctrl-C or SIGTERM cancels the run's token (a
 //! graceful stop that still prints the results); a second one exits at once.
 
+use stampede_master::tasks::Tasks;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-/// Cancels `token` on the first SIGINT/SIGTERM; exits the process on the second.
-pub fn spawn_handler(token: CancellationToken) {
-    tokio::spawn(async move {
-        wait().await;
+/// Cancels `stop` on the first SIGINT/SIGTERM and exits the process on the
+/// second; the handler is a task of `tasks` and ends with them.
+pub fn spawn_handler(tasks: &Tasks, stop: CancellationToken) {
+    let root = tasks.token();
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = wait() => {}
+            _ = root.cancelled() => return,
+        }
         warn!("stopping: letting users finish (press Ctrl-C again to quit at once)");
-        token.cancel();
-        wait().await;
-        std::process::exit(130);
+        stop.cancel();
+        tokio::select! {
+            _ = wait() => std::process::exit(130),
+            _ = root.cancelled() => {}
+        }
     });
 }
 

@@ -1,13 +1,27 @@
 //! The command line: one binary, `stampede`, with Locust's flag names where
-//! Locust has one. Each flag's doc comment is its `--help` text.
+//! Locust has one. Each flag's doc comment is its `--help` text, and every
+//! value is parsed into its type here (durations, rates, shapes, thresholds,
+//! URLs, addresses), so a bad value is clap's usage error naming the flag.
+//! Relations between flags are checked in `config`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use stampede_common::run::Target;
+use stampede_common::shape::{ArrivalShape, Rate, Stages};
+use stampede_common::thresholds::Threshold;
+use stampede_shop::LatencyRange;
 
 fn duration(s: &str) -> Result<Duration, String> {
     stampede_common::duration::parse_duration(s)
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be above zero".into()),
+        d => Ok(d),
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -16,6 +30,56 @@ fn positive_rate(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "invalid spawn rate `{s}`: expected a number of users per second above 0"
         )),
+    }
+}
+
+fn target(s: &str) -> Result<Target, String> {
+    s.parse().map_err(|e: stampede_common::run::TargetError| e.to_string())
+}
+
+fn stages(s: &str) -> Result<Stages, String> {
+    s.parse().map_err(|e: stampede_common::shape::StagesError| e.to_string())
+}
+
+fn arrival_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
+}
+
+fn arrival_stages(s: &str) -> Result<ArrivalShape, String> {
+    s.parse()
+}
+
+fn threshold(s: &str) -> Result<Threshold, String> {
+    s.parse()
+        .map_err(|e: stampede_common::thresholds::ThresholdError| e.to_string())
+}
+
+/// `0`, `0ms` or `0s` (no latency), a fixed `50ms` or a range `20ms..80ms`.
+fn latency(s: &str) -> Result<Option<LatencyRange>, String> {
+    match s.trim() {
+        "0" | "0ms" | "0s" | "" => Ok(None),
+        text => text.parse().map(Some).map_err(|e| format!("{e}")),
+    }
+}
+
+/// The master's address: `HOST:PORT`, or a URL `http(s)://HOST:PORT`.
+fn master_address(s: &str) -> Result<String, String> {
+    let bad = || format!("invalid master address `{s}`: expected HOST:PORT with a port from 1 to 65535");
+    let url = if s.contains("://") {
+        s.to_owned()
+    } else {
+        format!("http://{s}")
+    };
+    match url::Url::parse(&url) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.port().is_some_and(|p| p > 0)
+                && u.path() == "/" =>
+        {
+            Ok(s.to_owned())
+        }
+        _ => Err(bad()),
     }
 }
 
@@ -43,15 +107,15 @@ pub enum Command {
     Worker(WorkerArgs),
 }
 
-/// What to run and how hard: shared by `run` and (later) `master`.
+/// What to run and how hard: shared by `run` and `master`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Scenario file (YAML); `-` reads standard input.
     #[arg(short = 'f', long = "file", value_name = "FILE", env = "STAMPEDE_FILE")]
     pub file: String,
     /// Target base URL (overrides the scenario's `host:`).
-    #[arg(short = 'H', long, env = "STAMPEDE_HOST")]
-    pub host: Option<String>,
+    #[arg(short = 'H', long, env = "STAMPEDE_HOST", value_parser = target)]
+    pub host: Option<Target>,
     /// Peak number of concurrent users.
     #[arg(short = 'u', long, default_value_t = 1, env = "STAMPEDE_USERS")]
     pub users: u64,
@@ -66,20 +130,21 @@ pub struct LoadArgs {
     pub classes: Vec<String>,
     /// Load shape: target users over time with linear ramps, e.g. '1m:100,5m:1000,1m:0'
     /// (overrides -u/-r and the scenario's `stages:`; the run ends with the shape).
-    #[arg(long, value_name = "STAGES")]
-    pub stages: Option<String>,
+    #[arg(long, value_name = "STAGES", value_parser = stages)]
+    pub stages: Option<Stages>,
     /// Open model: start iterations at this rate whatever the target does, e.g. 500/s
     /// or 30/m, for --run-time (overrides the scenario's `arrival_rate:`).
-    #[arg(long = "arrival-rate", value_name = "RATE", conflicts_with_all = ["stages", "arrival_stages"])]
-    pub arrival_rate: Option<String>,
+    #[arg(long = "arrival-rate", value_name = "RATE", value_parser = arrival_rate, conflicts_with_all = ["stages", "arrival_stages"])]
+    pub arrival_rate: Option<Rate>,
     /// Open model with ramps: iterations per second over time, e.g. '30s:100/s,5m:100/s,30s:0/s'
     /// (from 0/s; the run ends with the shape).
     #[arg(
         long = "arrival-stages",
         value_name = "STAGES",
+        value_parser = arrival_stages,
         conflicts_with = "stages"
     )]
-    pub arrival_stages: Option<String>,
+    pub arrival_stages: Option<ArrivalShape>,
     /// Open model: the most virtual users alive at once, cluster-wide; an
     /// iteration due when all are busy is dropped and counted.
     #[arg(long = "max-users", value_name = "N")]
@@ -88,7 +153,7 @@ pub struct LoadArgs {
     #[arg(short = 's', long = "stop-timeout", value_parser = duration, default_value = "0s")]
     pub stop_timeout: Duration,
     /// Request timeout for steps that set none.
-    #[arg(long = "request-timeout", value_parser = duration, default_value = "60s")]
+    #[arg(long = "request-timeout", value_parser = positive_duration, default_value = "60s")]
     pub request_timeout: Duration,
     /// Trust this PEM CA certificate for HTTPS targets, besides the system roots.
     #[arg(long = "ca-cert", value_name = "FILE")]
@@ -111,8 +176,8 @@ pub struct OutputArgs {
     pub exit_code_on_error: Option<u8>,
     /// Pass/fail criterion on the merged numbers, e.g. 'p95<2s', 'fail_ratio<5%',
     /// 'POST /api/orders/: p99<1500ms' (repeatable; adds to the scenario's).
-    #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = threshold)]
+    pub thresholds: Vec<Threshold>,
     /// Write Locust's CSV files PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv.
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<String>,
@@ -140,8 +205,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub headless: bool,
     /// Run N workers in this process, attached to an in-process master over gRPC.
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub workers: usize,
     #[command(flatten)]
     pub web: WebArgs,
 }
@@ -236,7 +301,7 @@ pub struct MasterArgs {
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// The master's gRPC address, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:5557", env = "STAMPEDE_MASTER")]
+    #[arg(long, default_value = "127.0.0.1:5557", env = "STAMPEDE_MASTER", value_parser = master_address)]
     pub master: String,
     /// Shared cluster token.
     #[arg(
@@ -286,8 +351,8 @@ pub struct DemoArgs {
     #[arg(short = 't', long = "run-time", value_parser = duration, default_value = "30s")]
     pub run_time: Duration,
     /// Latency the shop adds to each API request (e.g. 20ms..80ms, or 0ms).
-    #[arg(long, default_value = "10ms..50ms")]
-    pub latency: String,
+    #[arg(long, default_value = "10ms..50ms", value_parser = latency)]
+    pub latency: Option<LatencyRange>,
     /// Fraction of API requests the shop answers with 500.
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,
@@ -301,8 +366,8 @@ pub struct ShopArgs {
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: String,
     /// Latency added to each API request: a fixed 50ms or a range 20ms..80ms.
-    #[arg(long)]
-    pub latency: Option<String>,
+    #[arg(long, value_parser = latency)]
+    pub latency: Option<LatencyRange>,
     /// Fraction of API requests answered with 500 (0.0 to 1.0).
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,

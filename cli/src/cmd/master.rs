@@ -1,0 +1,99 @@
+//! `stampede master`: the master of a cluster; headless (wait for the
+//! expected workers, run, report) or serving the web UI.
+
+use std::process::ExitCode;
+
+use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
+use stampede_master::cluster::{self, MasterConfig};
+use stampede_master::run::RunPlan;
+use stampede_master::web::Auth;
+use tracing::{info, warn};
+
+use super::web::{self, WebUi};
+use super::{print_interval, process_tasks, shut_down};
+use crate::args::MasterArgs;
+use crate::config::{self, headless_plan, load_scenario};
+use crate::exit::{Failure, cannot_run, io, usage};
+use crate::listen;
+use crate::output::Outputs;
+
+fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| usage(io(&format!("{flag} {}", path.display()), &e)))
+}
+
+/// Runs the master until its run ends (headless) or until stopped (web UI).
+///
+/// # Errors
+///
+/// Usage errors (exit 2) or a run that cannot run (exit 3).
+pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
+    let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
+    let outputs = Outputs::check(&args.output)?;
+    let mode = if args.headless {
+        Mode::Headless(headless_plan(&template)?)
+    } else {
+        let auth = web::auth(&args.web)?;
+        Mode::Web(auth, listen::web(&args.web, "0.0.0.0").await?)
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some((read_file("--tls-cert", c)?, read_file("--tls-key", k)?)),
+        _ => None,
+    };
+    let metrics = listen::metrics(&args.output).await?;
+    let listener = listen::bind(&format!("cannot listen on {}", args.bind), &args.bind).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| cannot_run(e.to_string()))?;
+    if args.token.is_empty() && !addr.ip().is_loopback() {
+        warn!(%addr, "no --token: any worker that reaches this address can join");
+    }
+    info!(%addr, tls = tls.is_some(), "master listening for workers");
+    let (tasks, stop) = process_tasks();
+    let result = async {
+        if let Some(addr) = &args.health_listen {
+            listen::health(addr, || true, &tasks).await?;
+        }
+        let config = MasterConfig {
+            token: args.token.clone(),
+            tls,
+            ..MasterConfig::default()
+        };
+        let master = cluster::start(listener, config, &tasks)?;
+        if let Some(l) = metrics {
+            stampede_master::metrics::serve(l, master.clone(), &tasks);
+        }
+        match mode {
+            Mode::Headless(plan) => {
+                let cfg = HeadlessConfig {
+                    expect_workers: args.expect_workers,
+                    expect_workers_max_wait: args.expect_workers_max_wait,
+                    print_interval: print_interval(&args.output),
+                };
+                let report = run_headless(&master, plan, cfg, stop).await?;
+                outputs.finish(&report)
+            }
+            Mode::Web(auth, listener) => {
+                let ui = WebUi {
+                    master,
+                    template,
+                    auth,
+                    listener,
+                    web: &args.web,
+                    expect_workers: args.expect_workers,
+                    expect_wait: args.expect_workers_max_wait,
+                    outputs: &outputs,
+                };
+                web::serve(ui, &tasks, stop).await
+            }
+        }
+    }
+    .await;
+    shut_down(&tasks, result).await
+}
+
+/// Headless with its plan, or the web UI with its guard and listener.
+enum Mode {
+    Headless(RunPlan),
+    Web(Auth, tokio::net::TcpListener),
+}
+

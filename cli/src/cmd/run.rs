@@ -1,0 +1,74 @@
+//! `stampede run`: master and workers in one process; headless, or with the
+//! web UI on `--web-host` (127.0.0.1 by default) and `--web-port`.
+
+use std::process::ExitCode;
+
+use stampede_master::run::RunPlan;
+use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
+use stampede_master::web::Auth;
+use tokio::net::TcpListener;
+
+use super::web::{self, WebUi};
+use super::{preflight, print_interval, process_tasks, shut_down};
+use crate::args::RunArgs;
+use crate::config::{self, headless_plan, load_scenario};
+use crate::exit::Failure;
+use crate::listen;
+use crate::output::Outputs;
+
+/// Runs the scenario on `--workers` in-process workers.
+///
+/// # Errors
+///
+/// Usage errors (exit 2) or a run that cannot run (exit 3).
+pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
+    let outputs = Outputs::check(&args.output)?;
+    let mode = if args.headless {
+        let plan = headless_plan(&template)?;
+        preflight(&plan.settings.target).await?;
+        Mode::Headless(plan)
+    } else {
+        let auth = web::auth(&args.web)?;
+        Mode::Web(auth, listen::web(&args.web, "127.0.0.1").await?)
+    };
+    let metrics = listen::metrics(&args.output).await?;
+    let (tasks, stop) = process_tasks();
+    let local = match start_local_cluster(args.workers, &tasks).await {
+        Ok(local) => local,
+        Err(e) => return shut_down(&tasks, Err(e.into())).await,
+    };
+    if let Some(l) = metrics {
+        stampede_master::metrics::serve(l, local.handle.clone(), &tasks);
+    }
+    let result = match mode {
+        Mode::Headless(plan) => {
+            match run_standalone(&local, plan, print_interval(&args.output), stop).await {
+                Ok(report) => outputs.finish(&report),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Mode::Web(auth, listener) => {
+            let ui = WebUi {
+                master: local.handle.clone(),
+                template,
+                auth,
+                listener,
+                web: &args.web,
+                expect_workers: local.workers,
+                expect_wait: Some(ATTACH_WAIT),
+                outputs: &outputs,
+            };
+            let code = web::serve(ui, &tasks, stop).await;
+            local.stop_workers().await;
+            code
+        }
+    };
+    shut_down(&tasks, result).await
+}
+
+/// Headless with its plan, or the web UI with its guard and listener.
+enum Mode {
+    Headless(RunPlan),
+    Web(Auth, TcpListener),
+}

@@ -1,0 +1,238 @@
+//! The run's configuration, validated once: the scenario loaded and compiled,
+//! then the flags checked against it and against each other into the
+//! master's [`RunTemplate`] (target, TLS, timeouts, users, classes, run
+//! time, load shape, thresholds). Everything after this takes typed values.
+
+use std::time::Duration;
+
+use stampede_common::run::TlsSettings;
+use stampede_common::scenario::{Scenario, ScenarioSource};
+use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
+use stampede_common::thresholds::Threshold;
+use stampede_master::run::{LoadModel, RunPlan, RunTemplate};
+
+use crate::args::{LoadArgs, OutputArgs};
+use crate::exit::{Failure, io, usage};
+
+/// A scenario file read and compiled.
+#[derive(Debug)]
+pub struct Loaded {
+    /// What is shipped to workers.
+    pub source: ScenarioSource,
+    /// The compiled scenario.
+    pub scenario: Scenario,
+}
+
+/// Reads and compiles the scenario `file` (`-`: stdin).
+///
+/// # Errors
+///
+/// A file that cannot be read, or a scenario error with file:line:col.
+pub fn load_scenario(file: &str) -> Result<Loaded, Failure> {
+    let source = ScenarioSource::read(file).map_err(|e| usage(e.render()))?;
+    let scenario = source.compile().map_err(|e| usage(e.render()))?;
+    Ok(Loaded { source, scenario })
+}
+
+/// The scenario's thresholds and the `--threshold` flags.
+pub fn thresholds(scenario: &Scenario, out: &OutputArgs) -> Vec<Threshold> {
+    let mut all = scenario.thresholds.clone();
+    all.extend(out.thresholds.iter().cloned());
+    all
+}
+
+/// The template of every run of this process, from the flags and the scenario.
+///
+/// # Errors
+///
+/// An unreadable `--ca-cert`, an unknown `--class`, or load-shape flags that
+/// do not fit together.
+pub fn template(
+    loaded: Loaded,
+    load: &LoadArgs,
+    out: &OutputArgs,
+) -> Result<RunTemplate, Failure> {
+    let ca_cert_pem = match &load.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| usage(io(&format!("--ca-cert {}", path.display()), &e)))?,
+        ),
+        None => None,
+    };
+    let Loaded { source, scenario } = loaded;
+    stampede_master::plan::select_classes(&scenario, &load.classes)
+        .map_err(|e| usage(e.to_string()))?;
+    let load_model = load_model(&scenario, load)?;
+    Ok(RunTemplate {
+        target: load.host.clone().or_else(|| scenario.host.clone()),
+        tls: TlsSettings {
+            insecure: load.insecure,
+            ca_cert_pem,
+        },
+        request_timeout: load.request_timeout,
+        stop_timeout: load.stop_timeout,
+        users: load.users,
+        spawn_rate: load.spawn_rate,
+        classes: load.classes.clone(),
+        run_time: load.run_time,
+        load: load_model,
+        thresholds: thresholds(&scenario, out),
+        scenario: std::sync::Arc::new(scenario),
+        source,
+    })
+}
+
+/// The plan of a headless run: the template's defaults, which must name a target.
+///
+/// # Errors
+///
+/// No or a bad target, or users out of range.
+pub fn headless_plan(template: &RunTemplate) -> Result<RunPlan, Failure> {
+    template
+        .plan(&template.defaults())
+        .map_err(|e| usage(e.0))
+}
+
+/// The load shape: `--stages`, the open model's flags, or the scenario's
+/// `stages:` or `arrival_rate:` (unless the command line asks for the other
+/// model); `--max-users` also overrides the scenario's.
+fn load_model(scenario: &Scenario, load: &LoadArgs) -> Result<LoadModel, Failure> {
+    if let Some(st) = &load.stages {
+        if load.max_users.is_some() {
+            return Err(max_users_alone());
+        }
+        return Ok(LoadModel::Stages(st.clone()));
+    }
+    let asked: Option<ArrivalShape> = match (&load.arrival_rate, &load.arrival_stages) {
+        (Some(rate), _) => Some(constant(*rate, load.run_time)?),
+        (None, Some(shape)) => Some(shape.clone()),
+        (None, None) => None,
+    };
+    if load.max_users == Some(0) {
+        return Err(usage("--max-users must be at least 1"));
+    }
+    match (asked, &scenario.arrival) {
+        (Some(shape), _) => {
+            if shape.peak() == Rate::default() {
+                return Err(usage(
+                    "the arrival rate never starts an iteration (every rate is 0)",
+                ));
+            }
+            let from_file = scenario.arrival.as_ref().map(|a| a.max_users);
+            let max_users = load.max_users.or(from_file).ok_or_else(|| {
+                usage("the open model needs --max-users: the most virtual users it may start")
+            })?;
+            Ok(LoadModel::Arrival(ArrivalRate { shape, max_users }))
+        }
+        (None, Some(a)) => Ok(LoadModel::Arrival(ArrivalRate {
+            shape: a.shape.clone(),
+            max_users: load.max_users.unwrap_or(a.max_users),
+        })),
+        (None, None) if load.max_users.is_some() => Err(max_users_alone()),
+        (None, None) => Ok(scenario
+            .stages
+            .clone()
+            .map_or(LoadModel::Users, LoadModel::Stages)),
+    }
+}
+
+fn constant(rate: Rate, run_time: Option<Duration>) -> Result<ArrivalShape, Failure> {
+    let run_time = run_time
+        .ok_or_else(|| usage("--arrival-rate needs --run-time (how long to keep the rate)"))?;
+    ArrivalShape::constant(rate, run_time).map_err(|e| usage(format!("--run-time: {e}")))
+}
+
+fn max_users_alone() -> Failure {
+    usage("--max-users applies to the open model: add --arrival-rate or --arrival-stages")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    const YAML: &str = "host: http://127.0.0.1:1\nusers:\n  - name: A\n    sequence: [{get: /}]\n  - name: B\n    sequence: [{get: /b}]\n";
+
+    fn template_of(args: &[&str]) -> Result<RunTemplate, String> {
+        let cli = Cli::try_parse_from(
+            ["stampede", "run", "--headless", "-f", "s.yaml"]
+                .iter()
+                .chain(args),
+        )
+        .map_err(|e| e.to_string())?;
+        let Command::Run(run) = cli.command else {
+            unreachable!()
+        };
+        let source = ScenarioSource::from_text("s.yaml", YAML);
+        let loaded = Loaded {
+            scenario: source.compile().unwrap(),
+            source,
+        };
+        template(loaded, &run.load, &run.output).map_err(|f| f.message)
+    }
+
+    #[test]
+    fn the_closed_model_by_default() {
+        let t = template_of(&["-u", "7", "-r", "3", "-t", "1m"]).unwrap();
+        assert_eq!((t.users, t.spawn_rate), (7, 3.0));
+        assert_eq!(t.run_time, Some(Duration::from_secs(60)));
+        assert_eq!(t.load, LoadModel::Users);
+        assert_eq!(t.target.unwrap().to_string(), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn shapes_from_the_flags() {
+        let t = template_of(&["--stages", "10s:5,10s:0"]).unwrap();
+        assert!(matches!(t.load, LoadModel::Stages(_)));
+        let t = template_of(&["--arrival-rate", "5/s", "-t", "2s", "--max-users", "3"]).unwrap();
+        let LoadModel::Arrival(a) = t.load else {
+            panic!("the open model")
+        };
+        assert_eq!(a.max_users, 3);
+        assert_eq!(a.shape.total(), Duration::from_secs(2));
+        let t = template_of(&["--arrival-stages", "1s:2/s", "--max-users", "1"]).unwrap();
+        assert!(matches!(t.load, LoadModel::Arrival(_)));
+    }
+
+    #[test]
+    fn flags_that_do_not_fit_together() {
+        for (args, want) in [
+            (&["--arrival-rate", "5/s", "--max-users", "2"][..], "--arrival-rate needs --run-time"),
+            (&["--arrival-rate", "5/s", "-t", "1s"], "the open model needs --max-users"),
+            (&["--max-users", "5"], "--max-users applies to the open model"),
+            (&["--stages", "1s:1", "--max-users", "5"], "--max-users applies to the open model"),
+            (&["--arrival-rate", "5/s", "-t", "1s", "--max-users", "0"], "--max-users must be at least 1"),
+            (&["--arrival-stages", "1s:0/s", "--max-users", "1"], "the arrival rate never starts"),
+            (&["--class", "C"], "unknown user class `C`"),
+            (&["--arrival-rate", "5/s", "--stages", "1s:1"], "cannot be used with"),
+            (&["--arrival-rate", "fast"], "invalid rate `fast`"),
+            (&["--stages", "soon"], "invalid stages"),
+            (&["--threshold", "p95<<1"], "--threshold"),
+            (&["--host", "localhost:1"], "invalid host `localhost:1`"),
+            (&["--request-timeout", "0s"], "must be above zero"),
+        ] {
+            let e = template_of(args).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_headless_plan_needs_a_target() {
+        let cli = Cli::try_parse_from(["stampede", "run", "-f", "-"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            unreachable!()
+        };
+        let source = ScenarioSource::from_text("-", "users:\n  - name: A\n    sequence: [{get: /}]\n");
+        let loaded = Loaded {
+            scenario: source.compile().unwrap(),
+            source,
+        };
+        let t = template(loaded, &run.load, &run.output).unwrap();
+        assert_eq!(
+            headless_plan(&t).unwrap_err().message,
+            "no target host: pass --host or set `host:` in the scenario"
+        );
+    }
+}

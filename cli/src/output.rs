@@ -1,0 +1,166 @@
+//! What a run leaves behind: the summary on stdout (stderr with `--json -`),
+//! the report files, and the exit code. Every output path is checked before
+//! any load is sent ([`Outputs::check`]); at the end a report that cannot be
+//! written does not keep the others from being written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use stampede_master::report::json::JsonReport;
+use stampede_master::report::{self, RunReport, render_summary};
+
+use crate::args::OutputArgs;
+use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, io, usage};
+
+/// The report files asked for, their places checked.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    csv: Option<String>,
+    csv_full_history: bool,
+    json: Option<String>,
+    html: Option<String>,
+    exit_code_on_error: Option<u8>,
+}
+
+/// Whether `path` can be written: its directory exists, and it is not a directory.
+fn writable(flag: &str, path: &Path) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(usage(format!("{flag} {}: is a directory", path.display())));
+    }
+    Ok(())
+}
+
+impl Outputs {
+    /// The outputs of `out`, each checked before any load is sent.
+    ///
+    /// # Errors
+    ///
+    /// A report whose directory does not exist, or whose path is a directory.
+    pub fn check(out: &OutputArgs) -> Result<Self, Failure> {
+        if let Some(prefix) = &out.csv {
+            writable("--csv", &PathBuf::from(format!("{prefix}_stats.csv")))?;
+        }
+        if let Some(path) = out.json.as_deref().filter(|p| *p != "-") {
+            writable("--json", Path::new(path))?;
+        }
+        if let Some(path) = &out.html {
+            writable("--html", Path::new(path))?;
+        }
+        Ok(Self {
+            csv: out.csv.clone(),
+            csv_full_history: out.csv_full_history,
+            json: out.json.clone(),
+            html: out.html.clone(),
+            exit_code_on_error: out.exit_code_on_error,
+        })
+    }
+
+    /// Prints the summary, writes every report file, and picks the exit
+    /// code: 1 when a threshold failed (or, with `--exit-code-on-error`, any
+    /// request did).
+    ///
+    /// # Errors
+    ///
+    /// A report that could not be written (exit 3, after the others were
+    /// written), naming each that failed.
+    pub fn finish(&self, report: &RunReport) -> Result<ExitCode, Failure> {
+        let summary = render_summary(report);
+        if self.json.as_deref() == Some("-") {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
+        let failed = self.write(report);
+        if !failed.is_empty() {
+            return Err(cannot_run(failed.join("; ")));
+        }
+        if !report.passed() {
+            return Ok(ExitCode::from(EXIT_THRESHOLD));
+        }
+        match self.exit_code_on_error {
+            Some(code)
+                if report.snapshot.total.failures > 0 || !report.snapshot.exceptions.is_empty() =>
+            {
+                Ok(ExitCode::from(code))
+            }
+            _ => Ok(ExitCode::SUCCESS),
+        }
+    }
+
+    /// Writes each file asked for; returns what could not be written.
+    fn write(&self, report: &RunReport) -> Vec<String> {
+        let mut failed = Vec::new();
+        let mut attempt = |what: &str, result: std::io::Result<()>| {
+            if let Err(e) = result {
+                failed.push(io(&format!("cannot write {what}"), &e));
+            }
+        };
+        if let Some(prefix) = &self.csv {
+            let written = report::csv::write_all(prefix, report, self.csv_full_history);
+            attempt(&format!("{prefix}_*.csv"), written.map(drop));
+        }
+        if self.json.is_none() && self.html.is_none() {
+            return failed;
+        }
+        let json = JsonReport::new(report);
+        match self.json.as_deref() {
+            Some("-") => println!("{}", json.to_string_pretty()),
+            Some(path) => attempt(path, std::fs::write(path, json.to_string_pretty())),
+            None => {}
+        }
+        if let Some(path) = &self.html {
+            attempt(path, std::fs::write(path, report::html::render_html(&json)));
+        }
+        failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn outputs(args: &[&str]) -> Result<Outputs, String> {
+        let cli = Cli::try_parse_from(["stampede", "demo"].iter().chain(args)).unwrap();
+        let Command::Demo(demo) = cli.command else {
+            unreachable!()
+        };
+        Outputs::check(&demo.output).map_err(|f| {
+            assert_eq!(f.code, crate::exit::EXIT_USAGE);
+            f.message
+        })
+    }
+
+    #[test]
+    fn output_places_are_checked_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        assert!(outputs(&["--csv", &format!("{d}/x"), "--json", "-"]).is_ok());
+        assert!(outputs(&["--json", &format!("{d}/r.json"), "--html", "r.html"]).is_ok());
+        assert_eq!(
+            outputs(&["--csv", "/no/such/dir/x"]).unwrap_err(),
+            "--csv /no/such/dir/x_stats.csv: the directory /no/such/dir does not exist"
+        );
+        assert_eq!(
+            outputs(&["--json", "/no/such/dir/r.json"]).unwrap_err(),
+            "--json /no/such/dir/r.json: the directory /no/such/dir does not exist"
+        );
+        assert_eq!(
+            outputs(&["--html", &d]).unwrap_err(),
+            format!("--html {d}: is a directory")
+        );
+    }
+}
