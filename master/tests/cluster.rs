@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 const STEADY: &str =
     "users:\n  - name: U\n    wait: {constant: 200ms}\n    sequence: [{get: /api/products/}]\n";
 
-fn counted(run: &stampede_master::cluster::FinishedRun) -> u64 {
+fn counted(run: &stampede_master::report::RunReport) -> u64 {
     run.stats.total().requests
 }
 
@@ -38,7 +38,7 @@ async fn users_split_evenly_and_rebalance_as_workers_join_and_leave() {
     c.wait_state("w1", WorkerState::Missing, Duration::from_secs(5))
         .await;
 
-    let run = c.master.stop().await.unwrap().unwrap();
+    let run = c.stop().await;
     assert!(counted(&run) > 0);
     assert_eq!(
         counted(&run),
@@ -67,7 +67,7 @@ async fn fixed_count_and_weights_hold_cluster_wide() {
         }
     })
     .await;
-    let run = c.master.stop().await.unwrap().unwrap();
+    let run = c.stop().await;
     let snap = run.stats.snapshot(run.ended);
     let by = |n: &str| {
         snap.rows
@@ -96,7 +96,7 @@ async fn a_worker_that_dies_is_marked_missing_and_its_users_move() {
     c.wait_users(&[("w0", 15), ("w1", 15)]).await;
     c.wait_served(c.served() + 100).await;
 
-    let run = c.master.stop().await.unwrap().unwrap();
+    let run = c.stop().await;
     let (served, counted) = (c.served(), counted(&run));
     // What the dead worker measured after its last report is lost with it: at
     // most one report interval (1 s) of its 10 users, each making a request
@@ -138,7 +138,7 @@ async fn a_disconnected_worker_resends_its_reports_once_on_reconnect() {
     .await;
     c.wait_users(&[("w0", 10), ("w-cut", 10)]).await;
 
-    let run = c.master.stop().await.unwrap().unwrap();
+    let run = c.stop().await;
     assert_eq!(
         counted(&run),
         c.served(),
@@ -167,7 +167,7 @@ async fn a_worker_whose_master_vanishes_stops_its_load() {
     wait_status(&c.workers[i], "keeps retrying", |s| s.last_error.is_some()).await;
     assert!(!c.workers[i].task.is_finished());
     c.wait_users(&[("w0", 10)]).await;
-    c.master.stop().await.unwrap().unwrap();
+    c.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +282,7 @@ async fn the_cluster_runs_over_tls_and_refuses_a_worker_without_the_ca() {
         tls: Some((cert_pem.clone().into_bytes(), key_pem.into_bytes())),
         ..MasterConfig::default()
     };
-    let mut c = Cluster::start_with(0, cfg).await;
+    let mut c = Cluster::builder().config(cfg).build().await;
 
     let (mut good, good_status) = agent_config(
         format!("https://127.0.0.1:{}", c.addr.port()),
@@ -313,6 +313,6 @@ async fn the_cluster_runs_over_tls_and_refuses_a_worker_without_the_ca() {
     .await;
     assert_eq!(c.master.connected(), 1);
     assert_eq!(c.workers[bad_i].status.borrow().connections, 0);
-    let run = c.master.stop().await.unwrap().unwrap();
+    let run = c.stop().await;
     assert_eq!(counted(&run), c.served());
 }

@@ -110,6 +110,8 @@ fn build(run: &Run<'_>) -> JsonReport {
         .collect();
     let verdicts = evaluate(&thresholds, &snapshot);
     let report = RunReport {
+        id: 1,
+        classes: Vec::new(),
         load: stampede_master::report::LoadModel::Users,
         scenario: "shop checkout".into(),
         host: HOST.into(),

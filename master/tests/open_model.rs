@@ -3,47 +3,28 @@
 //! schedule whatever the target does, latency counts from each iteration's
 //! intended start, and the iterations the target served match the schedule.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalRate, ArrivalShape};
-use stampede_master::cluster::RunPlan;
 use stampede_master::report::RunReport;
 use stampede_master::report::json::JsonReport;
-use stampede_master::standalone::{StandaloneConfig, run_standalone};
-use stampede_shop::{LatencyRange, Shop, ShopConfig};
+use stampede_master::run::RunPlan;
+use stampede_shop::{LatencyRange, ShopConfig};
 use tokio_util::sync::CancellationToken;
 
 mod support;
 
-use support::{Cluster, wait_until};
+use support::{Cluster, ShopTarget, wait_until};
 
-async fn shop() -> (Shop, SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shop = Shop::new(ShopConfig::default());
-    let stop = CancellationToken::new();
-    tokio::spawn(shop.clone().serve(listener, stop.clone().cancelled_owned()));
-    (shop, addr, stop)
+fn plan(yaml: &str, target: &ShopTarget, users: u64) -> RunPlan {
+    support::plan(yaml, &target.url(), users, 1000.0)
 }
 
-fn plan(yaml: &str, addr: SocketAddr, users: u64) -> RunPlan {
-    support::plan(yaml, &format!("http://{addr}"), users, 1000.0)
-}
-
-async fn run(plan: RunPlan, workers: usize, run_time: Duration) -> RunReport {
-    let cfg = StandaloneConfig {
-        workers,
-        run_time: Some(run_time),
-        print_interval: None,
-        thresholds: Vec::new(),
-        metrics: None,
-        stages: None,
-    };
-    run_standalone(plan, cfg, CancellationToken::new())
-        .await
-        .unwrap()
+async fn run(mut plan: RunPlan, workers: usize, run_time: Duration) -> Arc<RunReport> {
+    plan.run_time = Some(run_time);
+    support::standalone(plan, workers, CancellationToken::new()).await
 }
 
 /// Each user logs in once (`on_start`), then views a product per iteration.
@@ -101,16 +82,18 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     const RUN: Duration = Duration::from_secs(8);
     const SLOW: Duration = Duration::from_millis(300);
     // The open model: 40 iterations a second for the whole run.
-    let (open_shop, open_addr, s1) = shop().await;
+    let open_target = ShopTarget::start(ShopConfig::default()).await;
+    let open_shop = open_target.shop.clone();
     let open_yaml = format!(
         "arrival_rate: {{rate: 40/s, duration: 8s, max_users: 200}}\nusers:\n  - name: Buyer\n{STEPS}"
     );
     // The closed model: 4 users without waits.
-    let (closed_shop, closed_addr, s2) = shop().await;
+    let closed_target = ShopTarget::start(ShopConfig::default()).await;
+    let closed_shop = closed_target.shop.clone();
     let closed_yaml = format!("users:\n  - name: Buyer\n{STEPS}");
     // Both targets turn slow halfway through; what they answered by then
     // tells the halves apart.
-    let slow = |shop: Shop| async move {
+    let slow = |shop: stampede_shop::Shop| async move {
         tokio::time::sleep(RUN / 2).await;
         shop.set_latency(Some(LatencyRange::fixed(SLOW)));
         shop.stats().routes["GET /api/products/{id}/"]
@@ -118,13 +101,11 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
     let open_flip = tokio::spawn(slow(open_shop.clone()));
     let closed_flip = tokio::spawn(slow(closed_shop.clone()));
     let (open, closed) = tokio::join!(
-        run(plan(&open_yaml, open_addr, 0), 1, RUN),
-        run(plan(&closed_yaml, closed_addr, 4), 1, RUN),
+        run(plan(&open_yaml, &open_target, 0), 1, RUN),
+        run(plan(&closed_yaml, &closed_target, 4), 1, RUN),
     );
-    s1.cancel();
-    s2.cancel();
     let (oj, cj) = (json(&open), json(&closed));
-    let product = |shop: &Shop| shop.stats().routes["GET /api/products/{id}/"];
+    let product = |shop: &stampede_shop::Shop| shop.stats().routes["GET /api/products/{id}/"];
     let open_fast = open_flip.await.unwrap();
     let open_slow = product(&open_shop) - open_fast;
     let closed_fast = closed_flip.await.unwrap();
@@ -216,7 +197,8 @@ async fn a_slow_target_keeps_the_open_models_rate_and_shows_in_its_latency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_iterations_a_second_for_20s_over_two_workers_serve_40000() {
-    let (shop, addr, stop) = shop().await;
+    let target = ShopTarget::start(ShopConfig::default()).await;
+    let shop = target.shop.clone();
     let yaml = r#"
 arrival_rate: {rate: 2000/s, duration: 20s, max_users: 400}
 users:
@@ -224,8 +206,7 @@ users:
     sequence:
       - get: /api/products/7/
 "#;
-    let report = run(plan(yaml, addr, 0), 2, Duration::from_secs(30)).await;
-    stop.cancel();
+    let report = run(plan(yaml, &target, 0), 2, Duration::from_secs(30)).await;
     let served = shop.stats().routes["GET /api/products/{id}/"];
     let s = &report.snapshot;
     assert!(
@@ -280,7 +261,7 @@ fn the_split_over_workers_adds_up_to_the_shape() {
 async fn the_rate_is_re_split_as_workers_join_and_leave() {
     let mut c = Cluster::start(2).await;
     let yaml = "arrival_rate: {rate: 200/s, duration: 6s, max_users: 60}\nusers:\n  - name: V\n    sequence: [{get: /api/products/2/}]\n";
-    c.master.start(c.plan(yaml, 0, 1.0)).await.unwrap();
+    let id = c.master.start(c.plan(yaml, 0, 1.0)).await.unwrap();
     c.wait_served(200).await;
     // A third worker joins: the master re-splits the rest of the shape over three.
     c.add_worker("w2", false).await;
@@ -313,19 +294,12 @@ async fn the_rate_is_re_split_as_workers_join_and_leave() {
     // 1,200 are due over the 6 s; each re-split may move the schedule of a
     // worker by one iteration.
     c.wait_served(1_170).await;
-    let m = c.master.clone();
-    wait_until("the shape is over", Duration::from_secs(10), || {
-        let m = m.clone();
-        async move {
-            m.view()
-                .await
-                .unwrap()
-                .run
-                .is_some_and(|r| r.snapshot.elapsed_s >= 6.5)
-        }
-    })
-    .await;
-    let run = c.master.stop().await.unwrap().unwrap();
+    // The master ends the run with its shape.
+    let run = tokio::time::timeout(Duration::from_secs(20), c.master.wait_finished(id))
+        .await
+        .expect("the run ends with its shape")
+        .unwrap();
+    assert_eq!(run.reason, stampede_master::report::StopReason::RunTime);
     let served = c.served();
     assert!(
         (1_180..=1_210).contains(&served),

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
-use stampede_master::cluster::RunPlan;
 use stampede_master::report::json::JsonReport;
 use stampede_master::report::{RunReport, csv};
-use stampede_master::standalone::{StandaloneConfig, run_standalone};
-use stampede_proto::v1::RunSettings;
+use stampede_master::run::RunPlan;
 use stampede_shop::{Shop, ShopConfig};
 use tokio_util::sync::CancellationToken;
+
+mod support;
+
+use support::{ShopTarget, wait_until};
 
 const SCENARIO: &str = r#"
 users:
@@ -24,49 +26,24 @@ users:
       - steps: [{get: /api/products/0/, name: missing}]
 "#;
 
-async fn shop() -> (Shop, String, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shop = Shop::new(ShopConfig::default());
-    let stop = CancellationToken::new();
-    tokio::spawn(shop.clone().serve(listener, stop.clone().cancelled_owned()));
-    (shop, url, stop)
+async fn shop() -> (Shop, String, ShopTarget) {
+    let target = ShopTarget::start(ShopConfig::default()).await;
+    (target.shop.clone(), target.url(), target)
 }
 
 fn plan(host: &str) -> RunPlan {
-    let source = ScenarioSource::from_text("r.yaml", SCENARIO);
-    let scenario = Arc::new(source.compile().unwrap());
-    RunPlan {
-        arrival: None,
-        source,
-        scenario,
-        users: 4,
-        spawn_rate: 100.0,
-        classes: Vec::new(),
-        settings: RunSettings {
-            host: host.into(),
-            request_timeout_ms: 10_000,
-            ..RunSettings::default()
-        },
-    }
+    support::plan_of(ScenarioSource::from_text("r.yaml", SCENARIO), host, 4, 100.0)
 }
 
 async fn run(
     host: &str,
     metrics: Option<tokio::net::TcpListener>,
     thresholds: &[&str],
-) -> RunReport {
-    let cfg = StandaloneConfig {
-        workers: 1,
-        run_time: Some(Duration::from_secs(3)),
-        print_interval: None,
-        thresholds: thresholds.iter().map(|t| t.parse().unwrap()).collect(),
-        metrics,
-        stages: None,
-    };
-    run_standalone(plan(host), cfg, CancellationToken::new())
-        .await
-        .unwrap()
+) -> Arc<RunReport> {
+    let mut plan = plan(host);
+    plan.run_time = Some(Duration::from_secs(3));
+    plan.thresholds = thresholds.iter().map(|t| t.parse().unwrap()).collect();
+    support::standalone_with_metrics(plan, 1, metrics, CancellationToken::new()).await
 }
 
 /// Locust's headers, as its documentation and `stats.py` write them.
@@ -328,9 +305,11 @@ async fn prometheus_metrics_during_a_run_parse() {
         async move { run(&url, Some(listener), &[]).await }
     });
     // Readiness: the target has seen load.
-    while shop.stats().served < 20 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the target has seen load", Duration::from_secs(20), || {
+        let shop = shop.clone();
+        async move { shop.stats().served >= 20 }
+    })
+    .await;
     let mut scrape = None;
     for _ in 0..100 {
         let text = reqwest::get(&metrics_url)

@@ -3,44 +3,18 @@
 //! served, chaining through extracted values, failing expectations, broken
 //! targets, and a graceful stop.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::scenario::ScenarioSource;
-use stampede_master::cluster::RunPlan;
 use stampede_master::report::{RunReport, StopReason};
-use stampede_master::standalone::{StandaloneConfig, run_standalone};
-use stampede_proto::v1::RunSettings;
-use stampede_shop::{Shop, ShopConfig};
+use stampede_master::run::{LoadModel, RunPlan};
+use stampede_shop::ShopConfig;
 use tokio_util::sync::CancellationToken;
 
-struct Target {
-    shop: Shop,
-    addr: SocketAddr,
-    stop: CancellationToken,
-}
+mod support;
 
-impl Target {
-    async fn start(cfg: ShopConfig) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shop = Shop::new(cfg);
-        let stop = CancellationToken::new();
-        tokio::spawn(shop.clone().serve(listener, stop.clone().cancelled_owned()));
-        Self { shop, addr, stop }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+use support::{ShopTarget, wait_until};
 
 /// What to run: the target, users and run time.
 struct Load {
@@ -58,41 +32,17 @@ fn config(host: &str, users: u64, run_time: Duration) -> Load {
 }
 
 fn plan(src: ScenarioSource, load: &Load) -> RunPlan {
-    let scenario = Arc::new(src.compile().unwrap_or_else(|e| panic!("{}", e.render())));
-    RunPlan {
-        arrival: scenario.arrival.clone(),
-        source: src,
-        scenario,
-        users: load.users,
-        spawn_rate: 1000.0,
-        classes: Vec::new(),
-        settings: RunSettings {
-            host: load.host.clone(),
-            request_timeout_ms: 60_000,
-            ..RunSettings::default()
-        },
-    }
+    let mut plan = support::plan_of(src, &load.host, load.users, 1000.0);
+    plan.settings.request_timeout = Duration::from_secs(60);
+    plan.run_time = load.run_time;
+    plan
 }
 
-fn standalone(load: &Load) -> StandaloneConfig {
-    StandaloneConfig {
-        workers: 1,
-        run_time: load.run_time,
-        print_interval: None,
-        thresholds: Vec::new(),
-        metrics: None,
-        stages: None,
-    }
+async fn run_src(src: ScenarioSource, load: Load) -> Arc<RunReport> {
+    support::standalone(plan(src, &load), 1, CancellationToken::new()).await
 }
 
-async fn run_src(src: ScenarioSource, load: Load) -> RunReport {
-    let plan = plan(src, &load);
-    run_standalone(plan, standalone(&load), CancellationToken::new())
-        .await
-        .unwrap()
-}
-
-async fn run_yaml(yaml: &str, load: Load) -> RunReport {
+async fn run_yaml(yaml: &str, load: Load) -> Arc<RunReport> {
     run_src(ScenarioSource::from_text("test.yaml", yaml), load).await
 }
 
@@ -112,8 +62,8 @@ fn failure_messages(r: &RunReport) -> Vec<String> {
         .collect()
 }
 
-async fn seed_scenario_matches_target(name: &str) -> RunReport {
-    let target = Target::start(ShopConfig::default()).await;
+async fn seed_scenario_matches_target(name: &str) -> Arc<RunReport> {
+    let target = ShopTarget::start(ShopConfig::default()).await;
     let path = format!("{}/../scenarios/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
     let report = run_src(
         ScenarioSource::read(&path).unwrap(),
@@ -189,7 +139,7 @@ users:
 
 #[tokio::test]
 async fn payment_uses_the_order_just_created() {
-    let target = Target::start(ShopConfig::default()).await;
+    let target = ShopTarget::start(ShopConfig::default()).await;
     let r = run_yaml(
         &CHAIN.replace("AMOUNT", "amount"),
         config(&target.url(), 10, Duration::from_secs(2)),
@@ -203,7 +153,7 @@ async fn payment_uses_the_order_just_created() {
 
 #[tokio::test]
 async fn a_wrong_amount_fails_with_the_targets_answer() {
-    let target = Target::start(ShopConfig::default()).await;
+    let target = ShopTarget::start(ShopConfig::default()).await;
     let r = run_yaml(
         &CHAIN.replace("AMOUNT", "amount + 1"),
         config(&target.url(), 5, Duration::from_secs(1)),
@@ -221,7 +171,7 @@ async fn a_wrong_amount_fails_with_the_targets_answer() {
 
 #[tokio::test]
 async fn unmet_expectations_are_failures_with_their_message() {
-    let target = Target::start(ShopConfig::default()).await;
+    let target = ShopTarget::start(ShopConfig::default()).await;
     let yaml = r#"
 users:
   - name: Checker
@@ -339,7 +289,7 @@ async fn a_slow_target_times_out() {
 
 #[tokio::test]
 async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
-    let target = Target::start(ShopConfig {
+    let target = ShopTarget::start(ShopConfig {
         latency: Some("20ms..40ms".parse().unwrap()),
         error_rate: 0.0,
     })
@@ -354,20 +304,18 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
         run_time: None,
     };
     let shutdown = CancellationToken::new();
-    let run = tokio::spawn(run_standalone(
-        plan(src, &load),
-        standalone(&load),
-        shutdown.clone(),
-    ));
+    let run = tokio::spawn(support::standalone(plan(src, &load), 1, shutdown.clone()));
     // Readiness: wait until the target has seen load, then stop mid-flight.
-    while target.shop.stats().served < 100 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let shop = target.shop.clone();
+    wait_until("the target has seen load", Duration::from_secs(20), || {
+        let shop = shop.clone();
+        async move { shop.stats().served >= 100 }
+    })
+    .await;
     shutdown.cancel();
     let r = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("stop must not hang")
-        .unwrap()
         .unwrap();
     assert_eq!(r.reason, StopReason::Interrupted);
     assert!(r.snapshot.total.requests >= 100);
@@ -381,7 +329,7 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
 
 #[tokio::test]
 async fn stages_ramp_up_and_down_and_end_the_run() {
-    let target = Target::start(ShopConfig::default()).await;
+    let target = ShopTarget::start(ShopConfig::default()).await;
     let yaml =
         "users:\n  - name: U\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/}]\n";
     let load = Load {
@@ -389,12 +337,11 @@ async fn stages_ramp_up_and_down_and_end_the_run() {
         users: 1,
         run_time: None,
     };
-    let mut cfg = standalone(&load);
-    cfg.stages = Some("1s:6,2s:6,1s:0".parse().unwrap());
     let src = ScenarioSource::from_text("t.yaml", yaml);
-    let r = run_standalone(plan(src, &load), cfg, CancellationToken::new())
-        .await
-        .unwrap();
+    let mut plan = plan(src, &load);
+    plan.load = LoadModel::Stages("1s:6,2s:6,1s:0".parse().unwrap());
+    plan.users = 0;
+    let r = support::standalone(plan, 1, CancellationToken::new()).await;
     assert_eq!(r.reason, StopReason::RunTime, "the run ends with the shape");
     let h = r.stats.history();
     let peak_target = h.iter().map(|p| p.target_users).max().unwrap();

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use stampede_master::report::csv::{
     EXCEPTIONS_HEADER, FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER,
 };
-use stampede_master::web::{self, Auth, RunTemplate, WebApp};
+use stampede_master::run::LoadModel;
+use stampede_master::web::{self, Auth, WebApp};
 use support::Cluster;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -44,17 +45,16 @@ impl Ui {
         stages: Option<stampede_common::shape::Stages>,
     ) -> Self {
         let c = Cluster::start(workers).await;
-        let template = RunTemplate {
-            plan: c.plan(yaml, 4, 100.0),
-            run_time: None,
-            thresholds: vec!["fail_ratio<50%".parse().unwrap()],
-            stages,
-        };
-        let stop = CancellationToken::new();
-        let app = WebApp::new(c.master.clone(), template, stop.clone());
+        let mut template = support::template(c.plan(yaml, 4, 100.0));
+        template.thresholds = vec!["fail_ratio<50%".parse().unwrap()];
+        if let Some(st) = stages {
+            template.load = LoadModel::Stages(st);
+        }
+        let stop = c.tasks().child_token();
+        let app = WebApp::new(c.master.clone(), template);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        web::serve(listener, app, auth, stop.clone());
+        web::serve(listener, app, auth, c.tasks(), stop.clone());
         Self {
             c,
             url,

@@ -1,7 +1,11 @@
-//! The cluster test harness: a real master (gRPC on 127.0.0.1 port 0, the
-//! listener handed over), in-process workers attached over real gRPC, the
-//! shop target, a TCP proxy that can cut a worker off its master, and a
-//! `wait_until` for readiness instead of sleeps.
+//! The one test harness of every test that starts a cluster:
+//! [`Cluster::builder`] makes a real master (gRPC on 127.0.0.1 port 0, the
+//! listener handed over) with in-process workers attached over real gRPC and
+//! the shop target; [`ShopTarget`] and [`standalone`] serve the tests of the
+//! standalone path (master and workers in one process, as `stampede run`).
+//! Also: plans of inline scenarios, a TCP proxy that can cut a worker off
+//! its master, and `wait_until` with a deadline for readiness instead of
+//! sleeps.
 
 #![allow(dead_code)]
 
@@ -11,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use stampede_common::run::RunSettings;
 use stampede_common::scenario::ScenarioSource;
-use stampede_master::cluster::{
-    self, ClusterView, MasterConfig, MasterHandle, RunPlan, WorkerState,
-};
-use stampede_proto::v1::RunSettings;
+use stampede_master::cluster::{self, ClusterView, MasterConfig, MasterHandle, WorkerState};
+use stampede_master::report::{RunReport, StopReason};
+use stampede_master::run::{LoadModel, RunPlan, RunTemplate};
+use stampede_master::standalone::{run_standalone, start_local_cluster};
+use stampede_master::tasks::Tasks;
 use stampede_shop::{Shop, ShopConfig};
 use stampede_worker::agent::{AgentConfig, AgentError, AgentStatus, Backoff, run_agent};
 use tokio::net::{TcpListener, TcpStream};
@@ -97,13 +103,47 @@ pub struct TestWorker {
     pub proxy: Option<CutProxy>,
 }
 
+/// The shop target on 127.0.0.1 port 0, stopped on drop.
+pub struct ShopTarget {
+    pub shop: Shop,
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl ShopTarget {
+    pub async fn start(cfg: ShopConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shop = Shop::new(cfg);
+        let stop = CancellationToken::new();
+        tokio::spawn(shop.clone().serve(listener, stop.clone().cancelled_owned()));
+        Self { shop, addr, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn served(&self) -> u64 {
+        self.shop.stats().served
+    }
+}
+
+impl Drop for ShopTarget {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 pub struct Cluster {
     pub master: MasterHandle,
     pub addr: SocketAddr,
     pub token: String,
+    pub target: ShopTarget,
     pub shop: Shop,
     pub shop_url: String,
     pub workers: Vec<TestWorker>,
+    tasks: Tasks,
     stop: CancellationToken,
 }
 
@@ -123,69 +163,155 @@ pub fn agent_config(
     (cfg, rx)
 }
 
-/// A plan for an inline scenario against `host` (its `arrival_rate`, if any).
+/// A plan for an inline scenario against `host` (its `arrival_rate` or
+/// `stages`, if any), without a run time.
 pub fn plan(yaml: &str, host: &str, users: u64, spawn_rate: f64) -> RunPlan {
-    let source = ScenarioSource::from_text("cluster-test.yaml", yaml);
+    plan_of(
+        ScenarioSource::from_text("cluster-test.yaml", yaml),
+        host,
+        users,
+        spawn_rate,
+    )
+}
+
+/// A plan for `source` against `host`.
+pub fn plan_of(source: ScenarioSource, host: &str, users: u64, spawn_rate: f64) -> RunPlan {
     let scenario = Arc::new(
         source
             .compile()
             .unwrap_or_else(|e| panic!("{}", e.render())),
     );
+    let load = match (&scenario.arrival, &scenario.stages) {
+        (Some(a), _) => LoadModel::Arrival(a.clone()),
+        (None, Some(st)) => LoadModel::Stages(st.clone()),
+        (None, None) => LoadModel::Users,
+    };
+    let mut settings = RunSettings::new(host.parse().unwrap());
+    settings.request_timeout = Duration::from_secs(10);
     RunPlan {
-        arrival: scenario.arrival.clone(),
+        users: if matches!(load, LoadModel::Stages(_)) { 0 } else { users },
+        load,
+        thresholds: scenario.thresholds.clone(),
         source,
         scenario,
-        users,
         spawn_rate,
         classes: Vec::new(),
-        settings: RunSettings {
-            host: host.to_owned(),
-            request_timeout_ms: 10_000,
-            ..RunSettings::default()
-        },
+        settings,
+        run_time: None,
+    }
+}
+
+/// A web UI template whose defaults are `plan`'s.
+pub fn template(plan: RunPlan) -> RunTemplate {
+    RunTemplate {
+        target: Some(plan.settings.target.clone()),
+        tls: plan.settings.tls.clone(),
+        request_timeout: plan.settings.request_timeout,
+        stop_timeout: plan.settings.stop_timeout,
+        users: plan.users,
+        spawn_rate: plan.spawn_rate,
+        classes: plan.classes,
+        run_time: plan.run_time,
+        load: plan.load,
+        thresholds: plan.thresholds,
+        source: plan.source,
+        scenario: plan.scenario,
+    }
+}
+
+/// Runs `plan` as `stampede run` does: a master and `workers` in-process
+/// workers in this process, until the plan ends or `shutdown`.
+pub async fn standalone(plan: RunPlan, workers: usize, shutdown: CancellationToken) -> Arc<RunReport> {
+    standalone_with_metrics(plan, workers, None, shutdown).await
+}
+
+/// [`standalone`], serving Prometheus metrics on `metrics` during the run.
+pub async fn standalone_with_metrics(
+    plan: RunPlan,
+    workers: usize,
+    metrics: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Arc<RunReport> {
+    let tasks = Tasks::new();
+    let local = start_local_cluster(workers, &tasks).await.unwrap();
+    if let Some(l) = metrics {
+        stampede_master::metrics::serve(l, local.handle.clone(), &tasks);
+    }
+    let report = run_standalone(&local, plan, None, shutdown).await.unwrap();
+    assert!(
+        tasks.shutdown(Duration::from_secs(10)).await,
+        "the standalone run's tasks all end"
+    );
+    report
+}
+
+/// How a test cluster is made.
+pub struct ClusterBuilder {
+    workers: usize,
+    config: MasterConfig,
+    shop: ShopConfig,
+}
+
+impl ClusterBuilder {
+    /// This many workers, `w0`, `w1`, ... (waits until they are connected).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// The master's configuration (token, TLS, timing).
+    pub fn config(mut self, cfg: MasterConfig) -> Self {
+        self.config = cfg;
+        self
+    }
+
+    /// The shop target's configuration.
+    pub fn shop(mut self, cfg: ShopConfig) -> Self {
+        self.shop = cfg;
+        self
+    }
+
+    pub async fn build(self) -> Cluster {
+        let tasks = Tasks::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = self.config.token.clone();
+        let master = cluster::start(listener, self.config, &tasks).unwrap();
+        let target = ShopTarget::start(self.shop).await;
+        let mut c = Cluster {
+            master,
+            addr,
+            token,
+            shop: target.shop.clone(),
+            shop_url: target.url(),
+            target,
+            workers: Vec::new(),
+            stop: tasks.child_token(),
+            tasks,
+        };
+        for i in 0..self.workers {
+            c.add_worker(&format!("w{i}"), false).await;
+        }
+        c.wait_connected(self.workers).await;
+        c
     }
 }
 
 impl Cluster {
-    /// A master with `tls` (cert, key) if given, the shop, and `workers` workers.
-    pub async fn start(workers: usize) -> Self {
-        Self::start_with(
-            workers,
-            MasterConfig {
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder {
+            workers: 0,
+            config: MasterConfig {
                 token: TOKEN.into(),
                 ..MasterConfig::default()
             },
-        )
-        .await
+            shop: ShopConfig::default(),
+        }
     }
 
-    pub async fn start_with(workers: usize, cfg: MasterConfig) -> Self {
-        let stop = CancellationToken::new();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let token = cfg.token.clone();
-        let m = cluster::start(listener, cfg, stop.clone()).unwrap();
-        let shop_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let shop_url = format!("http://{}", shop_listener.local_addr().unwrap());
-        let shop = Shop::new(ShopConfig::default());
-        tokio::spawn(
-            shop.clone()
-                .serve(shop_listener, stop.clone().cancelled_owned()),
-        );
-        let mut c = Self {
-            master: m.handle,
-            addr,
-            token,
-            shop,
-            shop_url,
-            workers: Vec::new(),
-            stop,
-        };
-        for i in 0..workers {
-            c.add_worker(&format!("w{i}"), false).await;
-        }
-        c.wait_connected(workers).await;
-        c
+    /// A master with the test token, the shop, and `workers` workers.
+    pub async fn start(workers: usize) -> Self {
+        Self::builder().workers(workers).build().await
     }
 
     /// Adds a worker, directly or through a cuttable proxy.
@@ -235,6 +361,22 @@ impl Cluster {
     /// A plan for an inline scenario against the shop.
     pub fn plan(&self, yaml: &str, users: u64, spawn_rate: f64) -> RunPlan {
         plan(yaml, &self.shop_url, users, spawn_rate)
+    }
+
+    /// Stops the run and waits for its report (with a deadline).
+    pub async fn stop(&self) -> Arc<RunReport> {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            self.master.stop(StopReason::Interrupted),
+        )
+        .await
+        .expect("the run stops within 30 s")
+        .unwrap()
+    }
+
+    /// The cluster's task tree (for servers a test adds).
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 
     pub async fn view(&self) -> ClusterView {
@@ -300,7 +442,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.stop.cancel();
+        self.tasks.token().cancel();
     }
 }
 
