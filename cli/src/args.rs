@@ -54,11 +54,20 @@ fn threshold(s: &str) -> Result<Threshold, String> {
         .map_err(|e: stampede_common::thresholds::ThresholdError| e.to_string())
 }
 
-/// `0`, `0ms` or `0s` (no latency), a fixed `50ms` or a range `20ms..80ms`.
-fn latency(s: &str) -> Result<Option<LatencyRange>, String> {
+/// The demo shop's added latency: none, or a fixed time or a range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency(pub Option<LatencyRange>);
+
+/// A fixed `50ms` or a range `20ms..80ms`.
+fn latency_range(s: &str) -> Result<LatencyRange, String> {
+    s.trim().parse().map_err(|e| format!("{e}"))
+}
+
+/// `0`, `0ms` or `0s` (no latency), or a [`latency_range`].
+fn latency(s: &str) -> Result<Latency, String> {
     match s.trim() {
-        "0" | "0ms" | "0s" | "" => Ok(None),
-        text => text.parse().map(Some).map_err(|e| format!("{e}")),
+        "0" | "0ms" | "0s" | "" => Ok(Latency(None)),
+        text => latency_range(text).map(|l| Latency(Some(l))),
     }
 }
 
@@ -352,7 +361,7 @@ pub struct DemoArgs {
     pub run_time: Duration,
     /// Latency the shop adds to each API request (e.g. 20ms..80ms, or 0ms).
     #[arg(long, default_value = "10ms..50ms", value_parser = latency)]
-    pub latency: Option<LatencyRange>,
+    pub latency: Latency,
     /// Fraction of API requests the shop answers with 500.
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,
@@ -366,7 +375,7 @@ pub struct ShopArgs {
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: String,
     /// Latency added to each API request: a fixed 50ms or a range 20ms..80ms.
-    #[arg(long, value_parser = latency)]
+    #[arg(long, value_parser = latency_range)]
     pub latency: Option<LatencyRange>,
     /// Fraction of API requests answered with 500 (0.0 to 1.0).
     #[arg(long = "error-rate", default_value_t = 0.0)]

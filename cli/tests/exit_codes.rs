@@ -132,7 +132,7 @@ fn a_bad_threshold_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "error: --threshold: invalid threshold `p95<soon`: invalid duration `soon`",
+            "error: invalid value 'p95<soon' for '--threshold <EXPR>': invalid threshold `p95<soon`: invalid duration `soon`",
         ));
 }
 

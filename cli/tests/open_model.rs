@@ -54,7 +54,7 @@ fn bad_open_model_flags_are_usage_errors() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["--arrival-rate", "fast", "-t", "1s", "--max-users", "2"],
-            "error: --arrival-rate: invalid rate `fast`: expected iterations per time unit, e.g. 500/s or 30/m",
+            "error: invalid value 'fast' for '--arrival-rate <RATE>': invalid rate `fast`: expected iterations per time unit, e.g. 500/s or 30/m",
         ),
         (
             &["--arrival-rate", "5/s", "--max-users", "2"],
@@ -70,7 +70,7 @@ fn bad_open_model_flags_are_usage_errors() {
         ),
         (
             &["--arrival-stages", "1m", "--max-users", "2"],
-            "error: --arrival-stages: invalid arrival stages `1m`: `1m` is not DURATION:RATE, e.g. 1m:500/s",
+            "error: invalid value '1m' for '--arrival-stages <STAGES>': invalid arrival stages `1m`: `1m` is not DURATION:RATE, e.g. 1m:500/s",
         ),
         (
             &["--arrival-rate", "5/s", "-t", "1s", "--max-users", "0"],

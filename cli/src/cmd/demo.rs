@@ -31,7 +31,7 @@ const SHOP_YAML: &str = include_str!("../../../scenarios/shop.yaml");
 /// not match (exit 1).
 pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let shop_cfg = ShopConfig {
-        latency: args.latency,
+        latency: args.latency.0,
         error_rate: args.error_rate,
     };
     shop_cfg.validate().map_err(|e| usage(e.to_string()))?;
@@ -67,7 +67,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let metrics = listen::metrics(&args.output).await?;
     eprintln!(
         "demo: shop target on http://{addr} (latency {}, error rate {}); running scenarios/shop.yaml with {} users for {}",
-        args.latency.map_or("0ms".to_owned(), |l| l.to_string()),
+        args.latency.0.map_or("0ms".to_owned(), |l| l.to_string()),
         args.error_rate,
         args.users,
         format_duration(args.run_time)
