@@ -9,6 +9,7 @@ mod config;
 mod exit;
 mod listen;
 mod output;
+mod process;
 mod signal;
 
 use std::process::ExitCode;

@@ -5,12 +5,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use stampede_master::report::json::JsonReport;
 use stampede_master::report::{self, RunReport, render_summary};
 
 use crate::args::OutputArgs;
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, io, usage};
+
+/// The live table's interval, unless `--only-summary`.
+pub fn print_interval(out: &OutputArgs) -> Option<Duration> {
+    (!out.only_summary && !out.print_stats_interval.is_zero()).then_some(out.print_stats_interval)
+}
 
 /// The report files asked for, their places checked.
 #[derive(Debug, Clone)]

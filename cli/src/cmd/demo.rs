@@ -13,12 +13,12 @@ use stampede_master::run::{LoadModel, RunTemplate};
 use stampede_master::standalone::{run_standalone, start_local_cluster};
 use stampede_shop::{Shop, ShopConfig};
 
-use super::{print_interval, process_tasks, shut_down};
+use crate::process::{process_tasks, shut_down};
 use crate::args::DemoArgs;
 use crate::config::{headless_plan, thresholds};
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, usage};
 use crate::listen;
-use crate::output::Outputs;
+use crate::output::{Outputs, print_interval};
 
 /// The embedded seed scenario the demo runs.
 const SHOP_YAML: &str = include_str!("../../../scenarios/shop.yaml");

@@ -2,19 +2,21 @@
 //! web UI on `--web-host` (127.0.0.1 by default) and `--web-port`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use stampede_common::run::Target;
 use stampede_master::run::RunPlan;
 use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
 use stampede_master::web::Auth;
 use tokio::net::TcpListener;
 
 use super::web::{self, WebUi};
-use super::{preflight, print_interval, process_tasks, shut_down};
+use crate::process::{process_tasks, shut_down};
 use crate::args::RunArgs;
 use crate::config::{self, headless_plan, load_scenario};
-use crate::exit::Failure;
+use crate::exit::{Failure, cannot_run};
 use crate::listen;
-use crate::output::Outputs;
+use crate::output::{Outputs, print_interval};
 
 /// Runs the scenario on `--workers` in-process workers.
 ///
@@ -71,4 +73,19 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 enum Mode {
     Headless(RunPlan),
     Web(Auth, TcpListener),
+}
+
+/// Before a standalone run: can this machine reach the target at all?
+async fn preflight(target: &Target) -> Result<(), Failure> {
+    let unreachable = |why: String| cannot_run(format!("target unreachable: {target}: {why}"));
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(target.socket_addr()),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string().to_lowercase())),
+        Err(_) => Err(unreachable("no connection within 5s".into())),
+    }
 }

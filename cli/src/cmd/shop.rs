@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use stampede_shop::{Shop, ShopConfig};
 
-use super::{process_tasks, shut_down};
+use crate::process::{process_tasks, shut_down};
 use crate::args::ShopArgs;
 use crate::exit::{Failure, cannot_run, usage};
 use crate::listen;

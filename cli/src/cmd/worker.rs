@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use stampede_worker::agent::{AgentConfig, AgentStatus, hostname, run_agent};
 
-use super::{process_tasks, shut_down};
+use crate::process::{process_tasks, shut_down};
 use crate::args::WorkerArgs;
 use crate::exit::{Failure, io, usage};
 use crate::listen;

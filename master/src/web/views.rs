@@ -6,7 +6,7 @@ use serde::Serialize;
 use stampede_common::stats::{HistoryPoint, Snapshot, StatsRow};
 use stampede_common::thresholds::{Verdict, evaluate};
 
-use super::WebApp;
+use super::control::WebApp;
 use crate::cluster::{ClusterView, WorkerInfo, WorkerState};
 use crate::report::json::{Endpoint, Exception, Failure, rfc3339_ms};
 

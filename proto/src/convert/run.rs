@@ -6,7 +6,7 @@ use stampede_common::run::{ArrivalShare, Assignment, RunSettings, TlsSettings, U
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalShape, Rate, RateStage};
 
-use super::ConvertError;
+use super::error::ConvertError;
 use crate::v1;
 
 impl From<&RunSettings> for v1::RunSettings {

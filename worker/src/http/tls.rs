@@ -9,7 +9,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::HttpError;
+use super::error::HttpError;
 
 /// Builds the shared client config. Missing system roots are not an error:
 /// plain `http://` targets must still work, and `https://` then fails per
