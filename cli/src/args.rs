@@ -34,11 +34,13 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 }
 
 fn target(s: &str) -> Result<Target, String> {
-    s.parse().map_err(|e: stampede_common::run::TargetError| e.to_string())
+    s.parse()
+        .map_err(|e: stampede_common::run::TargetError| e.to_string())
 }
 
 fn stages(s: &str) -> Result<Stages, String> {
-    s.parse().map_err(|e: stampede_common::shape::StagesError| e.to_string())
+    s.parse()
+        .map_err(|e: stampede_common::shape::StagesError| e.to_string())
 }
 
 fn arrival_rate(s: &str) -> Result<Rate, String> {
@@ -73,7 +75,8 @@ fn latency(s: &str) -> Result<Latency, String> {
 
 /// The master's address: `HOST:PORT`, or a URL `http(s)://HOST:PORT`.
 fn master_address(s: &str) -> Result<String, String> {
-    let bad = || format!("invalid master address `{s}`: expected HOST:PORT with a port from 1 to 65535");
+    let bad =
+        || format!("invalid master address `{s}`: expected HOST:PORT with a port from 1 to 65535");
     let url = if s.contains("://") {
         s.to_owned()
     } else {

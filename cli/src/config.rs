@@ -47,11 +47,7 @@ pub fn thresholds(scenario: &Scenario, out: &OutputArgs) -> Vec<Threshold> {
 ///
 /// An unreadable `--ca-cert`, an unknown `--class`, or load-shape flags that
 /// do not fit together.
-pub fn template(
-    loaded: Loaded,
-    load: &LoadArgs,
-    out: &OutputArgs,
-) -> Result<RunTemplate, Failure> {
+pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<RunTemplate, Failure> {
     let ca_cert_pem = match &load.ca_cert {
         Some(path) => Some(
             std::fs::read(path)
@@ -88,9 +84,7 @@ pub fn template(
 ///
 /// No or a bad target, or users out of range.
 pub fn headless_plan(template: &RunTemplate) -> Result<RunPlan, Failure> {
-    template
-        .plan(&template.defaults())
-        .map_err(|e| usage(e.0))
+    template.plan(&template.defaults()).map_err(|e| usage(e.0))
 }
 
 /// The load shape: `--stages`, the open model's flags, or the scenario's
@@ -199,14 +193,35 @@ mod tests {
     #[test]
     fn flags_that_do_not_fit_together() {
         for (args, want) in [
-            (&["--arrival-rate", "5/s", "--max-users", "2"][..], "--arrival-rate needs --run-time"),
-            (&["--arrival-rate", "5/s", "-t", "1s"], "the open model needs --max-users"),
-            (&["--max-users", "5"], "--max-users applies to the open model"),
-            (&["--stages", "1s:1", "--max-users", "5"], "--max-users applies to the open model"),
-            (&["--arrival-rate", "5/s", "-t", "1s", "--max-users", "0"], "--max-users must be at least 1"),
-            (&["--arrival-stages", "1s:0/s", "--max-users", "1"], "the arrival rate never starts"),
+            (
+                &["--arrival-rate", "5/s", "--max-users", "2"][..],
+                "--arrival-rate needs --run-time",
+            ),
+            (
+                &["--arrival-rate", "5/s", "-t", "1s"],
+                "the open model needs --max-users",
+            ),
+            (
+                &["--max-users", "5"],
+                "--max-users applies to the open model",
+            ),
+            (
+                &["--stages", "1s:1", "--max-users", "5"],
+                "--max-users applies to the open model",
+            ),
+            (
+                &["--arrival-rate", "5/s", "-t", "1s", "--max-users", "0"],
+                "--max-users must be at least 1",
+            ),
+            (
+                &["--arrival-stages", "1s:0/s", "--max-users", "1"],
+                "the arrival rate never starts",
+            ),
             (&["--class", "C"], "unknown user class `C`"),
-            (&["--arrival-rate", "5/s", "--stages", "1s:1"], "cannot be used with"),
+            (
+                &["--arrival-rate", "5/s", "--stages", "1s:1"],
+                "cannot be used with",
+            ),
             (&["--arrival-rate", "fast"], "invalid rate `fast`"),
             (&["--stages", "soon"], "invalid stages"),
             (&["--threshold", "p95<<1"], "--threshold"),
@@ -224,7 +239,8 @@ mod tests {
         let Command::Run(run) = cli.command else {
             unreachable!()
         };
-        let source = ScenarioSource::from_text("-", "users:\n  - name: A\n    sequence: [{get: /}]\n");
+        let source =
+            ScenarioSource::from_text("-", "users:\n  - name: A\n    sequence: [{get: /}]\n");
         let loaded = Loaded {
             scenario: source.compile().unwrap(),
             source,

@@ -25,4 +25,3 @@ pub async fn shut_down<T>(tasks: &Tasks, result: T) -> T {
     tasks.shutdown(SHUTDOWN_GRACE).await;
     result
 }
-

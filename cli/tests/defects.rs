@@ -23,15 +23,22 @@ fn an_output_path_that_cannot_be_written_is_refused_before_any_load() {
         ("--html", "/no/such/dir/r.html"),
     ] {
         stampede()
-            .args(["run", "--headless", "-f", &scenario("browse"), "--host", &shop.url])
+            .args([
+                "run",
+                "--headless",
+                "-f",
+                &scenario("browse"),
+                "--host",
+                &shop.url,
+            ])
             .args(["-u", "5", "-r", "50", "-t", "1s"])
             .args([flag, path])
             .assert()
             .code(2)
-            .stderr(predicate::str::contains(format!(
-                "error: {flag} {path}"
-            )))
-            .stderr(predicate::str::contains("the directory /no/such/dir does not exist"));
+            .stderr(predicate::str::contains(format!("error: {flag} {path}")))
+            .stderr(predicate::str::contains(
+                "the directory /no/such/dir does not exist",
+            ));
     }
     assert_eq!(shop.served(), 0, "no load was sent");
 }
@@ -45,7 +52,18 @@ fn a_report_that_fails_at_the_end_leaves_the_others_written() {
     let html = gone.join("r.html");
     let mut child = stampede_process()
         .env("RUST_LOG", "info")
-        .args(["demo", "-u", "5", "-r", "50", "-t", "2s", "--latency", "0ms", "--json"])
+        .args([
+            "demo",
+            "-u",
+            "5",
+            "-r",
+            "50",
+            "-t",
+            "2s",
+            "--latency",
+            "0ms",
+            "--json",
+        ])
         .arg(&json)
         .arg("--html")
         .arg(&html)
@@ -72,19 +90,33 @@ fn a_report_that_fails_at_the_end_leaves_the_others_written() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3), "{rest}");
     assert!(
-        rest.contains(&format!("error: cannot write {}: no such file or directory", html.display())),
+        rest.contains(&format!(
+            "error: cannot write {}: no such file or directory",
+            html.display()
+        )),
         "{rest}"
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert!(report["total"]["requests"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["total"]["requests"].as_u64().unwrap() > 0,
+        "{report}"
+    );
     assert!(!rest.contains("lost the master"), "{rest}");
-    assert!(!rest.contains("WARN"), "a clean end logs no warning: {rest}");
+    assert!(
+        !rest.contains("WARN"),
+        "a clean end logs no warning: {rest}"
+    );
 }
 
 #[test]
 fn an_invalid_master_address_is_a_usage_error() {
-    for bad in ["host:99999", "host", "http://host:5557/path", "ftp://host:1"] {
+    for bad in [
+        "host:99999",
+        "host",
+        "http://host:5557/path",
+        "ftp://host:1",
+    ] {
         stampede()
             .args(["worker", "--master", bad])
             .timeout(Duration::from_secs(10))
@@ -116,7 +148,18 @@ fn the_final_table_shows_the_runs_average_rate() {
     // Each user logs in once, at the start: by the end the last window
     // saw no login, but the run's average is logins over the run time.
     let out = stampede()
-        .args(["demo", "-u", "10", "-r", "100", "-t", "4s", "--latency", "0ms", "--only-summary"])
+        .args([
+            "demo",
+            "-u",
+            "10",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--latency",
+            "0ms",
+            "--only-summary",
+        ])
         .assert()
         .success()
         .get_output()

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
+use stampede_common::run::{ArrivalShare, UserSlot};
 use stampede_common::scenario::Scenario;
 use stampede_common::shape::ArrivalRate;
 use stampede_common::shape::arrival::split_units;
-use stampede_common::run::{ArrivalShare, UserSlot};
 
 /// Errors in what the user asked to run.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

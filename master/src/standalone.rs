@@ -50,7 +50,10 @@ impl LocalCluster {
 /// # Errors
 ///
 /// The loopback listener cannot be bound.
-pub async fn start_local_cluster(workers: usize, tasks: &Tasks) -> Result<LocalCluster, MasterError> {
+pub async fn start_local_cluster(
+    workers: usize,
+    tasks: &Tasks,
+) -> Result<LocalCluster, MasterError> {
     let bind_err = |e: std::io::Error| MasterError::Bind(e.to_string().to_lowercase());
     let listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;

@@ -88,7 +88,10 @@ mod tests {
         let sub = tasks.subtree();
         let t = sub.token();
         sub.spawn(async move { t.cancelled().await });
-        assert!(sub.shutdown(Duration::from_secs(5)).await, "a subtree stops alone");
+        assert!(
+            sub.shutdown(Duration::from_secs(5)).await,
+            "a subtree stops alone"
+        );
         assert!(!tasks.token().is_cancelled());
         assert!(tasks.shutdown(Duration::from_secs(5)).await);
         drop(done_tx);

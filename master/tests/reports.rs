@@ -32,7 +32,12 @@ async fn shop() -> (Shop, String, ShopTarget) {
 }
 
 fn plan(host: &str) -> RunPlan {
-    support::plan_of(ScenarioSource::from_text("r.yaml", SCENARIO), host, 4, 100.0)
+    support::plan_of(
+        ScenarioSource::from_text("r.yaml", SCENARIO),
+        host,
+        4,
+        100.0,
+    )
 }
 
 async fn run(

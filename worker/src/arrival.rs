@@ -6,7 +6,6 @@
 //! more concurrent users, not fewer iterations. Plain state: the pool's actor
 //! turns the [`Action`]s into tasks, and tests drive it with any clock.
 
-
 use stampede_common::run::{ArrivalShare, UserSlot};
 use stampede_common::shape::ArrivalShape;
 use stampede_common::shape::arrival::split_units;

@@ -38,4 +38,3 @@ pub(crate) struct UserSession {
     pub headers: HeaderMap,
     pub vars: BTreeMap<String, Value>,
 }
-

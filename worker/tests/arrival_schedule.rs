@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede_common::run::{ArrivalShare, Assignment, RunSettings};
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::ArrivalShape;
-use stampede_common::run::{ArrivalShare, Assignment, RunSettings};
 use stampede_worker::Engine;
 
 fn engine(sleep: &str) -> Engine {
@@ -59,9 +59,13 @@ async fn a_ramp_and_a_share_taken_over_mid_shape() {
     let e = engine("1ms");
     // 0 -> 20/s over 10 s, then 20/s for 10 s: 100 + 200 iterations in all.
     let shape: ArrivalShape = "10s:20/s,10s:20/s".parse().unwrap();
-    e.assign(Assignment::Arrival(share(shape.clone(), 100, Duration::ZERO)))
-        .await
-        .unwrap();
+    e.assign(Assignment::Arrival(share(
+        shape.clone(),
+        100,
+        Duration::ZERO,
+    )))
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
     // t²/2 * 20/10 by 5 s: 25 (due at 0, ..., the 25th a hair before 5 s).
     let by5 = e.take_stats().iterations;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use stampede_common::run::{Assignment, RunSettings, UserSlot};
 use stampede_common::scenario::ScenarioSource;
+use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::convert::{assignment_to_wire, scenario_to_wire};
 use stampede_proto::v1::coordinator_server::{Coordinator, CoordinatorServer};
 use stampede_proto::v1::{self, master_message, worker_message};
-use stampede_proto::PROTOCOL_VERSION;
 use stampede_shop::{Shop, ShopConfig};
 use stampede_worker::agent::{AgentConfig, run_agent};
 use tokio::net::TcpListener;
@@ -26,7 +26,12 @@ type Out = mpsc::Sender<Result<v1::MasterMessage, Status>>;
 /// Hands the one worker stream to the test: what the worker sends, and
 /// where the test writes the master's messages.
 struct FakeMaster {
-    conn: Mutex<Option<(mpsc::Sender<v1::WorkerMessage>, mpsc::Receiver<Result<v1::MasterMessage, Status>>)>>,
+    conn: Mutex<
+        Option<(
+            mpsc::Sender<v1::WorkerMessage>,
+            mpsc::Receiver<Result<v1::MasterMessage, Status>>,
+        )>,
+    >,
 }
 
 #[tonic::async_trait]
@@ -85,7 +90,9 @@ fn prepare(run_id: u64, shop_url: &str) -> master_message::Kind {
     settings.request_timeout = Duration::from_secs(5);
     master_message::Kind::Prepare(v1::Prepare {
         run_id,
-        scenario: Some(scenario_to_wire(&ScenarioSource::from_text("one.yaml", yaml))),
+        scenario: Some(scenario_to_wire(&ScenarioSource::from_text(
+            "one.yaml", yaml,
+        ))),
         settings: Some(v1::RunSettings::from(&settings)),
     })
 }
@@ -104,7 +111,10 @@ async fn a_spawn_naming_an_unknown_class_fails_the_run_and_the_worker_serves_on(
     let shop_url = format!("http://{}", shop_listener.local_addr().unwrap());
     let shop = Shop::new(ShopConfig::default());
     let stop = CancellationToken::new();
-    tokio::spawn(shop.clone().serve(shop_listener, stop.clone().cancelled_owned()));
+    tokio::spawn(
+        shop.clone()
+            .serve(shop_listener, stop.clone().cancelled_owned()),
+    );
 
     let (to_test, mut from_worker) = mpsc::channel(1024);
     let (out, to_worker) = mpsc::channel(64);
@@ -189,7 +199,11 @@ async fn a_spawn_naming_an_unknown_class_fails_the_run_and_the_worker_serves_on(
         })
         .await;
     }
-    assert_eq!(counted, shop.stats().served, "every request of run 2 reported");
+    assert_eq!(
+        counted,
+        shop.stats().served,
+        "every request of run 2 reported"
+    );
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), agent)
         .await

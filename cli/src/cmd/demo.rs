@@ -13,12 +13,12 @@ use stampede_master::run::{LoadModel, RunTemplate};
 use stampede_master::standalone::{run_standalone, start_local_cluster};
 use stampede_shop::{Shop, ShopConfig};
 
-use crate::process::{process_tasks, shut_down};
 use crate::args::DemoArgs;
 use crate::config::{headless_plan, thresholds};
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, usage};
 use crate::listen;
 use crate::output::{Outputs, print_interval};
+use crate::process::{process_tasks, shut_down};
 
 /// The embedded seed scenario the demo runs.
 const SHOP_YAML: &str = include_str!("../../../scenarios/shop.yaml");
@@ -75,7 +75,9 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let (tasks, stop) = process_tasks();
     let shop = Shop::new(shop_cfg);
     let shop_stop = tasks.child_token();
-    let serving = shop.clone().serve(listener, shop_stop.clone().cancelled_owned());
+    let serving = shop
+        .clone()
+        .serve(listener, shop_stop.clone().cancelled_owned());
     tasks.spawn(async move {
         if let Err(e) = serving.await {
             tracing::warn!(error = %e, "the shop target failed");

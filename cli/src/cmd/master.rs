@@ -10,12 +10,12 @@ use stampede_master::web::Auth;
 use tracing::{info, warn};
 
 use super::web::{self, WebUi};
-use crate::process::{process_tasks, shut_down};
 use crate::args::MasterArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run, io, usage};
 use crate::listen;
 use crate::output::{Outputs, print_interval};
+use crate::process::{process_tasks, shut_down};
 
 fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| usage(io(&format!("{flag} {}", path.display()), &e)))
@@ -96,4 +96,3 @@ enum Mode {
     Headless(RunPlan),
     Web(Auth, tokio::net::TcpListener),
 }
-

@@ -31,4 +31,3 @@ pub async fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
         Command::Worker(args) => worker::worker(args).await,
     }
 }
-

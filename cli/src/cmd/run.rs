@@ -11,12 +11,12 @@ use stampede_master::web::Auth;
 use tokio::net::TcpListener;
 
 use super::web::{self, WebUi};
-use crate::process::{process_tasks, shut_down};
 use crate::args::RunArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run};
 use crate::listen;
 use crate::output::{Outputs, print_interval};
+use crate::process::{process_tasks, shut_down};
 
 /// Runs the scenario on `--workers` in-process workers.
 ///

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use stampede_shop::{Shop, ShopConfig};
 
-use crate::process::{process_tasks, shut_down};
 use crate::args::ShopArgs;
 use crate::exit::{Failure, cannot_run, usage};
 use crate::listen;
+use crate::process::{process_tasks, shut_down};
 
 /// Serves the shop until stopped.
 ///

@@ -50,14 +50,24 @@ pub struct WebUi<'a> {
 /// # Errors
 ///
 /// An autostart that cannot start, or a report that cannot be written.
-pub async fn serve(ui: WebUi<'_>, tasks: &Tasks, stop: CancellationToken) -> Result<ExitCode, Failure> {
+pub async fn serve(
+    ui: WebUi<'_>,
+    tasks: &Tasks,
+    stop: CancellationToken,
+) -> Result<ExitCode, Failure> {
     let addr = ui
         .listener
         .local_addr()
         .map_err(|e| cannot_run(e.to_string()))?;
     let app = WebApp::new(ui.master, ui.template);
     let server_stop = tasks.child_token();
-    ui::serve(ui.listener, app.clone(), ui.auth.clone(), tasks, server_stop.clone());
+    ui::serve(
+        ui.listener,
+        app.clone(),
+        ui.auth.clone(),
+        tasks,
+        server_stop.clone(),
+    );
     // Tests and scripts wait for this line.
     eprintln!("web ui on http://{addr}");
     if !ui.auth.is_enabled() && !addr.ip().is_loopback() {

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use stampede_worker::agent::{AgentConfig, AgentStatus, hostname, run_agent};
 
-use crate::process::{process_tasks, shut_down};
 use crate::args::WorkerArgs;
 use crate::exit::{Failure, io, usage};
 use crate::listen;
+use crate::process::{process_tasks, shut_down};
 
 /// A worker id that is stable for this process: host, pid and a random suffix.
 fn default_worker_id() -> String {
@@ -26,7 +26,11 @@ fn default_worker_id() -> String {
 ///
 /// Unreadable TLS files, or a master that refuses this worker (exit 2).
 pub async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
-    let scheme = if args.tls_ca.is_some() { "https" } else { "http" };
+    let scheme = if args.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let master_url = if args.master.contains("://") {
         args.master.clone()
     } else {
@@ -38,7 +42,9 @@ pub async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
         args.id.clone().unwrap_or_else(default_worker_id),
     );
     cfg.tls_ca = match &args.tls_ca {
-        Some(p) => Some(std::fs::read(p).map_err(|e| usage(io(&format!("--tls-ca {}", p.display()), &e)))?),
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| usage(io(&format!("--tls-ca {}", p.display()), &e)))?,
+        ),
         None => None,
     };
     cfg.tls_domain = args.tls_domain.clone();

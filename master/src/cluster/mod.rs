@@ -169,18 +169,19 @@ impl MasterHandle {
                 .map(|_| ())
                 .map_err(|_| MasterError::Gone)
         };
-        let bounded = async {
-            match max_wait {
-                Some(max) => tokio::time::timeout(max, enough)
-                    .await
-                    .map_err(|_| MasterError::NoWorkers {
-                        want: n,
-                        got: self.connected(),
-                        waited: max,
+        let bounded =
+            async {
+                match max_wait {
+                    Some(max) => tokio::time::timeout(max, enough).await.map_err(|_| {
+                        MasterError::NoWorkers {
+                            want: n,
+                            got: self.connected(),
+                            waited: max,
+                        }
                     })?,
-                None => enough.await,
-            }
-        };
+                    None => enough.await,
+                }
+            };
         tokio::select! {
             r = bounded => r,
             _ = shutdown.cancelled() => Err(MasterError::Interrupted),
@@ -228,7 +229,11 @@ pub fn start(
     let (live_tx, live) = watch::channel(0);
     let (finished_tx, finished) = watch::channel(None);
     let actor = actor::Actor::new(cfg.timing.clone(), live_tx, finished_tx);
-    tasks.spawn(actor.run(rx, shutdown.clone()).instrument(info_span!("actor")));
+    tasks.spawn(
+        actor
+            .run(rx, shutdown.clone())
+            .instrument(info_span!("actor")),
+    );
     let svc = service::CoordinatorService {
         actor: tx.clone(),
         token: Arc::from(cfg.token.as_str()),
@@ -252,9 +257,5 @@ pub fn start(
             warn!(error = %e, "the grpc server failed");
         }
     });
-    Ok(MasterHandle {
-        tx,
-        live,
-        finished,
-    })
+    Ok(MasterHandle { tx, live, finished })
 }

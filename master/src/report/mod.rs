@@ -12,8 +12,8 @@ use stampede_common::duration::format_duration;
 use stampede_common::stats::{RunStats, Snapshot, table};
 use stampede_common::thresholds::{Verdict, evaluate};
 
-pub use crate::run::{LoadModel, StopReason};
 use crate::run::RunPlan;
+pub use crate::run::{LoadModel, StopReason};
 
 /// What the workers measured of a run (so far, or in all).
 #[derive(Debug, Clone)]

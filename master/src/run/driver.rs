@@ -65,9 +65,7 @@ impl Driver {
     /// Whether the next [`Driver::step`] at `elapsed` judges thresholds (and
     /// so needs the merged numbers).
     pub fn judges(&self, elapsed: Duration) -> bool {
-        self.abort_on
-            .iter()
-            .any(|t| elapsed >= t.delay_abort_eval)
+        self.abort_on.iter().any(|t| elapsed >= t.delay_abort_eval)
     }
 
     /// What the run needs `elapsed` into it; `snapshot` is the merged numbers
@@ -112,8 +110,10 @@ mod tests {
     use super::*;
 
     fn plan(load: LoadModel, run_time: Option<Duration>, thresholds: Vec<Threshold>) -> RunPlan {
-        let source =
-            ScenarioSource::from_text("s.yaml", "users:\n  - name: A\n    sequence:\n      - get: /\n");
+        let source = ScenarioSource::from_text(
+            "s.yaml",
+            "users:\n  - name: A\n    sequence:\n      - get: /\n",
+        );
         let target: Target = "http://127.0.0.1:1".parse().unwrap();
         RunPlan {
             scenario: Arc::new(source.compile().unwrap()),
@@ -150,8 +150,15 @@ mod tests {
         };
         assert_eq!(users, 5);
         assert!(spawn_rate >= 1.0);
-        assert_eq!(d.step(secs(5.05), None), Step::Wait, "same target: no command");
-        assert!(matches!(d.step(secs(12.0), None), Step::SetUsers { users: 10, .. }));
+        assert_eq!(
+            d.step(secs(5.05), None),
+            Step::Wait,
+            "same target: no command"
+        );
+        assert!(matches!(
+            d.step(secs(12.0), None),
+            Step::SetUsers { users: 10, .. }
+        ));
         assert_eq!(d.step(secs(15.0), None), Step::Wait);
         assert_eq!(d.step(secs(20.0), None), Step::Stop(StopReason::RunTime));
     }

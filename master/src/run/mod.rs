@@ -342,7 +342,9 @@ mod tests {
             err(&t, req(|r| r.run_time = Some(Duration::ZERO))),
             "run time must be above 0"
         );
-        assert!(err(&t, req(|r| r.classes = vec!["C".into()])).starts_with("unknown user class `C`"));
+        assert!(
+            err(&t, req(|r| r.classes = vec!["C".into()])).starts_with("unknown user class `C`")
+        );
         assert!(check_change(MAX_USERS + 1, None).is_err());
         assert!(check_change(0, Some(-1.0)).is_err());
         assert!(check_change(0, None).is_ok());

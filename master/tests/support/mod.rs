@@ -189,7 +189,11 @@ pub fn plan_of(source: ScenarioSource, host: &str, users: u64, spawn_rate: f64) 
     let mut settings = RunSettings::new(host.parse().unwrap());
     settings.request_timeout = Duration::from_secs(10);
     RunPlan {
-        users: if matches!(load, LoadModel::Stages(_)) { 0 } else { users },
+        users: if matches!(load, LoadModel::Stages(_)) {
+            0
+        } else {
+            users
+        },
         load,
         thresholds: scenario.thresholds.clone(),
         source,
@@ -221,7 +225,11 @@ pub fn template(plan: RunPlan) -> RunTemplate {
 
 /// Runs `plan` as `stampede run` does: a master and `workers` in-process
 /// workers in this process, until the plan ends or `shutdown`.
-pub async fn standalone(plan: RunPlan, workers: usize, shutdown: CancellationToken) -> Arc<RunReport> {
+pub async fn standalone(
+    plan: RunPlan,
+    workers: usize,
+    shutdown: CancellationToken,
+) -> Arc<RunReport> {
     standalone_with_metrics(plan, workers, None, shutdown).await
 }
 

@@ -81,4 +81,3 @@ pub enum AgentError {
     #[error("invalid master address or tls settings: {0}")]
     Config(String),
 }
-

@@ -49,7 +49,10 @@ pub(super) fn endpoint(cfg: &AgentConfig) -> Result<Endpoint, AgentError> {
 }
 
 /// Connects and attaches with a `Hello`.
-pub(super) async fn connect(cfg: &AgentConfig, endpoint: &Endpoint) -> Result<Stream, ConnectError> {
+pub(super) async fn connect(
+    cfg: &AgentConfig,
+    endpoint: &Endpoint,
+) -> Result<Stream, ConnectError> {
     let channel = endpoint
         .connect()
         .await

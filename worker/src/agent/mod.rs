@@ -22,8 +22,8 @@ use stampede_proto::v1;
 
 pub use backoff::{Backoff, InvalidBackoff};
 pub use config::{AgentConfig, AgentError, AgentStatus};
-pub use link::hostname;
 use link::ConnectError;
+pub use link::hostname;
 use runs::Agent;
 
 // Only one `Conn` exists at a time; boxing the stream would buy nothing.
@@ -158,4 +158,3 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
     agent.shutdown().await;
     Ok(())
 }
-

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use stampede_common::scenario::Scenario;
 use stampede_common::run::RunSettings;
+use stampede_common::scenario::Scenario;
 use stampede_proto::convert::{assignment_from_wire, scenario_from_wire};
 use stampede_proto::v1::{self, master_message, worker_message};
 use tokio::sync::{mpsc, oneshot};
@@ -266,7 +266,6 @@ pub(super) async fn stop_done(agent: &mut Agent) {
         None => std::future::pending().await,
     }
 }
-
 
 /// The scenario and settings of a `Prepare`, compiled and checked.
 fn prepared(

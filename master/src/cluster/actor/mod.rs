@@ -170,7 +170,11 @@ impl Actor {
     }
 
     /// Serves commands until every sender is gone.
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+    pub(crate) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(self.timing.heartbeat);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut drive = tokio::time::interval(DRIVE_EVERY);
@@ -193,7 +197,10 @@ impl Actor {
     }
 
     fn command(&mut self, cmd: Command) {
-        let span = self.run.as_ref().map_or_else(Span::none, |r| r.span.clone());
+        let span = self
+            .run
+            .as_ref()
+            .map_or_else(Span::none, |r| r.span.clone());
         let _g = span.enter();
         match cmd {
             Command::Join { conn, hello, tx } => self.join(conn, hello, tx),
@@ -229,7 +236,10 @@ impl Actor {
             Command::History { since_ms, reply } => {
                 let _ = reply.send(self.run.as_ref().map(|r| {
                     let h = r.stats.history();
-                    (r.id, h[h.partition_point(|p| p.unix_ms <= since_ms)..].to_vec())
+                    (
+                        r.id,
+                        h[h.partition_point(|p| p.unix_ms <= since_ms)..].to_vec(),
+                    )
                 }));
             }
         }
