@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
