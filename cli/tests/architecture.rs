@@ -23,5 +23,8 @@ fn every_path_architecture_md_names_exists() {
         }
     }
     assert!(named > 30, "ARCHITECTURE.md names only {named} paths");
-    assert!(missing.is_empty(), "ARCHITECTURE.md names missing paths: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names missing paths: {missing:?}"
+    );
 }

@@ -23,15 +23,17 @@ use tonic::{Request, Response, Status, Streaming};
 
 type Out = mpsc::Sender<Result<v1::MasterMessage, Status>>;
 
+/// The test's ends of the one stream: where the worker's messages go, and
+/// the master's messages to the worker.
+type Link = (
+    mpsc::Sender<v1::WorkerMessage>,
+    mpsc::Receiver<Result<v1::MasterMessage, Status>>,
+);
+
 /// Hands the one worker stream to the test: what the worker sends, and
 /// where the test writes the master's messages.
 struct FakeMaster {
-    conn: Mutex<
-        Option<(
-            mpsc::Sender<v1::WorkerMessage>,
-            mpsc::Receiver<Result<v1::MasterMessage, Status>>,
-        )>,
-    >,
+    conn: Mutex<Option<Link>>,
 }
 
 #[tonic::async_trait]

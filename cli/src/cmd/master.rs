@@ -5,11 +5,9 @@ use std::process::ExitCode;
 
 use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
 use stampede_master::cluster::{self, MasterConfig};
-use stampede_master::run::RunPlan;
-use stampede_master::web::Auth;
 use tracing::{info, warn};
 
-use super::web::{self, WebUi};
+use super::web::{self, Mode, WebUi};
 use crate::args::MasterArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run, io, usage};
@@ -30,7 +28,7 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
     let mode = if args.headless {
-        Mode::Headless(headless_plan(&template)?)
+        Mode::Headless(Box::new(headless_plan(&template)?))
     } else {
         let auth = web::auth(&args.web)?;
         Mode::Web(auth, listen::web(&args.web, "0.0.0.0").await?)
@@ -69,7 +67,7 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                     expect_workers_max_wait: args.expect_workers_max_wait,
                     print_interval: print_interval(&args.output),
                 };
-                let report = run_headless(&master, plan, cfg, stop).await?;
+                let report = run_headless(&master, *plan, cfg, stop).await?;
                 outputs.finish(&report)
             }
             Mode::Web(auth, listener) => {
@@ -89,10 +87,4 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     }
     .await;
     shut_down(&tasks, result).await
-}
-
-/// Headless with its plan, or the web UI with its guard and listener.
-enum Mode {
-    Headless(RunPlan),
-    Web(Auth, tokio::net::TcpListener),
 }

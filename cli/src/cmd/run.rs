@@ -5,12 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use stampede_common::run::Target;
-use stampede_master::run::RunPlan;
 use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
-use stampede_master::web::Auth;
-use tokio::net::TcpListener;
 
-use super::web::{self, WebUi};
+use super::web::{self, Mode, WebUi};
 use crate::args::RunArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run};
@@ -29,7 +26,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let mode = if args.headless {
         let plan = headless_plan(&template)?;
         preflight(&plan.settings.target).await?;
-        Mode::Headless(plan)
+        Mode::Headless(Box::new(plan))
     } else {
         let auth = web::auth(&args.web)?;
         Mode::Web(auth, listen::web(&args.web, "127.0.0.1").await?)
@@ -45,7 +42,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let result = match mode {
         Mode::Headless(plan) => {
-            match run_standalone(&local, plan, print_interval(&args.output), stop).await {
+            match run_standalone(&local, *plan, print_interval(&args.output), stop).await {
                 Ok(report) => outputs.finish(&report),
                 Err(e) => Err(e.into()),
             }
@@ -67,12 +64,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         }
     };
     shut_down(&tasks, result).await
-}
-
-/// Headless with its plan, or the web UI with its guard and listener.
-enum Mode {
-    Headless(RunPlan),
-    Web(Auth, TcpListener),
 }
 
 /// Before a standalone run: can this machine reach the target at all?

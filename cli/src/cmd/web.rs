@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use stampede_master::MasterError;
 use stampede_master::cluster::MasterHandle;
-use stampede_master::run::RunTemplate;
+use stampede_master::run::{RunPlan, RunTemplate};
 use stampede_master::tasks::Tasks;
 use stampede_master::web::{self as ui, Auth, AuthError, WebApp, WebError};
 use tokio::net::TcpListener;
@@ -29,6 +29,14 @@ pub fn auth(web: &WebArgs) -> Result<Auth, Failure> {
         AuthError::BadLogin => usage(format!("--web-login: {e}")),
         AuthError::EmptyToken => usage(format!("--web-token: {e}")),
     })
+}
+
+/// How `run` and `master` go: headless with its plan, or the web UI with
+/// its guard and listener.
+#[derive(Debug)]
+pub enum Mode {
+    Headless(Box<RunPlan>),
+    Web(Auth, TcpListener),
 }
 
 /// A master serving the web UI.

@@ -70,8 +70,11 @@ impl MasterHandle {
     /// A run is already going (or still stopping), or the plan does not fit
     /// the scenario.
     pub async fn start(&self, plan: RunPlan) -> Result<u64, MasterError> {
-        self.ask(|reply| actor::Command::Start { plan, reply })
-            .await?
+        self.ask(|reply| actor::Command::Start {
+            plan: Box::new(plan),
+            reply,
+        })
+        .await?
     }
 
     /// Changes the user count (and the spawn rate, if given) of the running

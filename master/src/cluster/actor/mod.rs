@@ -45,7 +45,7 @@ pub(crate) enum Command {
         quit: bool,
     },
     Start {
-        plan: RunPlan,
+        plan: Box<RunPlan>,
         reply: oneshot::Sender<Result<u64, MasterError>>,
     },
     SetUsers {
@@ -207,7 +207,7 @@ impl Actor {
             Command::Message { conn, msg } => self.message(conn, msg),
             Command::Left { conn, quit } => self.left(conn, quit),
             Command::Start { plan, reply } => {
-                let _ = reply.send(self.start(plan));
+                let _ = reply.send(self.start(*plan));
             }
             Command::SetUsers {
                 users,
