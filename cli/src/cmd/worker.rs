@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use stampede_worker::agent::{AgentConfig, AgentStatus, hostname, run_agent};
+use tracing::Instrument;
 
 use crate::args::WorkerArgs;
 use crate::exit::{Failure, io, usage};
@@ -59,7 +60,9 @@ pub async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
             return shut_down(&tasks, Err(f)).await;
         }
     }
+    let span = tracing::info_span!("worker", worker.id = %cfg.worker_id);
     let result = run_agent(cfg, stop)
+        .instrument(span)
         .await
         .map(|()| ExitCode::SUCCESS)
         .map_err(|e| usage(e.to_string()));

@@ -16,7 +16,7 @@ mod runs;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use stampede_proto::v1;
 
@@ -111,7 +111,8 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
                     msg = inbound.message() => match msg {
                         Ok(Some(m)) => {
                             last_heard = Instant::now();
-                            agent.handle(m).await;
+                            let span = agent.span();
+                            agent.handle(m).instrument(span).await;
                             None
                         }
                         Ok(None) => Some("the master closed the stream".to_owned()),

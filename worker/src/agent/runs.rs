@@ -58,6 +58,13 @@ impl Agent {
         }
     }
 
+    /// The span of the run this worker takes part in (none between runs).
+    pub(super) fn span(&self) -> Span {
+        self.run
+            .as_ref()
+            .map_or_else(Span::none, |r| r.span.clone())
+    }
+
     pub(super) async fn handle(&mut self, m: v1::MasterMessage) {
         match m.kind {
             Some(master_message::Kind::Prepare(p)) => self.prepare(p).await,

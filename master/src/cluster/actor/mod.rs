@@ -182,11 +182,11 @@ impl Actor {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
+                    Some(cmd) => self.in_run_span(|a| a.command(cmd)),
                     None => break,
                 },
-                _ = tick.tick() => self.tick(),
-                _ = drive.tick() => self.drive(),
+                _ = tick.tick() => self.in_run_span(Self::tick),
+                _ = drive.tick() => self.in_run_span(Self::drive),
                 _ = shutdown.cancelled() => break,
             }
             while std::mem::take(&mut self.dropped) {
@@ -196,12 +196,18 @@ impl Actor {
         debug!("master actor stopped");
     }
 
-    fn command(&mut self, cmd: Command) {
+    /// Runs `f` in the span of the run going (none between runs), so that
+    /// everything logged about a run carries its id.
+    fn in_run_span(&mut self, f: impl FnOnce(&mut Self)) {
         let span = self
             .run
             .as_ref()
             .map_or_else(Span::none, |r| r.span.clone());
         let _g = span.enter();
+        f(self);
+    }
+
+    fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Join { conn, hello, tx } => self.join(conn, hello, tx),
             Command::Message { conn, msg } => self.message(conn, msg),

@@ -120,11 +120,7 @@ impl Actor {
             .driver
             .judges(elapsed)
             .then(|| run.stats.snapshot(SystemTime::now()));
-        let step = {
-            let _g = run.span.enter();
-            run.driver.step(elapsed, snapshot.as_ref())
-        };
-        match step {
+        match run.driver.step(elapsed, snapshot.as_ref()) {
             Step::Wait => {}
             Step::SetUsers { users, spawn_rate } => self.set_users(users, spawn_rate),
             Step::Stop(reason) => self.stop(reason, None),
