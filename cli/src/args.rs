@@ -384,3 +384,97 @@ pub struct ShopArgs {
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        Cli::try_parse_from(["stampede"].iter().chain(args))
+            .map(|c| c.command)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn values_are_typed_when_parsed() {
+        let Command::Run(run) = parse(&[
+            "run",
+            "-f",
+            "s.yaml",
+            "-H",
+            "http://h:1",
+            "--stages",
+            "1m:10",
+            "--threshold",
+            "p95<2s",
+            "--request-timeout",
+            "5s",
+            "--workers",
+            "3",
+        ])
+        .unwrap() else {
+            panic!("run")
+        };
+        assert_eq!(run.load.host.unwrap().to_string(), "http://h:1");
+        assert_eq!(run.load.stages.unwrap().total(), Duration::from_secs(60));
+        assert_eq!(run.output.thresholds[0].source, "p95<2s");
+        assert_eq!(run.load.request_timeout, Duration::from_secs(5));
+        assert_eq!(run.workers, 3);
+        let Command::Demo(demo) = parse(&["demo", "--latency", "0ms"]).unwrap() else {
+            panic!("demo")
+        };
+        assert_eq!(demo.latency, Latency(None));
+        let Command::Demo(demo) = parse(&["demo"]).unwrap() else {
+            panic!("demo")
+        };
+        assert!(demo.latency.0.is_some(), "the demo's default latency");
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, want) in [
+            (
+                &["run", "-f", "s", "-H", "localhost:1"][..],
+                "'--host <HOST>': invalid host `localhost:1`",
+            ),
+            (
+                &["run", "-f", "s", "--stages", "x"],
+                "'--stages <STAGES>': invalid stages `x`",
+            ),
+            (
+                &[
+                    "run",
+                    "-f",
+                    "s",
+                    "--arrival-rate",
+                    "5/s",
+                    "--stages",
+                    "1m:1",
+                ],
+                "cannot be used with",
+            ),
+            (&["run", "-f", "s", "-r", "0"], "invalid spawn rate `0`"),
+            (
+                &["run", "-f", "s", "--request-timeout", "0s"],
+                "must be above zero",
+            ),
+            (
+                &["worker", "--master", "h:99999"],
+                "invalid master address `h:99999`",
+            ),
+            (&["worker", "--master", "h"], "invalid master address `h`"),
+            (&["demo", "--latency", "fast"], "invalid latency `fast`"),
+            (
+                &["shop", "--latency", "fast"],
+                "'--latency <LATENCY>': invalid latency `fast`",
+            ),
+            (&["master", "-f", "s", "--tls-cert", "c"], "--tls-key"),
+            (&["run", "-f", "s", "--autoquit", "1"], "--autostart"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+        assert!(parse(&["worker", "--master", "https://h:5557"]).is_ok());
+        assert!(parse(&["worker", "--master", "[::1]:5557"]).is_ok());
+    }
+}

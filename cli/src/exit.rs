@@ -2,6 +2,8 @@
 //! failed, 2 usage or scenario errors, 3 the run could not run) and
 //! [`Failure`], a failed command's code and one-line message.
 
+use std::process::ExitCode;
+
 use stampede_master::MasterError;
 
 /// Exit code 1: a threshold failed.
@@ -18,6 +20,14 @@ pub struct Failure {
     pub code: u8,
     /// What went wrong, lowercase, one line.
     pub message: String,
+}
+
+impl Failure {
+    /// Prints the failure as one line on stderr and returns its exit code.
+    pub fn exit(self) -> ExitCode {
+        eprintln!("error: {}", self.message);
+        ExitCode::from(self.code)
+    }
 }
 
 /// A usage or scenario error (exit 2).

@@ -27,16 +27,9 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(exit::EXIT_CANNOT_RUN);
-        }
+        Err(e) => return exit::cannot_run(exit::io("cannot start the runtime", &e)).exit(),
     };
-    match runtime.block_on(cmd::dispatch(cli.command)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", e.message);
-            ExitCode::from(e.code)
-        }
-    }
+    runtime
+        .block_on(cmd::dispatch(cli.command))
+        .unwrap_or_else(exit::Failure::exit)
 }
