@@ -134,11 +134,7 @@ fn final_rps(stdout: &str, name: &str) -> f64 {
         .lines()
         .find(|l| l.contains(name) && l.contains("POST"))
         .unwrap_or_else(|| panic!("no row {name}: {stdout}"));
-    let cells: Vec<&str> = row
-        .split(['│', '|'])
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
+    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
     // Type, Name, # reqs, # fails, Avg, Min, Max, Med, req/s, failures/s
     cells[8].parse().unwrap_or_else(|_| panic!("{row}"))
 }

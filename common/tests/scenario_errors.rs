@@ -142,6 +142,21 @@ const CASES: &[(&str, &str, &str)] = &[
         "s.yaml:5:31: invalid regex: regex parse error:",
     ),
     (
+        "ordered steps under tasks",
+        "users:\n  - name: A\n    tasks:\n      sequence:\n        - get: /\n",
+        "s.yaml:4:7: `tasks` must be a list of `{weight, steps}`; ordered steps go under `sequence:` on the user",
+    ),
+    (
+        "tasks as text",
+        "users:\n  - name: A\n    tasks: lots\n",
+        "s.yaml:3:12: `tasks` must be a list of `{weight, steps}`; ordered steps go under `sequence:` on the user",
+    ),
+    (
+        "tasks as a number",
+        "users:\n  - name: A\n    tasks: 3\n",
+        "s.yaml:3:12: `tasks` must be a list of `{weight, steps}`; ordered steps go under `sequence:` on the user",
+    ),
+    (
         "duplicate class",
         "users:\n  - name: A\n    sequence: [{get: /}]\n  - name: A\n    sequence: [{get: /}]\n",
         "s.yaml:4:11: duplicate user class `A`",

@@ -2,14 +2,13 @@
 //! wait times, feeders and the set of variables each class may use. Steps are
 //! compiled in `steps`. Every error points at file:line:col.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
 use serde_saphyr::Location;
 
-use super::ScenarioSource;
 use super::error::{Locator, ScenarioError};
 use super::model::{FeedOrder, Feeder, Scenario, Task, Tasks, UserClass, WaitTime};
 use super::raw::{
@@ -25,25 +24,27 @@ pub(crate) struct Compiler<'a> {
     pub templates: Templates,
     pub stat_keys: Vec<StatsKey>,
     stat_index: HashMap<StatsKey, usize>,
-    files: &'a std::collections::BTreeMap<String, String>,
+    files: &'a BTreeMap<String, String>,
     pub default_timeout: Option<Duration>,
     pub default_headers: Vec<(HeaderName, Template)>,
 }
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
-pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
-    let loc = Locator {
-        file: &src.path,
-        text: &src.text,
-    };
-    let raw: RawScenario = super::parse_raw(src)?;
+/// Compiles the parsed scenario `raw` of the file `loc` names, with the
+/// data `files` it may use.
+pub(crate) fn compile(
+    loc: Locator<'_>,
+    files: &BTreeMap<String, String>,
+    raw: RawScenario,
+) -> Result<Scenario> {
+    let path = loc.file;
     let mut c = Compiler {
         loc,
         templates: Templates::new(),
         stat_keys: Vec::new(),
         stat_index: HashMap::new(),
-        files: &src.files,
+        files,
         default_timeout: None,
         default_headers: Vec::new(),
     };
@@ -89,8 +90,8 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
         .iter()
         .map(|t| c.threshold(t))
         .collect::<Result<Vec<_>>>()?;
-    let stages = super::load::stages(&c, raw.stages.as_ref())?;
-    let arrival = super::load::arrival(&c, raw.arrival_rate.as_ref())?;
+    let stages = c.load_stages(raw.stages.as_ref())?;
+    let arrival = c.load_arrival(raw.arrival_rate.as_ref())?;
     if let (Some(_), Some(a)) = (&raw.stages, &raw.arrival_rate) {
         return Err(c.loc.at(
             &a.referenced,
@@ -109,7 +110,7 @@ pub(crate) fn compile(src: &ScenarioSource) -> Result<Scenario> {
             "`fixed_count` does not apply with `arrival_rate` (iterations are shared by weight)",
         ));
     }
-    let name = raw.name.clone().unwrap_or_else(|| file_stem(&src.path));
+    let name = raw.name.clone().unwrap_or_else(|| file_stem(path));
     Ok(Scenario {
         name,
         description: raw.description.clone(),

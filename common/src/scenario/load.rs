@@ -8,11 +8,23 @@ use crate::shape::{ArrivalRate, ArrivalShape, Rate, RateStage, Stage, Stages};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
+impl Compiler<'_> {
+    /// The scenario's `stages:` into [`Stages`].
+    pub(crate) fn load_stages(
+        &self,
+        raw: Option<&Sp<Vec<Sp<RawStage>>>>,
+    ) -> Result<Option<Stages>> {
+        stages(self, raw)
+    }
+
+    /// The scenario's `arrival_rate:` into [`ArrivalRate`].
+    pub(crate) fn load_arrival(&self, raw: Option<&Sp<RawArrival>>) -> Result<Option<ArrivalRate>> {
+        arrival(self, raw)
+    }
+}
+
 /// `stages:` into [`Stages`].
-pub(crate) fn stages(
-    c: &Compiler<'_>,
-    raw: Option<&Sp<Vec<Sp<RawStage>>>>,
-) -> Result<Option<Stages>> {
+fn stages(c: &Compiler<'_>, raw: Option<&Sp<Vec<Sp<RawStage>>>>) -> Result<Option<Stages>> {
     let Some(list) = raw else { return Ok(None) };
     let stages = each_stage(
         c,
@@ -59,10 +71,7 @@ fn rate(c: &Compiler<'_>, t: &Sp<Text>) -> Result<Rate> {
 
 /// `arrival_rate:` into [`ArrivalRate`]: a constant `rate` for `duration`, or
 /// `stages` from `start_rate` (0 by default); `max_users` is required.
-pub(crate) fn arrival(
-    c: &Compiler<'_>,
-    raw: Option<&Sp<RawArrival>>,
-) -> Result<Option<ArrivalRate>> {
+fn arrival(c: &Compiler<'_>, raw: Option<&Sp<RawArrival>>) -> Result<Option<ArrivalRate>> {
     let Some(a) = raw else { return Ok(None) };
     let at = &a.referenced;
     let r = &a.value;

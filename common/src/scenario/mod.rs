@@ -101,7 +101,12 @@ impl ScenarioSource {
     ///
     /// The first problem found, with its file:line:col.
     pub fn compile(&self) -> Result<Scenario, ScenarioError> {
-        compile::compile(self)
+        let raw = parse_raw(self)?;
+        let loc = Locator {
+            file: &self.path,
+            text: &self.text,
+        };
+        compile::compile(loc, &self.files, raw)
     }
 }
 

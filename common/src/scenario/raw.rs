@@ -156,7 +156,7 @@ pub(crate) struct RawUserClass {
     #[serde(default)]
     pub sequence: Option<Sp<Vec<Sp<RawStep>>>>,
     #[serde(default)]
-    pub tasks: Option<Sp<Vec<Sp<RawTask>>>>,
+    pub tasks: Option<Sp<RawTasks>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +185,68 @@ pub(crate) struct RawFeeder {
     pub file: Sp<String>,
     #[serde(default)]
     pub order: Option<RawOrder>,
+}
+
+/// A user's weighted `tasks`: a list of `{weight, steps}`. Anything else
+/// (a map such as `{sequence: [...]}`, a string, a number) gets a message
+/// that says what `tasks` must be and where ordered steps go.
+#[derive(Debug)]
+pub(crate) struct RawTasks(pub Vec<Sp<RawTask>>);
+
+const TASKS_SHAPE: &str =
+    "`tasks` must be a list of `{weight, steps}`; ordered steps go under `sequence:` on the user";
+
+impl<'de> Deserialize<'de> for RawTasks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTasks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(TASKS_SHAPE)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawTasks, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element()? {
+                    out.push(t);
+                }
+                Ok(RawTasks(out))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<RawTasks, A::Error> {
+                Err(de::Error::custom(TASKS_SHAPE))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RawTasks, E> {
+                Err(E::custom(TASKS_SHAPE))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawTasks, E> {
+                Err(E::custom(TASKS_SHAPE))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawTasks, E> {
+                Err(E::custom(TASKS_SHAPE))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawTasks, E> {
+                Err(E::custom(TASKS_SHAPE))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawTasks, E> {
+                Err(E::custom(TASKS_SHAPE))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl std::ops::Deref for RawTasks {
+    type Target = Vec<Sp<RawTask>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a RawTasks {
+    type Item = &'a Sp<RawTask>;
+    type IntoIter = std::slice::Iter<'a, Sp<RawTask>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,15 +7,7 @@
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
-/// Largest recordable response time: one hour. Larger values are clamped
-/// (and still counted; the exact max is kept separately).
-pub const MAX_MICROS: u64 = 3_600_000_000;
-pub(crate) const SIGFIG: u8 = 3;
-
-/// A histogram that could not be encoded, decoded or merged.
-#[derive(Debug, thiserror::Error)]
-#[error("histogram: {0}")]
-pub struct HistogramError(pub(crate) String);
+use super::layout::{HistogramError, MAX_MICROS, SIGFIG};
 
 /// Counts and latency of one endpoint over a span of time.
 #[derive(Debug, Clone)]

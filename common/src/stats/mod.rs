@@ -6,6 +6,7 @@
 
 mod aggregate;
 mod endpoint;
+mod layout;
 mod recorder;
 pub mod table;
 mod wire;
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use aggregate::{
     Cumulative, EndpointPoint, FailureEntry, HistoryPoint, RunStats, Snapshot, StatsRow, unix_ms,
 };
-pub use endpoint::{EndpointStats, HistogramError, MAX_MICROS};
+pub use endpoint::EndpointStats;
+pub use layout::{HistogramError, MAX_MICROS};
 pub use recorder::{IntervalStats, Recorder};
 
 /// Locust's reported percentiles (console and CSV).

@@ -29,7 +29,20 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn stats_line(r: &StatsRow) -> Vec<String> {
+/// Which rate the request table's `req/s` column shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rates {
+    /// Over the last ten seconds: the live table.
+    Current,
+    /// Over the whole run: the final summary (as Locust's).
+    Run,
+}
+
+fn stats_line(r: &StatsRow, rates: Rates) -> Vec<String> {
+    let rps = match rates {
+        Rates::Current => r.current_rps,
+        Rates::Run => r.rps,
+    };
     vec![
         r.method.clone(),
         r.name.clone(),
@@ -39,13 +52,14 @@ fn stats_line(r: &StatsRow) -> Vec<String> {
         ms(r.min_ms),
         ms(r.max_ms),
         ms(r.median_ms),
-        format!("{:.2}", r.current_rps),
+        format!("{rps:.2}"),
         format!("{:.2}", r.fail_per_s),
     ]
 }
 
-/// The request table (Locust's console columns, times in ms).
-pub fn render_stats(s: &Snapshot) -> String {
+/// The request table (Locust's console columns, times in ms), its `req/s`
+/// the current rate or the run's average; `failures/s` is the run's average.
+pub fn render_stats(s: &Snapshot, rates: Rates) -> String {
     let mut t = table(vec![
         "Type",
         "Name",
@@ -59,7 +73,7 @@ pub fn render_stats(s: &Snapshot) -> String {
         "failures/s",
     ]);
     for r in s.rows.iter().chain(std::iter::once(&s.total)) {
-        t.add_row(stats_line(r));
+        t.add_row(stats_line(r, rates));
     }
     right_align(&mut t, 2);
     t.to_string()
@@ -96,4 +110,50 @@ pub fn render_failures(s: &Snapshot) -> Option<String> {
         ]);
     }
     Some(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::stats::{Recorder, RunStats, StatsKey};
+
+    /// The `req/s` cell of the row named `name`.
+    fn rps_cell(table: &str, name: &str) -> String {
+        let row = table.lines().find(|l| l.contains(name)).unwrap();
+        let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+        cells[8].to_owned()
+    }
+
+    #[test]
+    fn the_final_table_shows_the_runs_average_rate() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let keys = vec![
+            StatsKey::new("POST", "/login"),
+            StatsKey::new("GET", "/items"),
+        ];
+        let r = Recorder::new(keys);
+        let mut stats = RunStats::new(t0);
+        // 20 logins in the first second, then only item views for 19 s.
+        for _ in 0..20 {
+            r.record(0, 1_000, 0, None);
+        }
+        stats.add(&r.take(), t0 + Duration::from_secs(1));
+        stats.tick(t0 + Duration::from_secs(1), 1, 1);
+        for s in 2..=20 {
+            r.record(1, 1_000, 0, None);
+            stats.add(&r.take(), t0 + Duration::from_secs(s));
+            stats.tick(t0 + Duration::from_secs(s), 1, 1);
+        }
+        let snap = stats.snapshot(t0 + Duration::from_secs(20));
+        let live = render_stats(&snap, Rates::Current);
+        let done = render_stats(&snap, Rates::Run);
+        assert_eq!(
+            rps_cell(&live, "/login"),
+            "0.00",
+            "no login in the last window"
+        );
+        assert_eq!(rps_cell(&done, "/login"), "1.00", "20 logins over 20 s");
+    }
 }

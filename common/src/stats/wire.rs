@@ -8,7 +8,7 @@
 //! Only our own layout is accepted (1 µs to [`MAX_MICROS`], 3 significant
 //! digits), so each pair's value lands in the same bucket it came from.
 
-use super::endpoint::{HistogramError, MAX_MICROS, SIGFIG};
+use super::layout::{HistogramError, MAX_MICROS, SIGFIG};
 
 // The V2 cookies with the word-size bits (0x10) HdrHistogram sets.
 const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;

@@ -101,7 +101,7 @@ pub fn live_view(v: &ClusterView) -> String {
             s.total.requests,
             s.total.failures,
             s.total.current_rps,
-            table::render_stats(s)
+            table::render_stats(s, table::Rates::Current)
         ));
     }
     out

@@ -136,7 +136,7 @@ pub fn render_summary(r: &RunReport) -> String {
         s.total.fail_ratio() * 100.0,
         s.total.rps,
     );
-    out.push_str(&table::render_stats(s));
+    out.push_str(&table::render_stats(s, table::Rates::Run));
     out.push_str("\n\nResponse time percentiles (ms, exact to 3 significant digits)\n");
     out.push_str(&table::render_percentiles(s));
     if let LoadModel::Arrival(_) = &r.load {
