@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use serde::Serialize;
 
-use crate::PRODUCT_COUNT;
+use crate::seed::PRODUCT_COUNT;
 
 /// Products per page, like DRF's `PageNumberPagination.page_size`.
 pub(crate) const PAGE_SIZE: u64 = 20;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ShopError;
+use crate::error::ShopError;
 
 /// How the shop misbehaves on purpose. The default behaves perfectly: no latency, no errors.
 #[derive(Debug, Clone, Default, PartialEq)]

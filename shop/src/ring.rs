@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::state::lock;
+use crate::sync::lock;
 
 #[derive(Debug)]
 struct Slot<T> {

@@ -3,13 +3,14 @@
 //! Nothing here takes a global lock: carts have one mutex per user, tokens and orders live in
 //! sharded [`Ring`]s.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use crate::ring::Ring;
-use crate::{PASSWORD, USER_COUNT};
+use crate::seed::{PASSWORD, USER_COUNT};
+use crate::sync::lock;
 
 /// How many orders are kept before the oldest are dropped.
 pub(crate) const MAX_ORDERS: usize = 1_000_000;
@@ -17,13 +18,6 @@ pub(crate) const MAX_ORDERS: usize = 1_000_000;
 pub(crate) const MAX_TOKENS: usize = 1_000_000;
 const SHARDS: usize = 64;
 const USER_PREFIX: &str = "load_test_user_";
-
-/// Locks a mutex, recovering the data if another thread panicked while holding it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Index of a user (`load_test_user_{i}`), if the credentials are right.
 pub(crate) fn authenticate(username: &str, password: &str) -> Option<u32> {

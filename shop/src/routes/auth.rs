@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
+use crate::app::AppState;
 use crate::json::{ApiError, ApiJson};
 use crate::state::{authenticate, refresh_token};
 

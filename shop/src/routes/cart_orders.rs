@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::auth::AuthUser;
+use crate::app::AppState;
 use crate::catalog;
 use crate::json::{AnyString, ApiError, ApiJson};
 use crate::state::CartLine;

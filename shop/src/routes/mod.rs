@@ -6,8 +6,6 @@ mod cart_orders;
 mod payments;
 mod products;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
@@ -15,11 +13,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::Inner;
+use crate::app::AppState;
 use crate::json::ApiError;
 use crate::stats::{LATENCY_PATH, Route, STATS_PATH, STATS_RESET_PATH, ShopLatency, ShopStats};
-
-pub(crate) type AppState = Arc<Inner>;
 
 /// Builds the full router over shared state.
 pub(crate) fn router(state: AppState) -> Router {

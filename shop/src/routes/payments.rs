@@ -3,8 +3,8 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::auth::AuthUser;
+use crate::app::AppState;
 use crate::json::{AnyString, ApiError, ApiJson, OrderRef};
 use crate::state::PaymentRefusal;
 

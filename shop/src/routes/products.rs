@@ -7,10 +7,10 @@ use axum::extract::{RawPathParams, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 
-use super::AppState;
-use crate::PRODUCT_COUNT;
+use crate::app::AppState;
 use crate::catalog;
 use crate::json::{ApiError, raw_json};
+use crate::seed::PRODUCT_COUNT;
 
 const LIST_PATH: &str = "/api/products/";
 
