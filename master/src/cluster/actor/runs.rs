@@ -76,7 +76,7 @@ impl Actor {
             participants: BTreeSet::new(),
             span,
         });
-        self.drive();
+        // The drive tick moves a `stages` shape's users from here on.
         self.rebalance();
         Ok(id)
     }
