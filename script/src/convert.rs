@@ -114,6 +114,17 @@ pub(crate) fn response(lua: &Lua, meta: &Table, r: Response) -> Result<Table> {
     Ok(t)
 }
 
+/// A value into Luau, JSON's null as nil (so `if r.json.next then` reads
+/// as it should); `json.null` is there to send one.
+pub(crate) fn to_lua<T: serde::Serialize + ?Sized>(lua: &Lua, v: &T) -> Result<Value> {
+    lua.to_value_with(
+        v,
+        mlua::serde::ser::Options::new()
+            .serialize_none_to_null(false)
+            .serialize_unit_to_null(false),
+    )
+}
+
 /// The responses' metatable: `r.json` decodes the body once and keeps it.
 pub(crate) fn response_meta(lua: &Lua) -> Result<Table> {
     let meta = lua.create_table()?;
@@ -126,7 +137,7 @@ pub(crate) fn response_meta(lua: &Lua) -> Result<Table> {
             let body: mlua::LuaString = t.raw_get("body")?;
             let v: serde_json::Value = serde_json::from_slice(&body.as_bytes())
                 .map_err(|e| err(format!("response is not json: {e}")))?;
-            let v = lua.to_value(&v)?;
+            let v = to_lua(lua, &v)?;
             t.raw_set("json", v.clone())?;
             Ok(v)
         })?,

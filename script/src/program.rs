@@ -183,7 +183,7 @@ impl Program {
         let scope = scope.as_ref().expect("set above");
         let state = self.state_at(scope.state)?;
         for (k, v) in changed {
-            let v = state.lua.to_value(v).map_err(rt)?;
+            let v = crate::convert::to_lua(&state.lua, v).map_err(rt)?;
             scope.mirror.raw_set(k, v).map_err(rt)?;
         }
         crate::budget::start(self.limits.instructions, self.limits.memory_bytes);
@@ -228,7 +228,9 @@ impl Program {
         let (i, state) = self.home()?;
         let table = state.lua.create_table().map_err(rt)?;
         for (k, v) in vars {
-            table.raw_set(k, state.lua.to_value(v).map_err(rt)?).map_err(rt)?;
+            table
+                .raw_set(k, crate::convert::to_lua(&state.lua, v).map_err(rt)?)
+                .map_err(rt)?;
         }
         Ok(ScriptedUser { state: i, table })
     }

@@ -140,7 +140,7 @@ impl State {
             .ok_or_else(|| ScriptError::Invalid(format!("no script function `{name}`")))?;
         let mut values = mlua::MultiValue::new();
         for a in args {
-            values.push_back(self.lua.to_value(a).map_err(|e| ScriptError::runtime(&e))?);
+            values.push_back(crate::convert::to_lua(&self.lua, a).map_err(|e| ScriptError::runtime(&e))?);
         }
         budget::start(self.limits.instructions, self.limits.memory_bytes);
         clear_failure();

@@ -197,7 +197,7 @@ fn json_lib(lua: &Lua) -> Result<Table> {
         lua.create_function(|lua, s: mlua::LuaString| {
             let v: serde_json::Value = serde_json::from_slice(&s.as_bytes())
                 .map_err(|e| err(format!("json.decode: {e}")))?;
-            lua.to_value(&v)
+            crate::convert::to_lua(lua, &v)
         })?,
     )?;
     t.raw_set("null", lua.null())?;

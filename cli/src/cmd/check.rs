@@ -29,6 +29,10 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         let tasks = match &c.tasks {
             Tasks::Sequence(steps) => format!("sequence of {} steps", steps.len()),
             Tasks::Weighted { tasks, .. } => format!("{} weighted tasks", tasks.len()),
+            Tasks::Script { tasks, .. } => {
+                let names: Vec<String> = tasks.iter().map(|(n, w)| format!("{n}:{w}")).collect();
+                format!("scripted tasks {}", names.join(", "))
+            }
         };
         println!(
             "  {} ({share}): {} on_start step(s), {tasks}",

@@ -11,10 +11,9 @@ use serde_saphyr::Location;
 
 use super::error::{Locator, ScenarioError};
 use super::model::{FeedOrder, Feeder, Scenario, Task, Tasks, UserClass, WaitTime};
-use super::raw::{
-    RawFeeder, RawOrder, RawScenario, RawStep, RawUserClass, RawWait, Sp, Text, TextMap,
-};
+use super::raw::{RawFeeder, RawOrder, RawScenario, RawUserClass, RawWait, Sp, Text, TextMap};
 use super::template::{BUILTIN_VARIABLES, Template, Templates};
+use stampede_script::{Limits, Program, ProgramBuilder, ScriptError, Source};
 use crate::duration::parse_duration;
 use crate::run::{Target, TargetError};
 use crate::stats::StatsKey;
@@ -27,6 +26,10 @@ pub(crate) struct Compiler<'a> {
     files: &'a BTreeMap<String, String>,
     pub default_timeout: Option<Duration>,
     pub default_headers: Vec<(HeaderName, Template)>,
+    /// The scenario's scripts, gathered as classes and steps are compiled.
+    pub script: ProgramBuilder,
+    /// Where each script was named, for its errors.
+    script_spans: Vec<(String, Location)>,
 }
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -47,7 +50,10 @@ pub(crate) fn compile(
         files,
         default_timeout: None,
         default_headers: Vec::new(),
+        script: ProgramBuilder::default(),
+        script_spans: Vec::new(),
     };
+    c.shared_scripts(&raw)?;
     let globals: BTreeSet<String> = BUILTIN_VARIABLES
         .iter()
         .map(|s| s.to_string())
@@ -110,8 +116,12 @@ pub(crate) fn compile(
             "`fixed_count` does not apply with `arrival_rate` (iterations are shared by weight)",
         ));
     }
+    let program = c.build_program(&raw, &mut classes)?;
+    let shape = c.code_shape(&raw, program.as_deref())?;
     let name = raw.name.clone().unwrap_or_else(|| file_stem(path));
     Ok(Scenario {
+        program,
+        shape,
         name,
         description: raw.description.clone(),
         host,
@@ -179,6 +189,9 @@ impl Compiler<'_> {
         if let Some(f) = &feeder {
             known.extend(f.columns.iter().cloned());
         }
+        if let Some(script) = &raw.script {
+            return self.scripted_class(raw, script, name, host, wait, feeder, scenario_vars);
+        }
         let all_steps = raw
             .on_start
             .iter()
@@ -191,7 +204,7 @@ impl Compiler<'_> {
                     .flat_map(|t| &t.value.steps.value),
             );
         for step in all_steps {
-            known.extend(assigned_names(&step.value));
+            super::flow::assigned_names(&step.value, &mut known);
         }
 
         let mut headers = self.default_headers.clone();
@@ -266,6 +279,226 @@ impl Compiler<'_> {
             on_stop,
             tasks,
         })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scripted_class(
+        &mut self,
+        raw: &RawUserClass,
+        script: &Sp<String>,
+        name: String,
+        host: Option<Target>,
+        wait: WaitTime,
+        feeder: Option<Arc<Feeder>>,
+        scenario_vars: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<UserClass> {
+        let yaml_steps = [
+            ("on_start", !raw.on_start.is_empty()),
+            ("on_stop", !raw.on_stop.is_empty()),
+            ("sequence", raw.sequence.is_some()),
+            ("tasks", raw.tasks.is_some()),
+        ];
+        if let Some((key, _)) = yaml_steps.iter().find(|(_, set)| *set) {
+            return Err(self.loc.at(
+                &script.referenced,
+                format!("a scripted user has no `{key}`: its script defines on_start, its tasks and on_stop"),
+            ));
+        }
+        let text = self.script_text(script)?;
+        let index = self.script.user(Source::file(script.value.clone(), text));
+        let mut known: BTreeSet<String> = BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect();
+        known.extend(scenario_vars.keys().cloned());
+        known.extend(raw.variables.keys().cloned());
+        if let Some(f) = &feeder {
+            known.extend(f.columns.iter().cloned());
+        }
+        let mut headers = self.default_headers.clone();
+        headers.extend(self.headers(&raw.headers, &known)?);
+        Ok(UserClass {
+            name,
+            weight: raw.weight.as_ref().map_or(1, |w| w.value),
+            fixed_count: raw.fixed_count.as_ref().map(|f| f.value),
+            host,
+            wait,
+            feeder,
+            variables: scenario_vars
+                .iter()
+                .chain(&raw.variables)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            headers,
+            on_start: Vec::new(),
+            on_stop: Vec::new(),
+            // Filled in from the program once it is built.
+            tasks: Tasks::Script {
+                script: index,
+                tasks: Vec::new(),
+                total_weight: 0,
+            },
+        })
+    }
+
+    /// The text of a script file the scenario names.
+    fn script_text(&mut self, name: &Sp<String>) -> Result<String> {
+        let text = self.files.get(&name.value).ok_or_else(|| {
+            self.loc.at(
+                &name.referenced,
+                format!("script `{}` was not loaded", name.value),
+            )
+        })?;
+        self.script_spans.push((name.value.clone(), name.referenced));
+        Ok(text.clone())
+    }
+
+    /// Inline Luau, numbered with the scenario's own lines.
+    pub(crate) fn inline_source(&self, code: &Sp<String>) -> Source {
+        let at = code.referenced;
+        let line = at.line() as usize;
+        let block = self
+            .loc
+            .text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.get((at.column() as usize).saturating_sub(1)..))
+            .is_some_and(|rest| rest.starts_with('|') || rest.starts_with('>'));
+        Source {
+            name: self.loc.file.to_owned(),
+            text: code.value.clone(),
+            first_line: if block { line + 1 } else { line },
+        }
+    }
+
+    /// `scripts:` and `script:` of the scenario: checked on their own first,
+    /// so that templates know the functions they define.
+    fn shared_scripts(&mut self, raw: &RawScenario) -> Result<()> {
+        for name in &raw.scripts {
+            let text = self.script_text(name)?;
+            self.script.shared(Source::file(name.value.clone(), text));
+        }
+        if let Some(code) = &raw.script {
+            let src = self.inline_source(code);
+            self.script.shared(src);
+        }
+        if raw.scripts.is_empty() && raw.script.is_none() {
+            return Ok(());
+        }
+        let mut check = ProgramBuilder::default();
+        for name in &raw.scripts {
+            check.shared(Source::file(name.value.clone(), self.files[&name.value].clone()));
+        }
+        if let Some(code) = &raw.script {
+            check.shared(self.inline_source(code));
+        }
+        let program = check
+            .build(self.limits(raw)?)
+            .map_err(|e| self.script_error(e))?;
+        self.templates.declare_script_functions(program.functions());
+        Ok(())
+    }
+
+    fn limits(&self, raw: &RawScenario) -> Result<Limits> {
+        let mut limits = Limits::default();
+        if let Some(l) = &raw.script_limits {
+            if let Some(i) = &l.value.instructions {
+                if i.value < 1000 {
+                    return Err(self
+                        .loc
+                        .at(&i.referenced, "`instructions` must be at least 1000"));
+                }
+                limits.instructions = i.value;
+            }
+            if let Some(m) = &l.value.memory_mb {
+                if !(1..=65536).contains(&m.value) {
+                    return Err(self
+                        .loc
+                        .at(&m.referenced, "`memory_mb` must be from 1 to 65536"));
+                }
+                limits.memory_bytes = (m.value as usize) << 20;
+            }
+        }
+        Ok(limits)
+    }
+
+    /// Builds the program of every script, binds its functions to the
+    /// templates and fills in the scripted classes' tasks.
+    fn build_program(
+        &mut self,
+        raw: &RawScenario,
+        classes: &mut [UserClass],
+    ) -> Result<Option<Arc<Program>>> {
+        if self.script.is_empty() {
+            if let Some(l) = &raw.script_limits {
+                return Err(self
+                    .loc
+                    .at(&l.referenced, "`script_limits` without any script"));
+            }
+            return Ok(None);
+        }
+        let limits = self.limits(raw)?;
+        let program = std::mem::take(&mut self.script)
+            .build(limits)
+            .map_err(|e| self.script_error(e))?;
+        let program = Arc::new(program);
+        self.templates.bind_program(&program);
+        for class in classes {
+            if let Tasks::Script {
+                script,
+                tasks,
+                total_weight,
+            } = &mut class.tasks
+            {
+                *tasks = program.user_script(*script).tasks.clone();
+                *total_weight = tasks.iter().map(|t| t.1).sum();
+            }
+        }
+        Ok(Some(program))
+    }
+
+    /// `shape: fn`: a function of the scripts, instead of stages or a rate.
+    fn code_shape(&self, raw: &RawScenario, program: Option<&Program>) -> Result<Option<String>> {
+        let Some(shape) = &raw.shape else {
+            return Ok(None);
+        };
+        if raw.stages.is_some() || raw.arrival_rate.is_some() {
+            return Err(self.loc.at(
+                &shape.referenced,
+                "`shape` cannot be set with `stages` or `arrival_rate`",
+            ));
+        }
+        let name = shape.value.trim();
+        if !program.is_some_and(|p| p.functions().contains(name)) {
+            return Err(self.loc.at(
+                &shape.referenced,
+                format!("`shape` names `{name}`, which no script of the scenario defines"),
+            ));
+        }
+        Ok(Some(name.to_owned()))
+    }
+
+    /// A script's error at the place in the scenario it belongs to.
+    fn script_error(&self, e: ScriptError) -> ScenarioError {
+        let msg = e.to_string();
+        if let Some(rest) = msg.strip_prefix(self.loc.file).and_then(|r| r.strip_prefix(':')) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let (Ok(line), Some(tail)) = (digits.parse::<u64>(), rest[digits.len()..].strip_prefix(':')) {
+                let col = self
+                    .loc
+                    .text
+                    .lines()
+                    .nth(line.saturating_sub(1) as usize)
+                    .map_or(1, |l| (l.len() - l.trim_start().len() + 1) as u64);
+                return self.loc.at_line_col(line, col, format!("script: {}", tail.trim()));
+            }
+        }
+        for (name, at) in &self.script_spans {
+            if msg.starts_with(name.as_str()) {
+                return self.loc.at(at, format!("script {msg}"));
+            }
+        }
+        ScenarioError::Read {
+            file: self.loc.file.to_owned(),
+            message: format!("script {msg}"),
+        }
     }
 
     fn wait(&self, raw: &RawWait, at: &Location) -> Result<WaitTime> {
@@ -417,14 +650,6 @@ impl Compiler<'_> {
         self.stat_index.insert(key, self.stat_keys.len() - 1);
         self.stat_keys.len() - 1
     }
-}
-
-/// Variable names a step assigns (`extract` and `set`).
-fn assigned_names(step: &RawStep) -> impl Iterator<Item = String> + '_ {
-    step.extract
-        .keys()
-        .cloned()
-        .chain(step.set.iter().flat_map(|m| m.keys().cloned()))
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {

@@ -1,10 +1,12 @@
 //! The scenario language: YAML user classes with steps, templates,
-//! expectations and extractions. [`ScenarioSource`] is the file plus the data
+//! expectations, extractions and control flow, and the Luau scripts it
+//! names (`scripts:`, scripted classes, `script:` steps). [`ScenarioSource`] is the file plus the data
 //! files it names (what the master ships to workers); [`ScenarioSource::compile`]
 //! validates it into a [`Scenario`] before any load is sent.
 
 mod compile;
 mod error;
+mod flow;
 mod load;
 pub mod model;
 mod raw;
@@ -65,6 +67,24 @@ impl ScenarioSource {
             text: &src.text,
         };
         let mut files = BTreeMap::new();
+        let scripts = raw
+            .scripts
+            .iter()
+            .chain(raw.users.value.iter().filter_map(|c| c.value.script.as_ref()));
+        for name in scripts {
+            let full = base.join(&name.value);
+            let content = std::fs::read_to_string(&full).map_err(|e| {
+                loc.at(
+                    &name.referenced,
+                    format!(
+                        "cannot read script `{}`: {}",
+                        full.display(),
+                        e.to_string().to_lowercase()
+                    ),
+                )
+            })?;
+            files.insert(name.value.clone(), content);
+        }
         for class in &raw.users.value {
             if let Some(data) = &class.value.data {
                 let name = &data.value.file.value;

@@ -34,6 +34,11 @@ pub struct Scenario {
     pub stages: Option<crate::shape::Stages>,
     /// The open model (`arrival_rate:`), instead of users.
     pub arrival: Option<crate::shape::ArrivalRate>,
+    /// The scenario's Luau scripts, when it has any.
+    pub program: Option<Arc<stampede_script::Program>>,
+    /// A load shape as code (`shape:`): the script function the master calls
+    /// each tick with the elapsed seconds.
+    pub shape: Option<String>,
 }
 
 impl Scenario {
@@ -82,6 +87,16 @@ pub enum Tasks {
         /// Sum of the weights.
         total_weight: u32,
     },
+    /// A scripted user (`script: user.luau`): the script's task functions,
+    /// picked by weight each time.
+    Script {
+        /// The class's index among the program's scripted classes.
+        script: usize,
+        /// Task function names and weights.
+        tasks: Vec<(String, u32)>,
+        /// Sum of the weights.
+        total_weight: u32,
+    },
 }
 
 impl Tasks {
@@ -90,6 +105,7 @@ impl Tasks {
         match self {
             Tasks::Sequence(s) => s.len(),
             Tasks::Weighted { tasks, .. } => tasks.len(),
+            Tasks::Script { tasks, .. } => tasks.len(),
         }
     }
 
@@ -132,6 +148,102 @@ pub enum Step {
     Set(Vec<(String, ValueTemplate)>),
     /// Pauses.
     Sleep(Duration),
+    /// `if:` a condition, `then:` some steps, `else:` others.
+    If(Box<IfStep>),
+    /// `loop:` steps while, until, a number of times or for each item.
+    Loop(Box<LoopStep>),
+    /// `group:` a named transaction with its own timing row.
+    Group(Box<GroupStep>),
+    /// `script:` Luau run with the user's variables.
+    Script(ScriptStep),
+}
+
+/// A condition: a template expression judged truthy or not.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// Compiled as `{% if (expr) %}1{% endif %}`.
+    pub template: Template,
+    /// The expression as written, for messages.
+    pub source: String,
+}
+
+/// `if:` / `then:` / `else:`.
+#[derive(Debug)]
+pub struct IfStep {
+    /// The condition.
+    pub condition: Condition,
+    /// Steps when it holds.
+    pub then: Vec<Step>,
+    /// Steps when it does not.
+    pub otherwise: Vec<Step>,
+}
+
+/// `loop:` with `steps:`.
+#[derive(Debug)]
+pub struct LoopStep {
+    /// When to go on.
+    pub kind: LoopKind,
+    /// Passes allowed; more fails the loop (a runaway guard).
+    pub max: u32,
+    /// The steps of one pass.
+    pub steps: Vec<Step>,
+}
+
+/// What drives a loop.
+#[derive(Debug)]
+pub enum LoopKind {
+    /// Checked before each pass.
+    While(Condition),
+    /// Checked after each pass; the loop ends when it holds.
+    Until(Condition),
+    /// Exactly this many passes.
+    Times(u32),
+    /// One pass per item of a list, the item in a variable.
+    ForEach {
+        /// Renders to the list.
+        items: ValueTemplate,
+        /// The variable each item is put in.
+        var: String,
+    },
+}
+
+/// `group:` with `steps:`.
+#[derive(Debug)]
+pub struct GroupStep {
+    /// Index into `Scenario::stat_keys` (method `GROUP`).
+    pub stat: usize,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+/// `script:` code, compiled into the scenario's program.
+#[derive(Debug)]
+pub struct ScriptStep {
+    /// The step's index in the program.
+    pub index: usize,
+}
+
+/// `retry:` on a request: send again while it fails.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// Attempts in all, at least 1.
+    pub attempts: u32,
+    /// Pause before the second attempt.
+    pub backoff: Duration,
+    /// Each later pause is this many times the one before (1: constant).
+    pub factor: f64,
+    /// Also retry while this does not hold (checked after extraction).
+    pub until: Option<Condition>,
+}
+
+impl Retry {
+    /// The pause before attempt `n` (2 for the first retry).
+    pub fn pause_before(&self, n: u32) -> Duration {
+        let exp = n.saturating_sub(2).min(30) as i32;
+        self.backoff
+            .mul_f64(self.factor.powi(exp))
+            .min(Duration::from_secs(300))
+    }
 }
 
 /// An HTTP request step.
@@ -157,6 +269,8 @@ pub struct RequestStep {
     pub expect: Expect,
     /// Values taken from the response into user variables.
     pub extract: Vec<Extract>,
+    /// Send again while the response fails its checks.
+    pub retry: Option<Retry>,
 }
 
 /// A request body.

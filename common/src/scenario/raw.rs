@@ -30,7 +30,28 @@ pub(crate) struct RawScenario {
     pub stages: Option<Sp<Vec<Sp<RawStage>>>>,
     #[serde(default)]
     pub arrival_rate: Option<Sp<RawArrival>>,
+    /// Luau files whose functions templates and steps may call.
+    #[serde(default)]
+    pub scripts: Vec<Sp<String>>,
+    /// Inline Luau, as if it were one more file of `scripts`.
+    #[serde(default)]
+    pub script: Option<Sp<String>>,
+    #[serde(default)]
+    pub script_limits: Option<Sp<RawScriptLimits>>,
+    /// A load shape as code: the name of a script function of the elapsed time.
+    #[serde(default)]
+    pub shape: Option<Sp<String>>,
     pub users: Sp<Vec<Sp<RawUserClass>>>,
+}
+
+/// `{instructions: 1000000, memory: 256MiB}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScriptLimits {
+    #[serde(default)]
+    pub instructions: Option<Sp<u64>>,
+    #[serde(default)]
+    pub memory_mb: Option<Sp<u64>>,
 }
 
 /// `- {duration: 1m, target: 100}`: ramp to `target` users over `duration`.
@@ -157,6 +178,9 @@ pub(crate) struct RawUserClass {
     pub sequence: Option<Sp<Vec<Sp<RawStep>>>>,
     #[serde(default)]
     pub tasks: Option<Sp<RawTasks>>,
+    /// A scripted user: a Luau file with `on_start`, tasks and `on_stop`.
+    #[serde(default)]
+    pub script: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +328,67 @@ pub(crate) struct RawStep {
     pub set: Option<BTreeMap<String, Sp<serde_json::Value>>>,
     #[serde(default)]
     pub sleep: Option<Sp<Text>>,
+    /// `retry: {attempts, backoff, until}` on a request.
+    #[serde(default)]
+    pub retry: Option<Sp<RawRetry>>,
+    /// `if: <condition>` with `then:` and `else:` steps.
+    #[serde(default, rename = "if")]
+    pub if_: Option<Sp<Text>>,
+    #[serde(default)]
+    pub then: Option<Sp<Vec<Sp<RawStep>>>>,
+    #[serde(default, rename = "else")]
+    pub else_: Option<Sp<Vec<Sp<RawStep>>>>,
+    /// `loop: {while|until|times|for_each, max}` with `steps:`.
+    #[serde(default, rename = "loop")]
+    pub loop_: Option<Sp<RawLoop>>,
+    /// `group: name` with `steps:`: a named transaction.
+    #[serde(default)]
+    pub group: Option<Sp<String>>,
+    /// The steps of a `loop` or a `group`.
+    #[serde(default)]
+    pub steps: Option<Sp<Vec<Sp<RawStep>>>>,
+    /// Luau run with the user's variables as `vars`.
+    #[serde(default)]
+    pub script: Option<Sp<String>>,
+}
+
+/// `retry: {attempts: 5, backoff: 200ms, until: "{{ status == 'done' }}"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub attempts: Sp<u32>,
+    #[serde(default)]
+    pub backoff: Option<Sp<Text>>,
+    #[serde(default)]
+    pub factor: Option<Sp<f64>>,
+    #[serde(default)]
+    pub until: Option<Sp<Text>>,
+}
+
+/// A loop's kind and bound.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoop {
+    #[serde(default, rename = "while")]
+    pub while_: Option<Sp<Text>>,
+    #[serde(default)]
+    pub until: Option<Sp<Text>>,
+    #[serde(default)]
+    pub times: Option<Sp<u32>>,
+    #[serde(default)]
+    pub for_each: Option<Sp<RawForEach>>,
+    #[serde(default)]
+    pub max: Option<Sp<u32>>,
+}
+
+/// `for_each: {in: "{{ items }}", as: item}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawForEach {
+    #[serde(rename = "in")]
+    pub in_: Sp<String>,
+    #[serde(rename = "as")]
+    pub as_: Sp<String>,
 }
 
 #[derive(Debug, Deserialize)]

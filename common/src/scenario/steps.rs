@@ -1,5 +1,6 @@
 //! Compiles the steps of a class: requests (target, query, headers, body,
-//! timeout, expectations, extractions), `set_headers`, `set` and `sleep`.
+//! timeout, expectations, extractions, retries), `set_headers`, `set` and
+//! `sleep`; the control flow steps are compiled in `flow`.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +16,7 @@ use super::raw::{RawExpect, RawExtract, RawStep, Sp};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
-const ACTIONS: &str = "get, post, put, patch, delete, head, options, set_headers, set, sleep";
+const ACTIONS: &str = "get, post, put, patch, delete, head, options, set_headers, set, sleep, if, loop, group, script";
 
 impl Compiler<'_> {
     pub(crate) fn steps(
@@ -49,8 +50,16 @@ impl Compiler<'_> {
         if raw.set.is_some() {
             actions.push("set");
         }
-        if raw.sleep.is_some() {
-            actions.push("sleep");
+        for (name, set) in [
+            ("sleep", raw.sleep.is_some()),
+            ("if", raw.if_.is_some()),
+            ("loop", raw.loop_.is_some()),
+            ("group", raw.group.is_some()),
+            ("script", raw.script.is_some()),
+        ] {
+            if set {
+                actions.push(name);
+            }
         }
         match actions.as_slice() {
             [] => {
@@ -66,6 +75,20 @@ impl Compiler<'_> {
                 ));
             }
         }
+        let action = actions[0];
+        for (key, set, owners) in [
+            ("then", raw.then.is_some(), "an `if` step"),
+            ("else", raw.else_.is_some(), "an `if` step"),
+            ("steps", raw.steps.is_some(), "a `loop` or `group` step"),
+        ] {
+            let owner = match key {
+                "steps" => matches!(action, "loop" | "group"),
+                _ => action == "if",
+            };
+            if set && !owner {
+                return Err(self.loc.at(at, format!("`{key}` only applies to {owners}")));
+            }
+        }
         if let Some((_, Some(target), method)) = methods.into_iter().find(|m| m.1.is_some()) {
             return Ok(Step::Request(Box::new(
                 self.request(raw, method, target, known)?,
@@ -75,6 +98,9 @@ impl Compiler<'_> {
             return Err(self
                 .loc
                 .at(at, format!("`{opt}` only applies to a request step")));
+        }
+        if let Some(step) = self.flow_step(raw, at, known)? {
+            return Ok(step);
         }
         if let Some(h) = &raw.set_headers {
             return Ok(Step::SetHeaders(self.headers(h, known)?));
@@ -174,7 +200,13 @@ impl Compiler<'_> {
             .iter()
             .map(|(var, e)| self.extract(var, &e.value, &e.referenced))
             .collect::<Result<Vec<_>>>()?;
+        let retry = raw
+            .retry
+            .as_ref()
+            .map(|r| self.retry(r, known))
+            .transpose()?;
         Ok(RequestStep {
+            retry,
             method,
             target,
             stat,
@@ -309,6 +341,7 @@ fn request_option(raw: &RawStep) -> Option<&'static str> {
         ("allow_redirects", raw.allow_redirects.is_some()),
         ("expect", raw.expect.is_some()),
         ("extract", !raw.extract.is_empty()),
+        ("retry", raw.retry.is_some()),
     ]
     .into_iter()
     .find(|(_, set)| *set)

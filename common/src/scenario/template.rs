@@ -87,6 +87,8 @@ impl From<MjError> for RenderError {
 pub struct Templates {
     env: Environment<'static>,
     next_id: usize,
+    /// Functions of the scenario's scripts, callable like ours.
+    script_functions: BTreeSet<String>,
 }
 
 impl Default for Templates {
@@ -109,7 +111,59 @@ impl Templates {
         env.add_function("now", now_rfc3339);
         env.add_function("timestamp", || unix_now().as_secs_f64());
         env.add_function("timestamp_ms", || unix_now().as_millis() as i64);
-        Self { env, next_id: 0 }
+        Self {
+            env,
+            next_id: 0,
+            script_functions: BTreeSet::new(),
+        }
+    }
+
+    /// Names of script functions templates may call; they are bound to the
+    /// program with [`Templates::bind_program`] once it is built.
+    pub fn declare_script_functions(&mut self, names: &BTreeSet<String>) {
+        self.script_functions = names.clone();
+    }
+
+    /// Makes the program's functions callable from templates: arguments and
+    /// results go through JSON values; an error fails the render.
+    pub fn bind_program(&mut self, program: &std::sync::Arc<stampede_script::Program>) {
+        for name in program.functions() {
+            let (p, n) = (program.clone(), name.clone());
+            self.env.add_function(
+                name.clone(),
+                move |args: minijinja::value::Rest<Value>| -> Result<Value, MjError> {
+                    p.call(&n, &args.0)
+                        .map(|v| Value::from_serialize(&v))
+                        .map_err(|e| invalid(format!("{n}: {e}")))
+                },
+            );
+        }
+    }
+
+    /// Compiles a condition: a template expression, with or without `{{ }}`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Templates::compile`].
+    pub fn compile_condition(
+        &mut self,
+        source: &str,
+        known: &BTreeSet<String>,
+    ) -> Result<Template, String> {
+        let expr = single_expression(source).unwrap_or(source.trim());
+        if expr.is_empty() {
+            return Err("the condition is empty".into());
+        }
+        self.compile_as(format!("{{% if ({expr}) %}}1{{% endif %}}"), source, known)
+    }
+
+    /// Whether a condition holds for the user's variables.
+    ///
+    /// # Errors
+    ///
+    /// As [`Templates::render`].
+    pub fn holds(&self, t: &Template, ctx: &Value) -> Result<bool, RenderError> {
+        Ok(self.render(t, ctx)? == "1")
     }
 
     /// Compiles `source`; names it uses must be in `known` or be functions.
@@ -140,16 +194,19 @@ impl Templates {
         let mut unknown: Vec<String> = tmpl
             .undeclared_variables(false)
             .into_iter()
-            .filter(|name| !known.contains(name) && !FUNCTIONS.contains(&name.as_str()))
+            .filter(|name| {
+                !known.contains(name)
+                    && !FUNCTIONS.contains(&name.as_str())
+                    && !self.script_functions.contains(name)
+            })
             .collect();
         unknown.sort();
         if let Some(name) = unknown.first() {
             let called = source.contains(&format!("{name}("));
             return Err(if called {
-                format!(
-                    "unknown template function `{name}` (known: {})",
-                    FUNCTIONS.join(", ")
-                )
+                let mut all: Vec<&str> = FUNCTIONS.to_vec();
+                all.extend(self.script_functions.iter().map(String::as_str));
+                format!("unknown template function `{name}` (known: {})", all.join(", "))
             } else {
                 format!("undefined variable `{name}`")
             });

@@ -255,8 +255,10 @@ impl RunStats {
         for (key, s) in &interval.endpoints {
             self.endpoints.entry(key.clone()).or_default().merge(s);
             self.tick_endpoints.entry(key.clone()).or_default().merge(s);
-            self.total.merge(s);
-            self.tick_total.merge(s);
+            if !key.is_group() {
+                self.total.merge(s);
+                self.tick_total.merge(s);
+            }
         }
         for (key, n) in &interval.failures {
             let e = self.failures.entry(key.clone()).or_insert(FailureEntry {

@@ -18,7 +18,7 @@ pub use aggregate::{
 };
 pub use endpoint::EndpointStats;
 pub use layout::{HistogramError, MAX_MICROS};
-pub use recorder::{IntervalStats, Recorder};
+pub use recorder::{IntervalStats, MAX_NAMED, Recorder};
 
 /// Locust's reported percentiles (console and CSV).
 pub const PERCENTILES: [f64; 11] = [
@@ -39,7 +39,16 @@ pub struct StatsKey {
     pub method: String,
 }
 
+/// The method of a `group:` row: its time is the group's, and it is not a
+/// request, so the Aggregated row leaves it out.
+pub const GROUP_METHOD: &str = "GROUP";
+
 impl StatsKey {
+    /// Whether this row times a `group:` rather than a request.
+    pub fn is_group(&self) -> bool {
+        self.method == GROUP_METHOD
+    }
+
     /// A key from method and name.
     pub fn new(method: impl Into<String>, name: impl Into<String>) -> Self {
         Self {

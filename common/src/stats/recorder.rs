@@ -6,7 +6,7 @@
 //! iterations run and dropped.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{EndpointStats, FailureKey, StatsKey};
@@ -44,7 +44,11 @@ impl IntervalStats {
 
     /// Requests in the interval.
     pub fn requests(&self) -> u64 {
-        self.endpoints.iter().map(|(_, s)| s.requests).sum()
+        self.endpoints
+            .iter()
+            .filter(|(k, _)| !k.is_group())
+            .map(|(_, s)| s.requests)
+            .sum()
     }
 
     /// Adds another interval into this one (used to coalesce unsent reports).
@@ -77,12 +81,28 @@ impl IntervalStats {
     }
 }
 
-/// Collects request outcomes for a fixed set of endpoints (the scenario's).
+/// Request names a run may add beyond the scenario's own (scripted users'
+/// requests are named at run time); more are refused with a message.
+pub const MAX_NAMED: usize = 2048;
+
+/// A request name added at run time, with its slots.
+#[derive(Debug)]
+struct Named {
+    key: StatsKey,
+    stats: Mutex<EndpointStats>,
+    service: Mutex<EndpointStats>,
+}
+
+/// Collects request outcomes for the scenario's endpoints, and for names
+/// added at run time ([`Recorder::slot`]).
 #[derive(Debug)]
 pub struct Recorder {
     keys: Vec<StatsKey>,
     slots: Vec<Mutex<EndpointStats>>,
     service: Vec<Mutex<EndpointStats>>,
+    /// Run-time names by key, indexing `named` (slot `keys.len() + i`).
+    named_index: RwLock<HashMap<StatsKey, usize>>,
+    named: Box<[OnceLock<Named>]>,
     failures: Mutex<HashMap<(usize, String), u64>>,
     exceptions: Mutex<HashMap<String, u64>>,
     iterations: AtomicU64,
@@ -97,10 +117,58 @@ impl Recorder {
             slots: slots(),
             service: slots(),
             keys,
+            named_index: RwLock::new(HashMap::new()),
+            named: (0..MAX_NAMED).map(|_| OnceLock::new()).collect(),
             failures: Mutex::new(HashMap::new()),
             exceptions: Mutex::new(HashMap::new()),
             iterations: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The slot of the request named `name` with `method`: the scenario's
+    /// own when it has one, else one added now; `None` past [`MAX_NAMED`].
+    pub fn slot(&self, method: &str, name: &str) -> Option<usize> {
+        let key = StatsKey::new(method, name);
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            return Some(i);
+        }
+        if let Some(i) = read(&self.named_index).get(&key) {
+            return Some(self.keys.len() + i);
+        }
+        let mut index = self.named_index.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = index.get(&key) {
+            return Some(self.keys.len() + i);
+        }
+        let i = index.len();
+        let cell = self.named.get(i)?;
+        let _ = cell.set(Named {
+            key: key.clone(),
+            stats: Mutex::default(),
+            service: Mutex::default(),
+        });
+        index.insert(key, i);
+        Some(self.keys.len() + i)
+    }
+
+    fn stats_cell(&self, slot: usize) -> Option<&Mutex<EndpointStats>> {
+        match self.slots.get(slot) {
+            Some(c) => Some(c),
+            None => self.named.get(slot - self.keys.len())?.get().map(|n| &n.stats),
+        }
+    }
+
+    fn service_cell(&self, slot: usize) -> Option<&Mutex<EndpointStats>> {
+        match self.service.get(slot) {
+            Some(c) => Some(c),
+            None => self.named.get(slot - self.keys.len())?.get().map(|n| &n.service),
+        }
+    }
+
+    fn key(&self, slot: usize) -> &StatsKey {
+        match self.keys.get(slot) {
+            Some(k) => k,
+            None => &self.named[slot - self.keys.len()].get().expect("recorded slots exist").key,
         }
     }
 
@@ -115,7 +183,7 @@ impl Recorder {
         content_bytes: u64,
         error: Option<&str>,
     ) {
-        if let Some(cell) = self.service.get(slot) {
+        if let Some(cell) = self.service_cell(slot) {
             lock(cell).record(service, content_bytes, error.is_some());
         }
         self.record(slot, corrected, content_bytes, error);
@@ -133,7 +201,7 @@ impl Recorder {
 
     /// Records one request of endpoint `slot`; `error` marks it failed.
     pub fn record(&self, slot: usize, micros: u64, content_bytes: u64, error: Option<&str>) {
-        let Some(cell) = self.slots.get(slot) else {
+        let Some(cell) = self.stats_cell(slot) else {
             return;
         };
         lock(cell).record(micros, content_bytes, error.is_some());
@@ -160,9 +228,10 @@ impl Recorder {
 
     /// Takes everything recorded since the last call.
     pub fn take(&self) -> IntervalStats {
-        let drain = |slots: &[Mutex<EndpointStats>]| {
+        let named = || self.named.iter().map_while(OnceLock::get);
+        let drain = |cells: &mut dyn Iterator<Item = (&StatsKey, &Mutex<EndpointStats>)>| {
             let mut out = Vec::new();
-            for (key, cell) in self.keys.iter().zip(slots) {
+            for (key, cell) in cells {
                 let mut s = lock(cell);
                 if !s.is_empty() {
                     out.push((key.clone(), std::mem::take(&mut *s)));
@@ -170,15 +239,27 @@ impl Recorder {
             }
             out
         };
-        let endpoints = drain(&self.slots);
-        let service = drain(&self.service);
+        let endpoints = drain(
+            &mut self
+                .keys
+                .iter()
+                .zip(&self.slots)
+                .chain(named().map(|n| (&n.key, &n.stats))),
+        );
+        let service = drain(
+            &mut self
+                .keys
+                .iter()
+                .zip(&self.service)
+                .chain(named().map(|n| (&n.key, &n.service))),
+        );
         let failures =
             std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()))
                 .into_iter()
                 .map(|((slot, error), n)| {
                     (
                         FailureKey {
-                            key: self.keys[slot].clone(),
+                            key: self.key(slot).clone(),
                             error,
                         },
                         n,
@@ -204,8 +285,32 @@ fn lock(cell: &Mutex<EndpointStats>) -> std::sync::MutexGuard<'_, EndpointStats>
     cell.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_added_at_run_time_are_reported_beside_the_scenario_s() {
+        use super::*;
+        let r = Recorder::new(vec![StatsKey::new("GET", "/a")]);
+        assert_eq!(r.slot("GET", "/a"), Some(0));
+        let b = r.slot("POST", "/b").unwrap();
+        assert_eq!(b, 1);
+        assert_eq!(r.slot("POST", "/b"), Some(1));
+        r.record(0, 10, 1, None);
+        r.record(b, 20, 2, Some("boom"));
+        let t = r.take();
+        let keys: Vec<_> = t.endpoints.iter().map(|(k, s)| (k.name.as_str(), s.requests)).collect();
+        assert_eq!(keys, vec![("/a", 1), ("/b", 1)]);
+        assert_eq!(t.failures[0].0.key, StatsKey::new("POST", "/b"));
+        for i in 0..MAX_NAMED - 1 {
+            assert!(r.slot("GET", &format!("/n{i}")).is_some());
+        }
+        assert_eq!(r.slot("GET", "/one-too-many"), None);
+    }
+
     use super::*;
 
     #[test]

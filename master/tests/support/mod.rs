@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod flows;
 pub mod ui;
 
 use std::future::Future;

@@ -3,22 +3,28 @@
 //! `on_stop` when stopped gracefully. A failed step ends the current task (a
 //! sequence starts over), so a failed login or order does not cascade into
 //! bogus follow-up requests. In the open model a user instead runs the
-//! iterations the schedule hands it (`run_open`).
+//! iterations the schedule hands it (`run_open`). The steps themselves run
+//! in `flow`; a scripted user's tasks in `scripted`.
 
-use std::collections::BTreeMap;
+mod flow;
+mod scripted;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
 use http::header::HeaderValue;
 use minijinja::Value;
-use stampede_common::scenario::model::{Step, Tasks, UserClass};
+use stampede_common::scenario::model::{Tasks, UserClass};
+use stampede_script::{ScriptedUser, UserEntry, UserScope};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange;
 use crate::user::{Shared, UserSession};
+
 use stampede_common::run::UserSlot;
 
 struct VirtualUser<'a> {
@@ -30,6 +36,14 @@ struct VirtualUser<'a> {
     iteration: u64,
     /// Open model: how late the current iteration started (`None`: closed model).
     lag: Option<Duration>,
+    /// The user's own generator, lent to its scripts.
+    rng: fastrand::Rng,
+    /// A scripted class's user table (Locust's `self`).
+    scripted: Option<ScriptedUser>,
+    /// The variables as `script:` steps see them, made on first use.
+    scope: Option<UserScope>,
+    /// Variables set since the last `script:` step (`None`: it never ran).
+    changed: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -68,7 +82,9 @@ pub(crate) async fn run(
                 };
                 r
             }
-            Tasks::Weighted { .. } => vu.weighted_task(&stop, interruptible).await,
+            Tasks::Weighted { .. } | Tasks::Script { .. } => {
+                vu.weighted_task(&stop, interruptible).await
+            }
         };
         if result == Run::Stopped {
             break;
@@ -111,7 +127,9 @@ pub(crate) async fn run_open(
         vu.lag = Some(Instant::now().saturating_duration_since(intended));
         let result = match &class.tasks {
             Tasks::Sequence(steps) => vu.steps(steps, &stop, interruptible).await,
-            Tasks::Weighted { .. } => vu.weighted_task(&stop, interruptible).await,
+            Tasks::Weighted { .. } | Tasks::Script { .. } => {
+                vu.weighted_task(&stop, interruptible).await
+            }
         };
         if result == Run::Stopped {
             break;
@@ -139,7 +157,24 @@ impl<'a> VirtualUser<'a> {
         vars.insert("user_index".into(), Value::from(index));
         vars.insert("user_class".into(), Value::from(class.name.clone()));
         vars.insert("iteration".into(), Value::from(0));
+        let scripted = match (&class.tasks, &shared.scenario.program) {
+            (Tasks::Script { .. }, Some(p)) => {
+                let index = Value::from(index);
+                match p.new_user(vars.iter().map(|(k, v)| (k.as_str(), v)).chain([("index", &index)])) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        shared.recorder.record_exception(&e.to_string());
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Self {
+            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index),
+            scripted,
+            scope: None,
+            changed: None,
             shared,
             class,
             base: class.host.as_ref().map_or(&shared.host, |t| t.as_str()),
@@ -164,7 +199,11 @@ impl<'a> VirtualUser<'a> {
                 .record_exception("invalid session header value");
         }
         loop {
-            match self.steps(&class.on_start, stop, true).await {
+            let started = match class.tasks {
+                Tasks::Script { .. } => self.script_task(UserEntry::Start, stop, true).await,
+                _ => self.steps(&class.on_start, stop, true).await,
+            };
+            match started {
                 Run::Completed => return true,
                 Run::Stopped => return false,
                 Run::Failed => {
@@ -179,35 +218,92 @@ impl<'a> VirtualUser<'a> {
     /// Runs `on_stop` (when stopping gracefully) and closes the connection.
     async fn finish(mut self, interruptible: bool) {
         let class = self.class;
-        if !interruptible && !class.on_stop.is_empty() {
-            self.steps(&class.on_stop, &CancellationToken::new(), false)
-                .await;
+        if !interruptible {
+            let never = CancellationToken::new();
+            if let Tasks::Script { .. } = class.tasks {
+                self.script_task(UserEntry::Stop, &never, false).await;
+            } else if !class.on_stop.is_empty() {
+                self.steps(&class.on_stop, &never, false).await;
+            }
         }
         self.user.session.close();
     }
 
-    /// One weighted task, picked at random by weight.
+    /// One weighted task (of steps, or of the class's script), picked at
+    /// random by weight.
     async fn weighted_task(&mut self, stop: &CancellationToken, interruptible: bool) -> Run {
         let class = self.class;
-        let Tasks::Weighted {
-            tasks,
-            total_weight,
-        } = &class.tasks
-        else {
-            return Run::Completed;
-        };
-        let task = Tasks::pick_weighted(tasks, fastrand::u32(..*total_weight));
-        self.steps(&task.steps, stop, interruptible).await
+        match &class.tasks {
+            Tasks::Weighted {
+                tasks,
+                total_weight,
+            } => {
+                let task = Tasks::pick_weighted(tasks, fastrand::u32(..*total_weight));
+                self.steps(&task.steps, stop, interruptible).await
+            }
+            Tasks::Script {
+                tasks,
+                total_weight,
+                ..
+            } => {
+                let mut roll = fastrand::u32(..*total_weight);
+                let mut pick = tasks.len() - 1;
+                for (i, (_, w)) in tasks.iter().enumerate() {
+                    if roll < *w {
+                        pick = i;
+                        break;
+                    }
+                    roll -= w;
+                }
+                self.script_task(UserEntry::Task(pick), stop, interruptible)
+                    .await
+            }
+            Tasks::Sequence(_) => Run::Completed,
+        }
     }
 
     /// Counts the iteration that just ended and starts the next one.
     fn next_iteration(&mut self) {
         self.shared.recorder.record_iteration();
         self.iteration += 1;
-        self.user
-            .vars
-            .insert("iteration".into(), Value::from(self.iteration));
+        self.set_var("iteration", Value::from(self.iteration));
+        if let Some(s) = &self.scripted {
+            s.set("iteration", self.iteration as f64);
+        }
+    }
+
+    /// Sets a user variable, noting it for the next `script:` step.
+    fn set_var(&mut self, name: &str, value: Value) {
+        self.user.vars.insert(name.to_owned(), value);
+        self.vars_changed([name]);
+    }
+
+    /// Notes variables set outside `set_var` (by an extraction).
+    fn vars_changed<'n>(&mut self, names: impl IntoIterator<Item = &'n str>) {
+        if let Some(c) = &mut self.changed {
+            c.extend(names.into_iter().map(str::to_owned));
+        }
         self.ctx = None;
+    }
+
+    /// Records a request's outcome (or, when none was sent, its error as
+    /// an exception); `error` replaces the outcome's own.
+    fn record(&self, stat: usize, out: &exchange::Outcome, error: Option<&str>) {
+        let recorder = &self.shared.recorder;
+        if out.sent {
+            match self.lag {
+                None => recorder.record(stat, out.micros, out.content_bytes, error),
+                Some(lag) => recorder.record_open(
+                    stat,
+                    out.micros.saturating_add(lag.as_micros() as u64),
+                    out.micros,
+                    out.content_bytes,
+                    error,
+                ),
+            }
+        } else if let Some(e) = error {
+            recorder.record_exception(e);
+        }
     }
 
     fn ctx(&mut self) -> Value {
@@ -226,94 +322,6 @@ impl<'a> VirtualUser<'a> {
         tokio::select! {
             _ = stop.cancelled() => false,
             _ = tokio::time::sleep(wait) => true,
-        }
-    }
-
-    async fn steps(
-        &mut self,
-        steps: &[Step],
-        stop: &CancellationToken,
-        interruptible: bool,
-    ) -> Run {
-        for step in steps {
-            if interruptible && stop.is_cancelled() {
-                return Run::Stopped;
-            }
-            if !self.step(step, stop).await {
-                return Run::Failed;
-            }
-        }
-        Run::Completed
-    }
-
-    /// Runs one step; false when it failed.
-    async fn step(&mut self, step: &Step, stop: &CancellationToken) -> bool {
-        let shared = self.shared;
-        match step {
-            Step::Request(req) => {
-                let ctx = self.ctx();
-                // Boxed so an idle user task does not reserve the request's state.
-                let out = Box::pin(exchange::perform(
-                    req,
-                    shared,
-                    self.base,
-                    &ctx,
-                    &mut self.user,
-                ))
-                .await;
-                if !req.extract.is_empty() {
-                    self.ctx = None;
-                }
-                if out.sent {
-                    match self.lag {
-                        None => shared.recorder.record(
-                            req.stat,
-                            out.micros,
-                            out.content_bytes,
-                            out.error.as_deref(),
-                        ),
-                        Some(lag) => shared.recorder.record_open(
-                            req.stat,
-                            out.micros.saturating_add(lag.as_micros() as u64),
-                            out.micros,
-                            out.content_bytes,
-                            out.error.as_deref(),
-                        ),
-                    }
-                } else if let Some(e) = &out.error {
-                    shared.recorder.record_exception(e);
-                }
-                out.error.is_none()
-            }
-            Step::SetHeaders(headers) => match self.set_headers(headers) {
-                Ok(()) => true,
-                Err(e) => {
-                    shared.recorder.record_exception(&e);
-                    false
-                }
-            },
-            Step::Set(values) => {
-                let ctx = self.ctx();
-                for (name, tpl) in values {
-                    match shared.scenario.templates.render_value(tpl, &ctx) {
-                        Ok(v) => {
-                            self.user
-                                .vars
-                                .insert(name.clone(), Value::from_serialize(&v));
-                        }
-                        Err(e) => {
-                            shared.recorder.record_exception(&e.to_string());
-                            return false;
-                        }
-                    }
-                }
-                self.ctx = None;
-                true
-            }
-            Step::Sleep(d) => tokio::select! {
-                _ = stop.cancelled() => true,
-                _ = tokio::time::sleep(*d) => true,
-            },
         }
     }
 
