@@ -88,7 +88,7 @@ pub fn headless_plan(template: &RunTemplate) -> Result<RunPlan, Failure> {
 }
 
 /// The load shape: `--stages`, the open model's flags, or the scenario's
-/// `stages:` or `arrival_rate:` (unless the command line asks for the other
+/// `stages:`, `shape:` or `arrival_rate:` (unless the command line asks for the other
 /// model); `--max-users` also overrides the scenario's.
 fn load_model(scenario: &Scenario, load: &LoadArgs) -> Result<LoadModel, Failure> {
     if let Some(st) = &load.stages {
@@ -123,10 +123,11 @@ fn load_model(scenario: &Scenario, load: &LoadArgs) -> Result<LoadModel, Failure
             max_users: load.max_users.unwrap_or(a.max_users),
         })),
         (None, None) if load.max_users.is_some() => Err(max_users_alone()),
-        (None, None) => Ok(scenario
-            .stages
-            .clone()
-            .map_or(LoadModel::Users, LoadModel::Stages)),
+        (None, None) => Ok(match (&scenario.stages, &scenario.shape) {
+            (Some(st), _) => LoadModel::Stages(st.clone()),
+            (None, Some(f)) => LoadModel::Code(f.clone()),
+            (None, None) => LoadModel::Users,
+        }),
     }
 }
 

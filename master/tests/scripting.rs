@@ -167,3 +167,50 @@ async fn yaml_control_flow_signs_pages_sums_and_polls() {
 async fn a_scripted_user_signs_pages_sums_and_polls() {
     run_flow(SCRIPTED_YAML).await;
 }
+
+const SHAPED: &str = r#"
+name: shaped
+script: |
+  function shape(t)
+    if t < 1.5 then
+      return { users = 4, spawn_rate = 100 }
+    elseif t < 3 then
+      return { 10, 100 }
+    end
+    return nil
+  end
+shape: shape
+users:
+  - name: U
+    wait: {constant: 20ms}
+    sequence: [{get: /api/products/}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_shape_as_code_is_followed_by_two_workers_and_ends_the_run() {
+    let c = support::Cluster::start(2).await;
+    let id = c.master.start(c.plan(SHAPED, 1, 1.0)).await.unwrap();
+    c.wait_users(&[("w0", 2), ("w1", 2)]).await;
+    c.wait_users(&[("w0", 5), ("w1", 5)]).await;
+    let report = tokio::time::timeout(Duration::from_secs(20), c.master.wait_finished(id))
+        .await
+        .expect("the shape ends the run")
+        .unwrap();
+    assert_eq!(report.reason, stampede_master::report::StopReason::RunTime);
+    let targets: Vec<u64> = report.stats.history().iter().map(|p| p.target_users).collect();
+    assert!(targets.contains(&4) && targets.contains(&10), "{targets:?}");
+    assert_eq!(report.snapshot.total.requests, c.served());
+    assert_eq!(report.load.as_str(), "shape");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_load_shape_stops_the_run_with_its_reason() {
+    let yaml = SHAPED.replace("return nil", "return { users = -1 }");
+    let c = support::Cluster::start(1).await;
+    let id = c.master.start(c.plan(&yaml, 1, 1.0)).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(20), c.master.wait_finished(id))
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert_eq!(report.reason, stampede_master::report::StopReason::ShapeFailed);
+}

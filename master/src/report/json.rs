@@ -201,6 +201,8 @@ pub enum Load {
         stages: Vec<RateStage>,
         max_users: u64,
     },
+    /// Target users from a script function of the elapsed time.
+    Shape { function: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -242,6 +244,9 @@ impl From<&LoadModel> for Load {
                     })
                     .collect(),
                 max_users: a.max_users,
+            },
+            LoadModel::Code(f) => Load::Shape {
+                function: f.clone(),
             },
         }
     }

@@ -6,9 +6,11 @@
 //! on its drive tick for headless, web and standalone runs alike, and tests
 //! drive it with any clock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::shape::Stages;
+use stampede_script::Program;
 use stampede_common::stats::Snapshot;
 use stampede_common::thresholds::{Threshold, evaluate};
 
@@ -38,6 +40,8 @@ pub enum Step {
 pub struct Driver {
     length: Option<Duration>,
     stages: Option<Stages>,
+    /// A load shape as code: the program and its function.
+    code: Option<(Arc<Program>, String)>,
     abort_on: Vec<Threshold>,
     /// Users last asked of the cluster by the shape.
     shape_users: Option<u64>,
@@ -58,6 +62,10 @@ impl Driver {
                 .filter(|t| t.abort_on_fail)
                 .cloned()
                 .collect(),
+            code: match (&plan.load, &plan.scenario.program) {
+                (LoadModel::Code(f), Some(p)) => Some((p.clone(), f.clone())),
+                _ => None,
+            },
             shape_users: None,
         }
     }
@@ -89,6 +97,20 @@ impl Driver {
                 return Step::Stop(StopReason::ThresholdAborted);
             }
         }
+        if let Some((program, function)) = &self.code {
+            return match code_shape(program, function, elapsed) {
+                Ok(None) => Step::Stop(StopReason::RunTime),
+                Ok(Some((users, _))) if self.shape_users == Some(users) => Step::Wait,
+                Ok(Some((users, spawn_rate))) => {
+                    self.shape_users = Some(users);
+                    Step::SetUsers { users, spawn_rate }
+                }
+                Err(e) => {
+                    tracing::error!(shape = %function, "the load shape failed, stopping the run: {e}");
+                    Step::Stop(StopReason::ShapeFailed)
+                }
+            };
+        }
         match self.stages.as_ref().and_then(|st| st.command_at(elapsed)) {
             Some((users, spawn_rate)) if self.shape_users != Some(users) => {
                 self.shape_users = Some(users);
@@ -99,10 +121,41 @@ impl Driver {
     }
 }
 
+/// Calls the shape function with the elapsed seconds: nil ends the run;
+/// `{users = n, spawn_rate = r}` or `{n, r}` sets the users (the rate is
+/// `n` per second, at once, when left out).
+fn code_shape(
+    program: &Program,
+    function: &str,
+    elapsed: Duration,
+) -> Result<Option<(u64, f64)>, String> {
+    use serde_json::Value as J;
+    let out = program
+        .call(function, &[elapsed.as_secs_f64()])
+        .map_err(|e| e.to_string())?;
+    let (users, rate) = match &out {
+        J::Null => return Ok(None),
+        J::Object(m) => (m.get("users"), m.get("spawn_rate")),
+        J::Array(a) => (a.first(), a.get(1)),
+        other => return Err(format!("`{function}` returned {other}: expected nil, {{users = n, spawn_rate = r}} or {{n, r}}")),
+    };
+    let users = users
+        .and_then(J::as_f64)
+        .filter(|u| u.is_finite() && *u >= 0.0 && *u <= super::MAX_USERS as f64)
+        .ok_or_else(|| format!("`{function}` returned {out}: `users` must be a number from 0 to {}", super::MAX_USERS))?
+        .round() as u64;
+    let rate = match rate {
+        None | Some(J::Null) => users.max(1) as f64,
+        Some(r) => r
+            .as_f64()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| format!("`{function}` returned {out}: `spawn_rate` must be above 0"))?,
+    };
+    Ok(Some((users, rate)))
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use stampede_common::run::{RunSettings, Target};
     use stampede_common::scenario::ScenarioSource;
     use stampede_common::stats::RunStats;

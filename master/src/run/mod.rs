@@ -30,6 +30,8 @@ pub enum StopReason {
     Interrupted,
     /// A threshold with `abort_on_fail` was lost.
     ThresholdAborted,
+    /// The load shape's script function failed.
+    ShapeFailed,
 }
 
 impl StopReason {
@@ -39,6 +41,7 @@ impl StopReason {
             StopReason::RunTime => "run_time",
             StopReason::Interrupted => "interrupted",
             StopReason::ThresholdAborted => "threshold_aborted",
+            StopReason::ShapeFailed => "shape_failed",
         }
     }
 }
@@ -52,13 +55,16 @@ pub enum LoadModel {
     Stages(Stages),
     /// Iterations on a schedule (the open model); the run ends with it.
     Arrival(ArrivalRate),
+    /// Target users from a script function of the elapsed time (Locust's
+    /// `LoadTestShape`); the run ends when it returns nil.
+    Code(String),
 }
 
 impl LoadModel {
     /// How long the shape lasts, if it ends by itself.
     pub fn length(&self) -> Option<Duration> {
         match self {
-            LoadModel::Users => None,
+            LoadModel::Users | LoadModel::Code(_) => None,
             LoadModel::Stages(st) => Some(st.total()),
             LoadModel::Arrival(a) => Some(a.shape.total()),
         }
@@ -70,6 +76,7 @@ impl LoadModel {
             LoadModel::Users => "users",
             LoadModel::Stages(_) => "stages",
             LoadModel::Arrival(_) => "arrival_rate",
+            LoadModel::Code(_) => "shape",
         }
     }
 }
@@ -205,7 +212,7 @@ impl RunTemplate {
         select_classes(&self.scenario, &req.classes).map_err(|e| InvalidRun(e.to_string()))?;
         let users = match &self.load {
             LoadModel::Users => req.users,
-            LoadModel::Stages(_) => 0,
+            LoadModel::Stages(_) | LoadModel::Code(_) => 0,
             LoadModel::Arrival(a) => a.max_users,
         };
         Ok(RunPlan {

@@ -184,15 +184,16 @@ pub fn plan_of(source: ScenarioSource, host: &str, users: u64, spawn_rate: f64) 
             .compile()
             .unwrap_or_else(|e| panic!("{}", e.render())),
     );
-    let load = match (&scenario.arrival, &scenario.stages) {
-        (Some(a), _) => LoadModel::Arrival(a.clone()),
-        (None, Some(st)) => LoadModel::Stages(st.clone()),
-        (None, None) => LoadModel::Users,
+    let load = match (&scenario.arrival, &scenario.stages, &scenario.shape) {
+        (Some(a), _, _) => LoadModel::Arrival(a.clone()),
+        (None, Some(st), _) => LoadModel::Stages(st.clone()),
+        (None, None, Some(f)) => LoadModel::Code(f.clone()),
+        (None, None, None) => LoadModel::Users,
     };
     let mut settings = RunSettings::new(host.parse().unwrap());
     settings.request_timeout = Duration::from_secs(10);
     RunPlan {
-        users: if matches!(load, LoadModel::Stages(_)) {
+        users: if matches!(load, LoadModel::Stages(_) | LoadModel::Code(_)) {
             0
         } else {
             users
