@@ -214,3 +214,59 @@ async fn a_failing_load_shape_stops_the_run_with_its_reason() {
         .unwrap();
     assert_eq!(report.reason, stampede_master::report::StopReason::ShapeFailed);
 }
+
+const BAD_USER: &str = r#"
+function good(user)
+  check(http.get("/api/products/").ok, "listing failed")
+end
+function runaway(user)
+  http.get("/api/products/1/", { name = "before the loop" })
+  while true do end
+end
+function hog(user)
+  local s = string.rep("x", 2^30)
+end
+function reader(user)
+  return io.open("/etc/passwd")
+end
+tasks = { good = 3, runaway = 1, hog = 1, reader = 1 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_scripts_fail_their_iteration_with_a_message_and_lose_nothing() {
+    let c = support::Cluster::start(2).await;
+    let yaml = "name: bad\nscript_limits: {instructions: 100000, memory_mb: 64}\nusers:\n  - name: Bad\n    script: bad.luau\n  - name: BadStep\n    sequence:\n      - get: /api/products/\n      - script: \"while true do end\"\n";
+    let src = ScenarioSource {
+        path: "bad.yaml".into(),
+        text: yaml.into(),
+        files: BTreeMap::from([("bad.luau".to_owned(), BAD_USER.to_owned())]),
+    };
+    let mut plan = support::plan_of(src, &c.shop_url, 4, 100.0);
+    plan.run_time = Some(Duration::from_secs(2));
+    let id = c.master.start(plan).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), c.master.wait_finished(id))
+        .await
+        .expect("the run ends")
+        .unwrap();
+    let ex: BTreeMap<&str, u64> = report
+        .snapshot
+        .exceptions
+        .iter()
+        .map(|(m, n)| (m.as_str(), *n))
+        .collect();
+    let budget = "script ran past its budget of 100000 instructions (a loop that does not end?)";
+    let memory = "script ran out of memory (limit 64 MiB per worker thread)";
+    let reader = "bad.luau:13: attempt to index nil with 'open'";
+    for want in [budget, memory, reader] {
+        assert!(ex.get(want).is_some_and(|n| *n > 0), "{want} in {ex:?}");
+    }
+    assert_eq!(ex.len(), 3, "nothing else went wrong: {ex:?}");
+    assert!(report.snapshot.failures.is_empty(), "{:?}", report.snapshot.failures);
+    assert!(report.snapshot.total.requests > 10);
+    assert_eq!(report.snapshot.total.requests, c.served(), "nothing lost");
+    // The workers lived through it and take the next run.
+    let v = c.view().await;
+    assert_eq!(v.workers.len(), 2);
+    let again = c.master.start(c.plan(SHAPED, 1, 1.0)).await;
+    assert!(again.is_ok(), "{again:?}");
+}

@@ -154,6 +154,10 @@ impl Templates {
         if expr.is_empty() {
             return Err("the condition is empty".into());
         }
+        // Parsed alone first, so that a syntax error reads as the expression's.
+        self.env
+            .compile_expression(expr)
+            .map_err(|e| syntax_message(&e))?;
         self.compile_as(format!("{{% if ({expr}) %}}1{{% endif %}}"), source, known)
     }
 
