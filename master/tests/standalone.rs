@@ -107,6 +107,25 @@ async fn seed_order_scenario_counts_match_the_target() {
 }
 
 #[tokio::test]
+async fn example_signing_scenario_counts_match_the_target() {
+    seed_scenario_matches_target("signing").await;
+}
+
+#[tokio::test]
+async fn example_pagination_scenario_orders_what_it_picked() {
+    let r = seed_scenario_matches_target("pagination").await;
+    let orders = row(&r, "/api/orders/");
+    assert!(orders.requests > 0, "no order was placed");
+    assert!(row(&r, "/api/products/?page=N").requests >= 5 * orders.requests, "five pages per order");
+}
+
+#[tokio::test]
+async fn example_scripted_scenario_counts_match_the_target() {
+    let r = seed_scenario_matches_target("scripted").await;
+    assert!(row(&r, "/api/products/?page=N").requests > 0);
+}
+
+#[tokio::test]
 async fn seed_payment_scenario_pays_the_orders_it_created() {
     let r = seed_scenario_matches_target("payment").await;
     let paid = row(&r, "/api/payments/confirm/ [Concurrent]");
