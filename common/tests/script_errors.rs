@@ -28,19 +28,28 @@ fn a_syntax_error_in_a_script_file_names_both_places() {
     let yaml = format!("scripts: [lib.luau]\nusers:\n  - name: A\n{SEQ}");
     let e = error_of(&yaml, &[("lib.luau", "function f()\n  return 1 +\nend\n")]);
     assert!(
-        e.starts_with("s.yaml:1:11: script lib.luau:3: expected identifier when parsing expression, got 'end'"),
+        e.starts_with(
+            "s.yaml:1:11: script lib.luau:3: expected identifier when parsing expression, got 'end'"
+        ),
         "{e}"
     );
 }
 
 #[test]
 fn an_error_in_an_inline_block_points_at_the_scenario_line() {
-    let yaml = format!("script: |\n  function f()\n    return nil +\n  end\nusers:\n  - name: A\n{SEQ}");
+    let yaml =
+        format!("script: |\n  function f()\n    return nil +\n  end\nusers:\n  - name: A\n{SEQ}");
     let e = error_of(&yaml, &[]);
-    assert!(e.starts_with("s.yaml:4:3: script: expected identifier"), "{e}");
+    assert!(
+        e.starts_with("s.yaml:4:3: script: expected identifier"),
+        "{e}"
+    );
     let yaml = format!("script: |\n  local t = {{}}\n  t.x.y = 1\nusers:\n  - name: A\n{SEQ}");
     let e = error_of(&yaml, &[]);
-    assert!(e.starts_with("s.yaml:3:3: script: attempt to index nil"), "{e}");
+    assert!(
+        e.starts_with("s.yaml:3:3: script: attempt to index nil"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -54,14 +63,25 @@ fn a_script_step_error_points_at_its_line() {
 fn calls_to_functions_that_do_not_exist_are_named() {
     let yaml = "script: \"function sign(a) return a end\"\nusers:\n  - name: A\n    sequence:\n      - get: \"/{{ sgn(1) }}\"\n";
     let e = error_of(yaml, &[]);
-    assert!(e.starts_with("s.yaml:5:14: unknown template function `sgn` (known: "), "{e}");
+    assert!(
+        e.starts_with("s.yaml:5:14: unknown template function `sgn` (known: "),
+        "{e}"
+    );
     assert!(e.ends_with(", sign)"), "{e}");
-    let yaml = format!("shape: grow\nscript: \"function shape(t) return nil end\"\nusers:\n  - name: A\n{SEQ}");
+    let yaml = format!(
+        "shape: grow\nscript: \"function shape(t) return nil end\"\nusers:\n  - name: A\n{SEQ}"
+    );
     let e = error_of(&yaml, &[]);
-    assert_eq!(e, "s.yaml:1:8: `shape` names `grow`, which no script of the scenario defines");
+    assert_eq!(
+        e,
+        "s.yaml:1:8: `shape` names `grow`, which no script of the scenario defines"
+    );
     let yaml = format!("shape: grow\nusers:\n  - name: A\n{SEQ}");
     let e = error_of(&yaml, &[]);
-    assert_eq!(e, "s.yaml:1:8: `shape` names `grow`, which no script of the scenario defines");
+    assert_eq!(
+        e,
+        "s.yaml:1:8: `shape` names `grow`, which no script of the scenario defines"
+    );
 }
 
 #[test]
@@ -72,7 +92,10 @@ fn scripted_classes_are_checked() {
         e,
         "s.yaml:3:13: script u.luau: defines no task: write functions of the user, or a `tasks` table"
     );
-    let e = error_of(yaml, &[("u.luau", "function a(user) end\ntasks = { b = 1 }\n")]);
+    let e = error_of(
+        yaml,
+        &[("u.luau", "function a(user) end\ntasks = { b = 1 }\n")],
+    );
     assert_eq!(
         e,
         "s.yaml:3:13: script u.luau: `tasks` names `b`, which is not a function of the script"
@@ -138,8 +161,17 @@ fn loops_need_a_bound_and_flow_keys_their_step() {
 fn a_missing_script_file_is_named_where_the_scenario_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.yaml");
-    std::fs::write(&path, "scripts: [nope.luau]\nusers:\n  - name: A\n    sequence: [{get: /}]\n").unwrap();
-    let e = ScenarioSource::read(path.to_str().unwrap()).unwrap_err().to_string();
+    std::fs::write(
+        &path,
+        "scripts: [nope.luau]\nusers:\n  - name: A\n    sequence: [{get: /}]\n",
+    )
+    .unwrap();
+    let e = ScenarioSource::read(path.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("s.yaml:1:11: cannot read script `"), "{e}");
-    assert!(e.ends_with("nope.luau`: no such file or directory (os error 2)"), "{e}");
+    assert!(
+        e.ends_with("nope.luau`: no such file or directory (os error 2)"),
+        "{e}"
+    );
 }

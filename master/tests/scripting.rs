@@ -142,8 +142,16 @@ async fn run_flow(yaml: &str) {
     let c = target.counts();
     let snap = &report.snapshot;
     assert!(snap.failures.is_empty(), "failures: {:?}", snap.failures);
-    assert!(snap.exceptions.is_empty(), "exceptions: {:?}", snap.exceptions);
-    assert_eq!(c.refused.load(Ordering::Relaxed), 0, "the target refused requests");
+    assert!(
+        snap.exceptions.is_empty(),
+        "exceptions: {:?}",
+        snap.exceptions
+    );
+    assert_eq!(
+        c.refused.load(Ordering::Relaxed),
+        0,
+        "the target refused requests"
+    );
     assert_eq!(
         report.stats.total().requests,
         c.served.load(Ordering::Relaxed),
@@ -154,7 +162,11 @@ async fn run_flow(yaml: &str) {
         ("orders", &c.orders_ok),
         ("jobs done", &c.jobs_done),
     ] {
-        assert!(n.load(Ordering::Relaxed) >= 4, "{what}: {}", n.load(Ordering::Relaxed));
+        assert!(
+            n.load(Ordering::Relaxed) >= 4,
+            "{what}: {}",
+            n.load(Ordering::Relaxed)
+        );
     }
 }
 
@@ -197,7 +209,12 @@ async fn a_load_shape_as_code_is_followed_by_two_workers_and_ends_the_run() {
         .expect("the shape ends the run")
         .unwrap();
     assert_eq!(report.reason, stampede_master::report::StopReason::RunTime);
-    let targets: Vec<u64> = report.stats.history().iter().map(|p| p.target_users).collect();
+    let targets: Vec<u64> = report
+        .stats
+        .history()
+        .iter()
+        .map(|p| p.target_users)
+        .collect();
     assert!(targets.contains(&4) && targets.contains(&10), "{targets:?}");
     assert_eq!(report.snapshot.total.requests, c.served());
     assert_eq!(report.load.as_str(), "shape");
@@ -212,7 +229,10 @@ async fn a_failing_load_shape_stops_the_run_with_its_reason() {
         .await
         .expect("the run ends")
         .unwrap();
-    assert_eq!(report.reason, stampede_master::report::StopReason::ShapeFailed);
+    assert_eq!(
+        report.reason,
+        stampede_master::report::StopReason::ShapeFailed
+    );
 }
 
 const BAD_USER: &str = r#"
@@ -261,7 +281,11 @@ async fn bad_scripts_fail_their_iteration_with_a_message_and_lose_nothing() {
         assert!(ex.get(want).is_some_and(|n| *n > 0), "{want} in {ex:?}");
     }
     assert_eq!(ex.len(), 3, "nothing else went wrong: {ex:?}");
-    assert!(report.snapshot.failures.is_empty(), "{:?}", report.snapshot.failures);
+    assert!(
+        report.snapshot.failures.is_empty(),
+        "{:?}",
+        report.snapshot.failures
+    );
     assert!(report.snapshot.total.requests > 10);
     assert_eq!(report.snapshot.total.requests, c.served(), "nothing lost");
     // The workers lived through it and take the next run.

@@ -116,7 +116,10 @@ async fn example_pagination_scenario_orders_what_it_picked() {
     let r = seed_scenario_matches_target("pagination").await;
     let orders = row(&r, "/api/orders/");
     assert!(orders.requests > 0, "no order was placed");
-    assert!(row(&r, "/api/products/?page=N").requests >= 5 * orders.requests, "five pages per order");
+    assert!(
+        row(&r, "/api/products/?page=N").requests >= 5 * orders.requests,
+        "five pages per order"
+    );
 }
 
 #[tokio::test]

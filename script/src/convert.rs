@@ -20,7 +20,12 @@ pub(crate) fn scalar_text(v: &Value) -> Result<String> {
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
         Value::Number(n) => n.to_string(),
         Value::Boolean(b) => b.to_string(),
-        other => return Err(err(format!("expected a string or a number, got {}", other.type_name()))),
+        other => {
+            return Err(err(format!(
+                "expected a string or a number, got {}",
+                other.type_name()
+            )));
+        }
     })
 }
 
@@ -39,7 +44,12 @@ fn pairs_of(t: Option<Table>, what: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// The call a script yielded: `("http", method, path, opts)`.
-pub(crate) fn http_call(lua: &Lua, method: String, path: String, opts: Option<Table>) -> Result<HttpCall> {
+pub(crate) fn http_call(
+    lua: &Lua,
+    method: String,
+    path: String,
+    opts: Option<Table>,
+) -> Result<HttpCall> {
     let mut call = HttpCall {
         method,
         path,
@@ -58,7 +68,17 @@ pub(crate) fn http_call(lua: &Lua, method: String, path: String, opts: Option<Ta
         let (k, _) = kv?;
         if !matches!(
             k.as_str(),
-            "query" | "params" | "headers" | "json" | "form" | "data" | "body" | "name" | "timeout" | "allow_redirects" | "status"
+            "query"
+                | "params"
+                | "headers"
+                | "json"
+                | "form"
+                | "data"
+                | "body"
+                | "name"
+                | "timeout"
+                | "allow_redirects"
+                | "status"
         ) {
             return Err(err(format!(
                 "http.{}: unknown option `{k}` (query, headers, json, form, body, name, timeout, allow_redirects, status)",
@@ -88,9 +108,16 @@ pub(crate) fn http_call(lua: &Lua, method: String, path: String, opts: Option<Ta
     call.follow_redirects = opts.get("allow_redirects")?;
     call.status = match opts.get::<Value>("status")? {
         Value::Nil => Vec::new(),
-        Value::Integer(i) => vec![u16::try_from(i).map_err(|_| err("status must be an http status code"))?],
+        Value::Integer(i) => {
+            vec![u16::try_from(i).map_err(|_| err("status must be an http status code"))?]
+        }
         Value::Table(t) => t.sequence_values::<u16>().collect::<Result<_>>()?,
-        other => return Err(err(format!("status must be a code or a list of codes, got {}", other.type_name()))),
+        other => {
+            return Err(err(format!(
+                "status must be a code or a list of codes, got {}",
+                other.type_name()
+            )));
+        }
     };
     Ok(call)
 }

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use mlua::{MultiValue, Table, Thread, Value};
 use mlua::thread::ThreadStatus;
+use mlua::{MultiValue, Table, Thread, Value};
 
 use crate::error::ScriptError;
 use crate::state::State;
@@ -166,11 +166,15 @@ fn request(state: &State, values: MultiValue) -> mlua::Result<Step> {
             let method: String = state.lua.unpack(it.next().unwrap_or(Value::Nil))?;
             let path: String = state.lua.unpack(it.next().unwrap_or(Value::Nil))?;
             let opts: Option<Table> = state.lua.unpack(it.next().unwrap_or(Value::Nil))?;
-            Ok(Step::Http(convert::http_call(&state.lua, method, path, opts)?))
+            Ok(Step::Http(convert::http_call(
+                &state.lua, method, path, opts,
+            )?))
         }
         "sleep" => {
             let secs: f64 = state.lua.unpack(it.next().unwrap_or(Value::Nil))?;
-            Ok(Step::Sleep(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))))
+            Ok(Step::Sleep(Duration::from_secs_f64(
+                secs.clamp(0.0, 86_400.0),
+            )))
         }
         _ => Err(mlua::Error::RuntimeError(
             "a scripted task may yield only through http.* and sleep".into(),

@@ -66,10 +66,7 @@ pub(crate) fn one_line(e: &mlua::Error) -> String {
 
 /// Luau writes `name:3: Expected ...`: lowercase the message after the place.
 fn lowercase_message(s: &str) -> String {
-    let start = match place_end(s) {
-        Some(i) => i,
-        None => 0,
-    };
+    let start = place_end(s).unwrap_or_default();
     let (place, msg) = s.split_at(start);
     let msg = msg.trim_start();
     let mut c = msg.chars();
@@ -86,8 +83,7 @@ fn lowercase_message(s: &str) -> String {
 
 /// The end of a leading `name:line:` in `s`.
 fn place_end(s: &str) -> Option<usize> {
-    let mut colons = s.match_indices(':');
-    while let Some((i, _)) = colons.next() {
+    for (i, _) in s.match_indices(':') {
         let rest = &s[i + 1..];
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
         if digits > 0 && rest[digits..].starts_with(':') {

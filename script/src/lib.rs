@@ -22,7 +22,7 @@ mod program;
 mod state;
 mod stdlib;
 
-pub use coroutine::{Coroutine, HttpBody, HttpCall, Resume, Response, Step};
+pub use coroutine::{Coroutine, HttpBody, HttpCall, Response, Resume, Step};
 pub use error::ScriptError;
 pub use program::{Program, ProgramBuilder, ScriptedUser, UserEntry, UserScript};
 pub use state::UserScope;

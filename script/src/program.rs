@@ -90,7 +90,9 @@ impl ProgramBuilder {
         let first = State::new(&self.parts, limits)?;
         let functions = first.functions.keys().cloned().collect();
         let users = first.user_scripts.clone();
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 64);
+        let n = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 64);
         let states: Box<[OnceLock<State>]> = (0..n).map(|_| OnceLock::new()).collect();
         let _ = states[0].set(first);
         Ok(Program {

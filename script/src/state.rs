@@ -67,7 +67,9 @@ impl State {
             if budget::spend() {
                 Ok(VmState::Continue)
             } else {
-                Err(mlua::Error::RuntimeError("instruction budget exceeded".into()))
+                Err(mlua::Error::RuntimeError(
+                    "instruction budget exceeded".into(),
+                ))
             }
         });
         stdlib::install(&lua).map_err(setup)?;
@@ -140,7 +142,9 @@ impl State {
             .ok_or_else(|| ScriptError::Invalid(format!("no script function `{name}`")))?;
         let mut values = mlua::MultiValue::new();
         for a in args {
-            values.push_back(crate::convert::to_lua(&self.lua, a).map_err(|e| ScriptError::runtime(&e))?);
+            values.push_back(
+                crate::convert::to_lua(&self.lua, a).map_err(|e| ScriptError::runtime(&e))?,
+            );
         }
         budget::start(self.limits.instructions, self.limits.memory_bytes);
         clear_failure();
@@ -148,9 +152,9 @@ impl State {
             Some(m) => ScriptError::Runtime(m),
             None => ScriptError::runtime(&e),
         })?;
-        self.lua
-            .from_value(out)
-            .map_err(|e| ScriptError::Runtime(format!("`{name}` returned {}", crate::error::one_line(&e))))
+        self.lua.from_value(out).map_err(|e| {
+            ScriptError::Runtime(format!("`{name}` returned {}", crate::error::one_line(&e)))
+        })
     }
 }
 

@@ -94,7 +94,11 @@ fn digest(alg: &str, data: &[u8]) -> Result<Vec<u8>> {
             .as_ref()
             .to_vec(),
         "md5" => md5::Md5::digest(data).to_vec(),
-        other => return Err(err(format!("unknown hash `{other}` (sha256, sha1, sha512, md5)"))),
+        other => {
+            return Err(err(format!(
+                "unknown hash `{other}` (sha256, sha1, sha512, md5)"
+            )));
+        }
     })
 }
 
@@ -103,7 +107,11 @@ fn hmac(alg: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         "sha256" => ring::hmac::HMAC_SHA256,
         "sha1" => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         "sha512" => ring::hmac::HMAC_SHA512,
-        other => return Err(err(format!("unknown hmac hash `{other}` (sha256, sha1, sha512)"))),
+        other => {
+            return Err(err(format!(
+                "unknown hmac hash `{other}` (sha256, sha1, sha512)"
+            )));
+        }
     };
     let key = ring::hmac::Key::new(alg, key);
     Ok(ring::hmac::sign(&key, data).as_ref().to_vec())
@@ -167,7 +175,7 @@ fn hex_lib(lua: &Lua) -> Result<Table> {
         "decode",
         lua.create_function(|lua, s: mlua::LuaString| {
             let b = s.as_bytes();
-            if b.len() % 2 != 0 {
+            if !b.len().is_multiple_of(2) {
                 return Err(err("hex.decode: odd number of digits"));
             }
             let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use stampede_script::{
-    Limits, Program, ProgramBuilder, Resume, Response, ScriptError, Source, Step, UserEntry,
+    Limits, Program, ProgramBuilder, Response, Resume, ScriptError, Source, Step, UserEntry,
 };
 
 fn program(shared: &str) -> Result<Program, ScriptError> {
@@ -30,7 +30,9 @@ fn shared_functions_use_the_standard_library() {
     )
     .unwrap();
     assert!(p.functions().contains("sign"));
-    let sig = p.call("sign", &[json!("k"), json!("GET"), json!("/x"), json!("")]).unwrap();
+    let sig = p
+        .call("sign", &[json!("k"), json!("GET"), json!("/x"), json!("")])
+        .unwrap();
     assert_eq!(sig.as_str().unwrap().len(), 64);
     let items = json!([{"price": 2, "keep": true}, {"price": 5, "keep": false}, {"price": 3, "keep": true}]);
     assert_eq!(p.call("total", &[items]).unwrap(), json!(5));
@@ -106,7 +108,10 @@ fn budget_and_memory_fail_the_call_not_the_state() {
 #[test]
 fn steps_read_and_set_only_what_changed() {
     let mut b = ProgramBuilder::default();
-    b.shared(Source::file("lib.luau", "function double(x) return x * 2 end"));
+    b.shared(Source::file(
+        "lib.luau",
+        "function double(x) return x * 2 end",
+    ));
     let step = b.step(Source {
         name: "s.yaml".into(),
         text: "vars.total = double(vars.n) + #vars.items".into(),
@@ -121,7 +126,9 @@ fn steps_read_and_set_only_what_changed() {
         .unwrap();
     assert_eq!(out, vec![("total".to_owned(), json!(23))]);
     // Nothing changed: the mirror still has the values.
-    let out = p.run_step::<serde_json::Value>(&mut scope, step, []).unwrap();
+    let out = p
+        .run_step::<serde_json::Value>(&mut scope, step, [])
+        .unwrap();
     assert_eq!(out, vec![("total".to_owned(), json!(23))]);
 }
 
@@ -156,19 +163,28 @@ fn a_scripted_task_yields_requests_and_sleeps() {
     };
     assert_eq!(call.method, "POST");
     assert_eq!(call.path, "/login");
-    assert_eq!(call.body, stampede_script::HttpBody::Json(json!({"name": "u4"})));
+    assert_eq!(
+        call.body,
+        stampede_script::HttpBody::Json(json!({"name": "u4"}))
+    );
     let ok = |body: &str| Response {
         status: 200,
         body: body.as_bytes().to_vec(),
         ..Response::default()
     };
-    assert!(matches!(co.resume(&p, Resume::Response(ok(r#"{"token":"t1"}"#))), Step::Done));
+    assert!(matches!(
+        co.resume(&p, Resume::Response(ok(r#"{"token":"t1"}"#))),
+        Step::Done
+    ));
     let mut co = p.task(&user, class, UserEntry::Task(0)).unwrap().unwrap();
     assert!(matches!(co.resume(&p, Resume::Start), Step::Sleep(d) if d.as_millis() == 500));
     let Step::Http(call) = co.resume(&p, Resume::Woke) else {
         panic!("expected a request")
     };
-    assert_eq!(call.headers, vec![("authorization".to_owned(), "t1".to_owned())]);
+    assert_eq!(
+        call.headers,
+        vec![("authorization".to_owned(), "t1".to_owned())]
+    );
     assert_eq!(call.name.as_deref(), Some("items"));
     match co.resume(&p, Resume::Response(ok("[1]"))) {
         Step::Failed { message, check } => {
@@ -199,5 +215,9 @@ fn scripted_classes_are_checked() {
     // http outside a task is refused with a message.
     let p = program("function f() return http.get('/x') end").unwrap();
     let e = p.call::<serde_json::Value>("f", &[]).unwrap_err();
-    assert!(e.to_string().contains("can only be called by a scripted user"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("can only be called by a scripted user"),
+        "{e}"
+    );
 }

@@ -13,10 +13,10 @@ use crate::user::{Shared, UserSession};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
-use stampede_script::{HttpBody, HttpCall};
 use minijinja::Value;
 use stampede_common::scenario::model::{Body, Expect, Extract, ExtractFrom, RequestStep};
 use stampede_common::scenario::template::Templates;
+use stampede_script::{HttpBody, HttpCall};
 use tokio::time::Instant;
 
 /// What happened to one request.
@@ -43,9 +43,9 @@ pub(crate) async fn perform(
     user: &mut UserSession,
 ) -> Outcome {
     let templates = &shared.scenario.templates;
-    let req = match build(step, templates, ctx).and_then(|parts| {
-        parts.assemble(&shared.urls, base, &user.headers, shared.default_timeout)
-    }) {
+    let req = match build(step, templates, ctx)
+        .and_then(|parts| parts.assemble(&shared.urls, base, &user.headers, shared.default_timeout))
+    {
         Ok(r) => r,
         Err(e) => return Outcome::unsent(e),
     };
@@ -76,9 +76,9 @@ pub(crate) async fn perform_call(
     base: &str,
     user: &mut UserSession,
 ) -> (Outcome, stampede_script::Response) {
-    let req = match call_parts(call).and_then(|parts| {
-        parts.assemble(&shared.urls, base, &user.headers, shared.default_timeout)
-    }) {
+    let req = match call_parts(call)
+        .and_then(|parts| parts.assemble(&shared.urls, base, &user.headers, shared.default_timeout))
+    {
         Ok(r) => r,
         Err(e) => {
             let back = stampede_script::Response {
@@ -108,7 +108,12 @@ pub(crate) async fn perform_call(
                 headers: resp
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect(),
                 body: resp.body.to_vec(),
                 elapsed,

@@ -13,10 +13,10 @@ use super::error::{Locator, ScenarioError};
 use super::model::{FeedOrder, Feeder, Scenario, Task, Tasks, UserClass, WaitTime};
 use super::raw::{RawFeeder, RawOrder, RawScenario, RawUserClass, RawWait, Sp, Text, TextMap};
 use super::template::{BUILTIN_VARIABLES, Template, Templates};
-use stampede_script::{Limits, Program, ProgramBuilder, ScriptError, Source};
 use crate::duration::parse_duration;
 use crate::run::{Target, TargetError};
 use crate::stats::StatsKey;
+use stampede_script::{Limits, Program, ProgramBuilder, ScriptError, Source};
 
 pub(crate) struct Compiler<'a> {
     pub loc: Locator<'a>,
@@ -346,7 +346,8 @@ impl Compiler<'_> {
                 format!("script `{}` was not loaded", name.value),
             )
         })?;
-        self.script_spans.push((name.value.clone(), name.referenced));
+        self.script_spans
+            .push((name.value.clone(), name.referenced));
         Ok(text.clone())
     }
 
@@ -384,7 +385,10 @@ impl Compiler<'_> {
         }
         let mut check = ProgramBuilder::default();
         for name in &raw.scripts {
-            check.shared(Source::file(name.value.clone(), self.files[&name.value].clone()));
+            check.shared(Source::file(
+                name.value.clone(),
+                self.files[&name.value].clone(),
+            ));
         }
         if let Some(code) = &raw.script {
             check.shared(self.inline_source(code));
@@ -478,16 +482,24 @@ impl Compiler<'_> {
     /// A script's error at the place in the scenario it belongs to.
     fn script_error(&self, e: ScriptError) -> ScenarioError {
         let msg = e.to_string();
-        if let Some(rest) = msg.strip_prefix(self.loc.file).and_then(|r| r.strip_prefix(':')) {
+        if let Some(rest) = msg
+            .strip_prefix(self.loc.file)
+            .and_then(|r| r.strip_prefix(':'))
+        {
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if let (Ok(line), Some(tail)) = (digits.parse::<u64>(), rest[digits.len()..].strip_prefix(':')) {
+            if let (Ok(line), Some(tail)) = (
+                digits.parse::<u64>(),
+                rest[digits.len()..].strip_prefix(':'),
+            ) {
                 let col = self
                     .loc
                     .text
                     .lines()
                     .nth(line.saturating_sub(1) as usize)
                     .map_or(1, |l| (l.len() - l.trim_start().len() + 1) as u64);
-                return self.loc.at_line_col(line, col, format!("script: {}", tail.trim()));
+                return self
+                    .loc
+                    .at_line_col(line, col, format!("script: {}", tail.trim()));
             }
         }
         for (name, at) in &self.script_spans {

@@ -74,7 +74,11 @@ impl Compiler<'_> {
         }
     }
 
-    pub(crate) fn condition(&mut self, raw: &Sp<Text>, known: &BTreeSet<String>) -> Result<Condition> {
+    pub(crate) fn condition(
+        &mut self,
+        raw: &Sp<Text>,
+        known: &BTreeSet<String>,
+    ) -> Result<Condition> {
         let template = self
             .templates
             .compile_condition(&raw.value.0, known)
@@ -112,7 +116,9 @@ impl Compiler<'_> {
                 ));
             }
             (Some(m), Some(t)) if t.value > m.value => {
-                return Err(self.loc.at(&t.referenced, "`times` is above the loop's `max`"));
+                return Err(self
+                    .loc
+                    .at(&t.referenced, "`times` is above the loop's `max`"));
             }
             (Some(m), _) => m.value,
             (None, Some(t)) if t.value <= MAX_PASSES => t.value,
@@ -162,9 +168,7 @@ impl Compiler<'_> {
         }
         let factor = match &r.factor {
             Some(f) if !(f.value.is_finite() && (1.0..=10.0).contains(&f.value)) => {
-                return Err(self
-                    .loc
-                    .at(&f.referenced, "`factor` must be from 1 to 10"));
+                return Err(self.loc.at(&f.referenced, "`factor` must be from 1 to 10"));
             }
             Some(f) => f.value,
             None => 1.0,
@@ -178,7 +182,11 @@ impl Compiler<'_> {
                 .transpose()?
                 .unwrap_or_default(),
             factor,
-            until: r.until.as_ref().map(|u| self.condition(u, known)).transpose()?,
+            until: r
+                .until
+                .as_ref()
+                .map(|u| self.condition(u, known))
+                .transpose()?,
         })
     }
 }
@@ -210,9 +218,13 @@ fn script_assignments(code: &str) -> Vec<String> {
     while let Some(i) = rest.find("vars") {
         let start = offset + i;
         let after = &code[start + 4..];
-        let before_ok = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let before_ok =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let name = if let Some(r) = after.strip_prefix('.') {
-            let n: String = r.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let n: String = r
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             let tail = r[n.len()..].trim_start();
             (tail.starts_with('=') && !tail.starts_with("==")).then_some(n)
         } else if let Some(r) = after.strip_prefix("[\"") {

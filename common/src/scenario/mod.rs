@@ -67,10 +67,12 @@ impl ScenarioSource {
             text: &src.text,
         };
         let mut files = BTreeMap::new();
-        let scripts = raw
-            .scripts
-            .iter()
-            .chain(raw.users.value.iter().filter_map(|c| c.value.script.as_ref()));
+        let scripts = raw.scripts.iter().chain(
+            raw.users
+                .value
+                .iter()
+                .filter_map(|c| c.value.script.as_ref()),
+        );
         for name in scripts {
             let full = base.join(&name.value);
             let content = std::fs::read_to_string(&full).map_err(|e| {

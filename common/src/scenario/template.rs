@@ -210,7 +210,10 @@ impl Templates {
             return Err(if called {
                 let mut all: Vec<&str> = FUNCTIONS.to_vec();
                 all.extend(self.script_functions.iter().map(String::as_str));
-                format!("unknown template function `{name}` (known: {})", all.join(", "))
+                format!(
+                    "unknown template function `{name}` (known: {})",
+                    all.join(", ")
+                )
             } else {
                 format!("undefined variable `{name}`")
             });

@@ -6,8 +6,8 @@
 //! iterations run and dropped.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use super::{EndpointStats, FailureKey, StatsKey};
 
@@ -154,21 +154,34 @@ impl Recorder {
     fn stats_cell(&self, slot: usize) -> Option<&Mutex<EndpointStats>> {
         match self.slots.get(slot) {
             Some(c) => Some(c),
-            None => self.named.get(slot - self.keys.len())?.get().map(|n| &n.stats),
+            None => self
+                .named
+                .get(slot - self.keys.len())?
+                .get()
+                .map(|n| &n.stats),
         }
     }
 
     fn service_cell(&self, slot: usize) -> Option<&Mutex<EndpointStats>> {
         match self.service.get(slot) {
             Some(c) => Some(c),
-            None => self.named.get(slot - self.keys.len())?.get().map(|n| &n.service),
+            None => self
+                .named
+                .get(slot - self.keys.len())?
+                .get()
+                .map(|n| &n.service),
         }
     }
 
     fn key(&self, slot: usize) -> &StatsKey {
         match self.keys.get(slot) {
             Some(k) => k,
-            None => &self.named[slot - self.keys.len()].get().expect("recorded slots exist").key,
+            None => {
+                &self.named[slot - self.keys.len()]
+                    .get()
+                    .expect("recorded slots exist")
+                    .key
+            }
         }
     }
 
@@ -302,7 +315,11 @@ mod tests {
         r.record(0, 10, 1, None);
         r.record(b, 20, 2, Some("boom"));
         let t = r.take();
-        let keys: Vec<_> = t.endpoints.iter().map(|(k, s)| (k.name.as_str(), s.requests)).collect();
+        let keys: Vec<_> = t
+            .endpoints
+            .iter()
+            .map(|(k, s)| (k.name.as_str(), s.requests))
+            .collect();
         assert_eq!(keys, vec![("/a", 1), ("/b", 1)]);
         assert_eq!(t.failures[0].0.key, StatsKey::new("POST", "/b"));
         for i in 0..MAX_NAMED - 1 {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_common::shape::Stages;
-use stampede_script::Program;
 use stampede_common::stats::Snapshot;
 use stampede_common::thresholds::{Threshold, evaluate};
+use stampede_script::Program;
 
 use super::{LoadModel, RunPlan, StopReason};
 
@@ -137,12 +137,21 @@ fn code_shape(
         J::Null => return Ok(None),
         J::Object(m) => (m.get("users"), m.get("spawn_rate")),
         J::Array(a) => (a.first(), a.get(1)),
-        other => return Err(format!("`{function}` returned {other}: expected nil, {{users = n, spawn_rate = r}} or {{n, r}}")),
+        other => {
+            return Err(format!(
+                "`{function}` returned {other}: expected nil, {{users = n, spawn_rate = r}} or {{n, r}}"
+            ));
+        }
     };
     let users = users
         .and_then(J::as_f64)
         .filter(|u| u.is_finite() && *u >= 0.0 && *u <= super::MAX_USERS as f64)
-        .ok_or_else(|| format!("`{function}` returned {out}: `users` must be a number from 0 to {}", super::MAX_USERS))?
+        .ok_or_else(|| {
+            format!(
+                "`{function}` returned {out}: `users` must be a number from 0 to {}",
+                super::MAX_USERS
+            )
+        })?
         .round() as u64;
     let rate = match rate {
         None | Some(J::Null) => users.max(1) as f64,

@@ -91,7 +91,10 @@ async fn session(State(app): State<App>) -> Json<Value> {
     let id = app.next_id.fetch_add(1, Ordering::Relaxed);
     let key = format!("key-{id}-{}", fastrand_key(id));
     let session = format!("s{id}");
-    app.keys.lock().unwrap().insert(session.clone(), key.clone());
+    app.keys
+        .lock()
+        .unwrap()
+        .insert(session.clone(), key.clone());
     Json(json!({"session": session, "key": key}))
 }
 
@@ -99,8 +102,20 @@ fn fastrand_key(id: u64) -> u64 {
     id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20
 }
 
-async fn signed(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+async fn signed(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     let key = app.keys.lock().unwrap().get(&h("x-session")).cloned();
     let Some(key) = key else {
         served(&app, false);
@@ -160,7 +175,11 @@ async fn order(State(app): State<App>, Json(body): Json<Value>) -> Response {
         .map(|a| a.iter().filter_map(Value::as_u64).collect());
     if got_ids.as_ref() != Some(&ids) || body["total"].as_f64() != Some(total as f64) {
         served(&app, false);
-        return (StatusCode::UNPROCESSABLE_ENTITY, format!("wrong order {body}")).into_response();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("wrong order {body}"),
+        )
+            .into_response();
     }
     served(&app, true);
     app.counts.orders_ok.fetch_add(1, Ordering::Relaxed);

@@ -122,7 +122,8 @@ impl VirtualUser<'_> {
                 self.vars_changed(req.extract.iter().map(|e| e.var.as_str()));
             }
             let mut error = out.error.clone();
-            if let (None, Some(until)) = (&error, req.retry.as_ref().and_then(|r| r.until.as_ref())) {
+            if let (None, Some(until)) = (&error, req.retry.as_ref().and_then(|r| r.until.as_ref()))
+            {
                 error = match self.holds(until) {
                     Ok(true) => None,
                     Ok(false) => Some(format!("retry until `{}` did not hold", until.source)),
@@ -139,7 +140,10 @@ impl VirtualUser<'_> {
                 };
             }
             self.record(req.stat, &out, None);
-            let pause = req.retry.as_ref().map_or(Duration::ZERO, |r| r.pause_before(n + 1));
+            let pause = req
+                .retry
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.pause_before(n + 1));
             tokio::select! {
                 _ = stop.cancelled() => return Run::Failed,
                 _ = tokio::time::sleep(pause) => {},
@@ -148,7 +152,12 @@ impl VirtualUser<'_> {
         Run::Failed
     }
 
-    async fn run_loop(&mut self, l: &LoopStep, stop: &CancellationToken, interruptible: bool) -> Run {
+    async fn run_loop(
+        &mut self,
+        l: &LoopStep,
+        stop: &CancellationToken,
+        interruptible: bool,
+    ) -> Run {
         let items = match &l.kind {
             LoopKind::ForEach { items, .. } => {
                 let ctx = self.ctx();
@@ -193,10 +202,8 @@ impl VirtualUser<'_> {
                 return Run::Completed;
             }
             if pass == l.max {
-                return self.ok_or_exception(Err(format!(
-                    "loop reached its max of {} passes",
-                    l.max
-                )));
+                return self
+                    .ok_or_exception(Err(format!("loop reached its max of {} passes", l.max)));
             }
             pass += 1;
             match self.steps(&l.steps, stop, interruptible).await {
@@ -256,10 +263,9 @@ impl VirtualUser<'_> {
                 .collect(),
         };
         let scope = &mut self.scope;
-        let out = stampede_script::with_rng(&mut self.rng, || {
-            program.run_step(scope, index, changed)
-        })
-        .map_err(|e| e.to_string())?;
+        let out =
+            stampede_script::with_rng(&mut self.rng, || program.run_step(scope, index, changed))
+                .map_err(|e| e.to_string())?;
         self.changed = Some(Default::default());
         for (name, v) in out {
             self.user.vars.insert(name, Value::from_serialize(&v));

@@ -160,7 +160,11 @@ impl<'a> VirtualUser<'a> {
         let scripted = match (&class.tasks, &shared.scenario.program) {
             (Tasks::Script { .. }, Some(p)) => {
                 let index = Value::from(index);
-                match p.new_user(vars.iter().map(|(k, v)| (k.as_str(), v)).chain([("index", &index)])) {
+                match p.new_user(
+                    vars.iter()
+                        .map(|(k, v)| (k.as_str(), v))
+                        .chain([("index", &index)]),
+                ) {
                     Ok(u) => Some(u),
                     Err(e) => {
                         shared.recorder.record_exception(&e.to_string());
