@@ -189,9 +189,6 @@ impl Compiler<'_> {
         if let Some(f) = &feeder {
             known.extend(f.columns.iter().cloned());
         }
-        if let Some(script) = &raw.script {
-            return self.scripted_class(raw, script, name, host, wait, feeder, scenario_vars);
-        }
         let all_steps = raw
             .on_start
             .iter()
@@ -212,6 +209,7 @@ impl Compiler<'_> {
         let on_start = self.steps(&raw.on_start, &known)?;
         let on_stop = self.steps(&raw.on_stop, &known)?;
         let tasks = match (&raw.sequence, &raw.tasks) {
+            _ if raw.script.is_some() => self.scripted_tasks(raw)?,
             (Some(_), Some(t)) => {
                 return Err(self
                     .loc
@@ -281,17 +279,10 @@ impl Compiler<'_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn scripted_class(
-        &mut self,
-        raw: &RawUserClass,
-        script: &Sp<String>,
-        name: String,
-        host: Option<Target>,
-        wait: WaitTime,
-        feeder: Option<Arc<Feeder>>,
-        scenario_vars: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<UserClass> {
+    /// A scripted class's tasks (`script: user.luau`), filled in from the
+    /// program once it is built; the class has no YAML steps of its own.
+    fn scripted_tasks(&mut self, raw: &RawUserClass) -> Result<Tasks> {
+        let script = raw.script.as_ref().expect("the caller checked");
         let yaml_steps = [
             ("on_start", !raw.on_start.is_empty()),
             ("on_stop", !raw.on_stop.is_empty()),
@@ -305,36 +296,10 @@ impl Compiler<'_> {
             ));
         }
         let text = self.script_text(script)?;
-        let index = self.script.user(Source::file(script.value.clone(), text));
-        let mut known: BTreeSet<String> = BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect();
-        known.extend(scenario_vars.keys().cloned());
-        known.extend(raw.variables.keys().cloned());
-        if let Some(f) = &feeder {
-            known.extend(f.columns.iter().cloned());
-        }
-        let mut headers = self.default_headers.clone();
-        headers.extend(self.headers(&raw.headers, &known)?);
-        Ok(UserClass {
-            name,
-            weight: raw.weight.as_ref().map_or(1, |w| w.value),
-            fixed_count: raw.fixed_count.as_ref().map(|f| f.value),
-            host,
-            wait,
-            feeder,
-            variables: scenario_vars
-                .iter()
-                .chain(&raw.variables)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            headers,
-            on_start: Vec::new(),
-            on_stop: Vec::new(),
-            // Filled in from the program once it is built.
-            tasks: Tasks::Script {
-                script: index,
-                tasks: Vec::new(),
-                total_weight: 0,
-            },
+        Ok(Tasks::Script {
+            script: self.script.user(Source::file(script.value.clone(), text)),
+            tasks: Vec::new(),
+            total_weight: 0,
         })
     }
 
