@@ -20,6 +20,7 @@
 # `timeout`. Results: bench/out/scripting-*/ and the section "scripting" of
 # docs/BENCHMARKS.md.
 # Env: ROUNDS (3), DURATION (10), USERS (50), IDLE_USERS (5000), SETTLE (5),
+# PARTS ("get shop idle": which of the three to run),
 # SKIP_BUILD=1, DOC (DOC=/dev/null leaves docs/BENCHMARKS.md alone).
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -30,6 +31,7 @@ DURATION=${DURATION:-10}
 USERS=${USERS:-50}
 IDLE_USERS=${IDLE_USERS:-5000}
 SETTLE=${SETTLE:-5}
+PARTS=${PARTS:-get shop idle}
 S=$BENCH_DIR/scripting
 
 require_tools curl python3 taskset pgrep
@@ -55,8 +57,15 @@ closed_run() {
 
 for round in $(seq "$ROUNDS"); do
     # Alternate the order so that neither side always runs first.
-    if ((round % 2)); then pairs="yaml-get scripted-get shop shop-signed"; else pairs="scripted-get yaml-get shop-signed shop"; fi
-    for name in $pairs; do
+    pairs=()
+    if ((round % 2)); then
+        [[ " $PARTS " == *" get "* ]] && pairs+=(yaml-get scripted-get)
+        [[ " $PARTS " == *" shop "* ]] && pairs+=(shop shop-signed)
+    else
+        [[ " $PARTS " == *" get "* ]] && pairs+=(scripted-get yaml-get)
+        [[ " $PARTS " == *" shop "* ]] && pairs+=(shop-signed shop)
+    fi
+    for name in "${pairs[@]}"; do
         case $name in
         yaml-get) closed_run "$name" "$S/get.yaml" "$round" ;;
         scripted-get) closed_run "$name" "$S/get-scripted.yaml" "$round" ;;
@@ -84,7 +93,9 @@ idle_rss() {
     echo "$rss"
 }
 
-for name in idle idle-scripted idle-sleeping; do
+idle_runs=()
+[[ " $PARTS " == *" idle "* ]] && idle_runs=(idle idle-scripted idle-sleeping)
+for name in "${idle_runs[@]}"; do
     one=$(MIMALLOC_PURGE_DELAY=0 idle_rss "$S/$name.yaml" 1)
     many=$(MIMALLOC_PURGE_DELAY=0 idle_rss "$S/$name.yaml" "$IDLE_USERS")
     printf '{"kind": "idle", "name": "%s", "users": %s, "rss1_kb": %s, "rssn_kb": %s}\n' \

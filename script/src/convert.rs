@@ -1,6 +1,6 @@
 //! Values across the border: the table a script's `http.*` call yields
-//! becomes an [`HttpCall`]; a response becomes a table whose `json` field is
-//! decoded once, on first use.
+//! becomes an [`HttpCall`]; a response is a userdata whose `body`, `headers`
+//! and `json` are made on first use.
 
 use std::time::Duration;
 
@@ -122,23 +122,43 @@ pub(crate) fn http_call(
     Ok(call)
 }
 
-/// The response table handed back to the script.
-pub(crate) fn response(lua: &Lua, meta: &Table, r: Response) -> Result<Table> {
-    let t = lua.create_table_with_capacity(0, 7)?;
-    t.raw_set("status", r.status)?;
-    t.raw_set("ok", r.error.is_none())?;
-    if let Some(e) = r.error {
-        t.raw_set("error", e)?;
+impl mlua::UserData for Response {
+    /// A response is one userdata whose fields are read on use: the body
+    /// becomes a Luau string, the headers a table and the JSON a value only
+    /// when the script asks (each of the last two once, then kept).
+    fn add_fields<F: mlua::UserDataFields<Self>>(fields: &mut F) {
+        fields.add_field_method_get("status", |_, r| Ok(r.status));
+        fields.add_field_method_get("ok", |_, r| Ok(r.error.is_none()));
+        fields.add_field_method_get("error", |_, r| Ok(r.error.clone()));
+        fields.add_field_method_get("elapsed", |_, r| Ok(r.elapsed.as_secs_f64() * 1000.0));
+        fields.add_field_method_get("body", |lua, r| lua.create_string(&r.body));
+        fields.add_field_function_get("headers", |lua, ud| {
+            if let Some(t) = ud.named_user_value::<Option<Table>>("headers")? {
+                return Ok(t);
+            }
+            let r = ud.borrow::<Response>()?;
+            let t = lua.create_table_with_capacity(0, r.headers.len())?;
+            for (k, v) in &r.headers {
+                t.raw_set(k.as_str(), lua.create_string(v.as_bytes())?)?;
+            }
+            drop(r);
+            ud.set_named_user_value("headers", t.clone())?;
+            Ok(t)
+        });
+        fields.add_field_function_get("json", |lua, ud| {
+            if let Some(v) = ud.named_user_value::<Option<Value>>("json")? {
+                return Ok(v);
+            }
+            let v = {
+                let r = ud.borrow::<Response>()?;
+                let v: serde_json::Value = serde_json::from_slice(&r.body)
+                    .map_err(|e| err(format!("response is not json: {e}")))?;
+                to_lua(lua, &v)?
+            };
+            ud.set_named_user_value("json", v.clone())?;
+            Ok(v)
+        });
     }
-    t.raw_set("body", lua.create_string(&r.body)?)?;
-    let headers = lua.create_table_with_capacity(0, r.headers.len())?;
-    for (k, v) in r.headers {
-        headers.raw_set(k, v)?;
-    }
-    t.raw_set("headers", headers)?;
-    t.raw_set("elapsed", r.elapsed.as_secs_f64() * 1000.0)?;
-    t.set_metatable(Some(meta.clone()))?;
-    Ok(t)
 }
 
 /// A value into Luau, JSON's null as nil (so `if r.json.next then` reads
@@ -150,24 +170,4 @@ pub(crate) fn to_lua<T: serde::Serialize + ?Sized>(lua: &Lua, v: &T) -> Result<V
             .serialize_none_to_null(false)
             .serialize_unit_to_null(false),
     )
-}
-
-/// The responses' metatable: `r.json` decodes the body once and keeps it.
-pub(crate) fn response_meta(lua: &Lua) -> Result<Table> {
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        "__index",
-        lua.create_function(|lua, (t, k): (Table, Value)| {
-            if !matches!(&k, Value::String(s) if s.as_bytes() == b"json") {
-                return Ok(Value::Nil);
-            }
-            let body: mlua::LuaString = t.raw_get("body")?;
-            let v: serde_json::Value = serde_json::from_slice(&body.as_bytes())
-                .map_err(|e| err(format!("response is not json: {e}")))?;
-            let v = to_lua(lua, &v)?;
-            t.raw_set("json", v.clone())?;
-            Ok(v)
-        })?,
-    )?;
-    Ok(meta)
 }

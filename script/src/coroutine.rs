@@ -54,10 +54,10 @@ pub struct Response {
     pub status: u16,
     /// Why the request failed, if it did (the stats row's failure message).
     pub error: Option<String>,
-    /// Response headers, names in lowercase.
-    pub headers: Vec<(String, String)>,
+    /// Response headers.
+    pub headers: http::HeaderMap,
     /// The decoded body.
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Time to the response.
     pub elapsed: Duration,
 }
@@ -111,8 +111,8 @@ impl Coroutine {
         let out = match input {
             Resume::Start => self.thread.resume::<MultiValue>(self.user.clone()),
             Resume::Woke => self.thread.resume::<MultiValue>(()),
-            Resume::Response(r) => match convert::response(&state.lua, &state.response_meta, r) {
-                Ok(t) => self.thread.resume::<MultiValue>(t),
+            Resume::Response(r) => match state.lua.create_userdata(r) {
+                Ok(ud) => self.thread.resume::<MultiValue>(ud),
                 Err(e) => Err(e),
             },
         };

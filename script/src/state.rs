@@ -38,7 +38,6 @@ pub(crate) struct UserFns {
 pub(crate) struct State {
     pub lua: Lua,
     pub limits: Limits,
-    pub response_meta: Table,
     pub functions: std::collections::HashMap<String, Function>,
     pub users: Vec<UserFns>,
     /// What the scripted classes define, as found in this state.
@@ -115,14 +114,12 @@ impl State {
                 .map_err(load_err(src))?;
             steps.push(f);
         }
-        let response_meta = crate::convert::response_meta(&lua).map_err(setup)?;
         // Freezes the globals and the libraries: a script writing a global
         // gets "attempt to modify a readonly table", and state stays per user.
         lua.sandbox(true).map_err(setup)?;
         Ok(State {
             lua,
             limits,
-            response_meta,
             functions,
             users,
             user_scripts,

@@ -169,7 +169,7 @@ fn a_scripted_task_yields_requests_and_sleeps() {
     );
     let ok = |body: &str| Response {
         status: 200,
-        body: body.as_bytes().to_vec(),
+        body: body.to_owned().into(),
         ..Response::default()
     };
     assert!(matches!(

@@ -105,17 +105,8 @@ pub(crate) async fn perform_call(
             let back = stampede_script::Response {
                 status: resp.status.as_u16(),
                 error: error.clone(),
-                headers: resp
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect(),
-                body: resp.body.to_vec(),
+                headers: resp.headers,
+                body: resp.body,
                 elapsed,
             };
             let out = Outcome {

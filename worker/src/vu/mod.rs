@@ -44,6 +44,8 @@ struct VirtualUser<'a> {
     scope: Option<UserScope>,
     /// Variables set since the last `script:` step (`None`: it never ran).
     changed: Option<BTreeSet<String>>,
+    /// A scripted user's request names and their stats slots.
+    names: Vec<(String, String, usize)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -179,6 +181,7 @@ impl<'a> VirtualUser<'a> {
             scripted,
             scope: None,
             changed: None,
+            names: Vec::new(),
             shared,
             class,
             base: class.host.as_ref().map_or(&shared.host, |t| t.as_str()),

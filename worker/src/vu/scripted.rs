@@ -9,6 +9,9 @@ use stampede_script::{Resume, Step, UserEntry};
 use tokio_util::sync::CancellationToken;
 
 use super::{Run, VirtualUser};
+
+/// Request names a scripted user remembers the slots of.
+const NAMES_KEPT: usize = 16;
 use crate::exchange::{self, Outcome};
 
 impl VirtualUser<'_> {
@@ -47,11 +50,7 @@ impl VirtualUser<'_> {
             match step {
                 Step::Http(call) => {
                     self.flush(pending.take());
-                    let name = call
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| call.path.split('?').next().unwrap_or("").to_owned());
-                    let Some(stat) = shared.recorder.slot(&call.method, &name) else {
+                    let Some(stat) = self.slot(&call) else {
                         shared.recorder.record_exception(&format!(
                             "more than {} distinct request names: give dynamic paths a `name`",
                             stampede_common::stats::MAX_NAMED
@@ -94,6 +93,27 @@ impl VirtualUser<'_> {
                 }
             }
         }
+    }
+
+    /// The stats slot of a scripted request, remembered per user so that a
+    /// task's requests do not look their names up every time.
+    fn slot(&mut self, call: &stampede_script::HttpCall) -> Option<usize> {
+        let name = match &call.name {
+            Some(n) => n.as_str(),
+            None => call.path.split('?').next().unwrap_or(""),
+        };
+        if let Some((_, _, slot)) = self
+            .names
+            .iter()
+            .find(|(m, n, _)| *m == call.method && n == name)
+        {
+            return Some(*slot);
+        }
+        let slot = self.shared.recorder.slot(&call.method, name)?;
+        if self.names.len() < NAMES_KEPT {
+            self.names.push((call.method.clone(), name.to_owned(), slot));
+        }
+        Some(slot)
     }
 
     fn flush(&self, pending: Option<(usize, Outcome)>) {
