@@ -95,7 +95,8 @@ pub enum Step {
 /// One run of a scripted task, bound to the state it was made in.
 #[derive(Debug)]
 pub struct Coroutine {
-    pub(crate) thread: Thread,
+    /// `None` once the task ended (its thread went back to the state).
+    pub(crate) thread: Option<Thread>,
     pub(crate) user: Table,
     pub(crate) state: usize,
 }
@@ -103,22 +104,25 @@ pub struct Coroutine {
 impl Coroutine {
     /// Runs the task until its next step; `state` is the one it was made in.
     pub(crate) fn run(&mut self, state: &State, input: Resume) -> Step {
-        if self.thread.status() != ThreadStatus::Resumable {
+        let Some(thread) = &self.thread else {
+            return Step::Done;
+        };
+        if thread.status() != ThreadStatus::Resumable {
             return Step::Done;
         }
         budget::start(state.limits.instructions, state.limits.memory_bytes);
         crate::state::clear_failure();
         let out = match input {
-            Resume::Start => self.thread.resume::<MultiValue>(self.user.clone()),
-            Resume::Woke => self.thread.resume::<MultiValue>(()),
+            Resume::Start => thread.resume::<MultiValue>(self.user.clone()),
+            Resume::Woke => thread.resume::<MultiValue>(()),
             Resume::Response(r) => match state.lua.create_userdata(r) {
-                Ok(ud) => self.thread.resume::<MultiValue>(ud),
+                Ok(ud) => thread.resume::<MultiValue>(ud),
                 Err(e) => Err(e),
             },
         };
         match out {
             Err(e) => failed(&e),
-            Ok(values) if self.thread.status() != ThreadStatus::Resumable => {
+            Ok(values) if thread.status() != ThreadStatus::Resumable => {
                 drop(values);
                 Step::Done
             }

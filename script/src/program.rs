@@ -258,11 +258,10 @@ impl Program {
         };
         let Some(f) = f else { return Ok(None) };
         let thread = state
-            .lua
-            .create_thread(f.clone())
+            .thread(f.clone())
             .map_err(|e| ScriptError::runtime(&e))?;
         Ok(Some(Coroutine {
-            thread,
+            thread: Some(thread),
             user: user.table.clone(),
             state: user.state,
         }))
@@ -286,12 +285,21 @@ impl ScriptedUser {
 impl Coroutine {
     /// Runs the task until its next step.
     pub fn resume(&mut self, program: &Program, input: Resume) -> Step {
-        match program.state_at(self.state) {
-            Ok(state) => self.run(state, input),
-            Err(e) => Step::Failed {
-                message: e.to_string(),
-                check: false,
-            },
+        let state = match program.state_at(self.state) {
+            Ok(state) => state,
+            Err(e) => {
+                return Step::Failed {
+                    message: e.to_string(),
+                    check: false,
+                };
+            }
+        };
+        let step = self.run(state, input);
+        if matches!(step, Step::Done | Step::Failed { .. })
+            && let Some(t) = self.thread.take()
+        {
+            state.give_back(t);
         }
+        step
     }
 }

@@ -43,6 +43,34 @@ pub(crate) struct State {
     /// What the scripted classes define, as found in this state.
     pub user_scripts: Vec<crate::UserScript>,
     pub steps: Vec<Function>,
+    /// Coroutines whose task ended, kept to run the next tasks (resetting
+    /// one is cheaper than making one).
+    pub spare: std::sync::Mutex<Vec<mlua::Thread>>,
+}
+
+/// Finished coroutines a state keeps for reuse.
+const SPARE_THREADS: usize = 256;
+
+impl State {
+    /// A coroutine running `f`: a spare one reset, or a new one.
+    pub(crate) fn thread(&self, f: Function) -> mlua::Result<mlua::Thread> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match spare {
+            Some(t) => {
+                t.reset(f)?;
+                Ok(t)
+            }
+            None => self.lua.create_thread(f),
+        }
+    }
+
+    /// Takes back the coroutine of a task that ended.
+    pub(crate) fn give_back(&self, t: mlua::Thread) {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_THREADS {
+            spare.push(t);
+        }
+    }
 }
 
 fn load_err(src: &Source) -> impl Fn(mlua::Error) -> ScriptError + '_ {
@@ -124,6 +152,7 @@ impl State {
             users,
             user_scripts,
             steps,
+            spare: std::sync::Mutex::new(Vec::new()),
         })
     }
 
