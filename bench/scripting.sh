@@ -107,7 +107,8 @@ cleanup
 {
     echo "Run of \`bench/scripting.sh\` (ROUNDS=$ROUNDS DURATION=$DURATION USERS=$USERS IDLE_USERS=$IDLE_USERS), target \`stampede shop\` on core $TARGET_CPU, stampede on core $GEN_CPU:"
     echo
-    machine_md
+    # Only the machine and the binary: this bench needs none of the peers.
+    machine_md | grep -v '^- tools:'
     echo
     python3 - "$RUN_DIR/results.jsonl" <<'PY'
 import json, sys
