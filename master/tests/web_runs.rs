@@ -179,3 +179,28 @@ async fn ui_runs_follow_stages_and_arrival_rates() {
     let done = report["iterations"]["completed"].as_u64().unwrap();
     assert!((35..=41).contains(&done), "{done} of 40 iterations");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_runs_follow_a_load_shape_as_code() {
+    let yaml = "script: |\n  function shape(t)\n    if t < 1.5 then return { users = 4, spawn_rate = 100 } end\n    return nil\n  end\nshape: shape\nusers:\n  - name: V\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/1/}]\n";
+    let ui = Ui::with(2, Auth::none(), yaml, None).await;
+    let (status, _) = ui
+        .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    ui.wait_workers(&[2, 2]).await;
+    assert_error(
+        ui.post("/api/users", json!({"user_count": 10})).await,
+        StatusCode::CONFLICT,
+        "the run follows its load shape",
+    );
+    eventually("the shape ends the run", async || {
+        let (_, s) = ui.get("/api/stats").await;
+        (s["state"] == "stopped").then_some(())
+    })
+    .await;
+    let (_, report) = ui.get("/api/report.json").await;
+    assert_eq!(report["run"]["load"]["model"], "shape");
+    assert_eq!(report["run"]["load"]["function"], "shape");
+    assert_eq!(report["run"]["stop_reason"], "run_time");
+}

@@ -111,7 +111,8 @@ impl VirtualUser<'_> {
         }
         let slot = self.shared.recorder.slot(&call.method, name)?;
         if self.names.len() < NAMES_KEPT {
-            self.names.push((call.method.clone(), name.to_owned(), slot));
+            self.names
+                .push((call.method.clone(), name.to_owned(), slot));
         }
         Some(slot)
     }
