@@ -254,7 +254,8 @@ impl VirtualUser<'_> {
             return Err("the scenario has no scripts".into());
         };
         let vars = &self.user.vars;
-        let changed: Vec<(&str, &Value)> = match &self.changed {
+        let state = self.script.get_or_insert_with(Default::default);
+        let changed: Vec<(&str, &Value)> = match &state.changed {
             None => vars.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             Some(names) => names
                 .iter()
@@ -262,11 +263,11 @@ impl VirtualUser<'_> {
                 .map(|(k, v)| (k.as_str(), v))
                 .collect(),
         };
-        let scope = &mut self.scope;
+        let scope = &mut state.scope;
         let out =
-            stampede_script::with_rng(&mut self.rng, || program.run_step(scope, index, changed))
+            stampede_script::with_rng(&mut state.rng, || program.run_step(scope, index, changed))
                 .map_err(|e| e.to_string())?;
-        self.changed = Some(Default::default());
+        state.changed = Some(Default::default());
         for (name, v) in out {
             self.user.vars.insert(name, Value::from_serialize(&v));
         }

@@ -36,13 +36,21 @@ struct VirtualUser<'a> {
     iteration: u64,
     /// Open model: how late the current iteration started (`None`: closed model).
     lag: Option<Duration>,
+    /// What a user that runs scripts keeps (`None` until it runs one, so
+    /// that users without scripts pay one pointer for them).
+    script: Option<Box<ScriptState>>,
+}
+
+/// A user's script state.
+#[derive(Default)]
+struct ScriptState {
     /// The user's own generator, lent to its scripts.
     rng: fastrand::Rng,
     /// A scripted class's user table (Locust's `self`).
     scripted: Option<ScriptedUser>,
-    /// The variables as `script:` steps see them, made on first use.
+    /// The variables as `script:` steps see them.
     scope: Option<UserScope>,
-    /// Variables set since the last `script:` step (`None`: it never ran).
+    /// Variables set since the last `script:` step (`None`: all of them).
     changed: Option<BTreeSet<String>>,
     /// A scripted user's request names and their stats slots.
     names: Vec<(String, String, usize)>,
@@ -159,29 +167,26 @@ impl<'a> VirtualUser<'a> {
         vars.insert("user_index".into(), Value::from(index));
         vars.insert("user_class".into(), Value::from(class.name.clone()));
         vars.insert("iteration".into(), Value::from(0));
-        let scripted = match (&class.tasks, &shared.scenario.program) {
+        let script = match (&class.tasks, &shared.scenario.program) {
             (Tasks::Script { .. }, Some(p)) => {
                 let index = Value::from(index);
-                match p.new_user(
+                let user = p.new_user(
                     vars.iter()
                         .map(|(k, v)| (k.as_str(), v))
                         .chain([("index", &index)]),
-                ) {
-                    Ok(u) => Some(u),
-                    Err(e) => {
-                        shared.recorder.record_exception(&e.to_string());
-                        None
-                    }
+                );
+                if let Err(e) = &user {
+                    shared.recorder.record_exception(&e.to_string());
                 }
+                Some(Box::new(ScriptState {
+                    scripted: user.ok(),
+                    ..ScriptState::default()
+                }))
             }
             _ => None,
         };
         Self {
-            rng: fastrand::Rng::with_seed(fastrand::u64(..) ^ index),
-            scripted,
-            scope: None,
-            changed: None,
-            names: Vec::new(),
+            script,
             shared,
             class,
             base: class.host.as_ref().map_or(&shared.host, |t| t.as_str()),
@@ -274,7 +279,7 @@ impl<'a> VirtualUser<'a> {
         self.shared.recorder.record_iteration();
         self.iteration += 1;
         self.set_var("iteration", Value::from(self.iteration));
-        if let Some(s) = &self.scripted {
+        if let Some(s) = self.script.as_ref().and_then(|s| s.scripted.as_ref()) {
             s.set("iteration", self.iteration as f64);
         }
     }
@@ -287,7 +292,7 @@ impl<'a> VirtualUser<'a> {
 
     /// Notes variables set outside `set_var` (by an extraction).
     fn vars_changed<'n>(&mut self, names: impl IntoIterator<Item = &'n str>) {
-        if let Some(c) = &mut self.changed {
+        if let Some(c) = self.script.as_mut().and_then(|s| s.changed.as_mut()) {
             c.extend(names.into_iter().map(str::to_owned));
         }
         self.ctx = None;

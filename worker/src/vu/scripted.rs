@@ -28,7 +28,7 @@ impl VirtualUser<'_> {
         else {
             return Run::Completed;
         };
-        let Some(user) = &self.scripted else {
+        let Some(user) = self.script.as_ref().and_then(|s| s.scripted.as_ref()) else {
             return Run::Failed;
         };
         let mut co = match program.task(user, *script, entry) {
@@ -46,7 +46,8 @@ impl VirtualUser<'_> {
                 self.flush(pending.take());
                 return Run::Stopped;
             }
-            let step = stampede_script::with_rng(&mut self.rng, || co.resume(program, input));
+            let rng = &mut self.script.as_mut().expect("a scripted user").rng;
+            let step = stampede_script::with_rng(rng, || co.resume(program, input));
             match step {
                 Step::Http(call) => {
                     self.flush(pending.take());
@@ -102,17 +103,16 @@ impl VirtualUser<'_> {
             Some(n) => n.as_str(),
             None => call.path.split('?').next().unwrap_or(""),
         };
-        if let Some((_, _, slot)) = self
-            .names
+        let names = &mut self.script.as_mut().expect("a scripted user").names;
+        if let Some((_, _, slot)) = names
             .iter()
             .find(|(m, n, _)| *m == call.method && n == name)
         {
             return Some(*slot);
         }
         let slot = self.shared.recorder.slot(&call.method, name)?;
-        if self.names.len() < NAMES_KEPT {
-            self.names
-                .push((call.method.clone(), name.to_owned(), slot));
+        if names.len() < NAMES_KEPT {
+            names.push((call.method.clone(), name.to_owned(), slot));
         }
         Some(slot)
     }
