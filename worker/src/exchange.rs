@@ -395,6 +395,7 @@ fn extract(
                 let d = doc.as_ref().expect("parsed above");
                 path.query(d).first().map(Value::from_serialize)
             }
+            ExtractFrom::Status => Some(Value::from(resp.status.as_u16())),
             ExtractFrom::Header(name) => resp
                 .headers
                 .get(name)
@@ -416,6 +417,7 @@ fn extract(
                 let what = match &e.from {
                     ExtractFrom::JsonPath { source, .. } => format!("jsonpath {source}"),
                     ExtractFrom::Header(h) => format!("header {h}"),
+                    ExtractFrom::Status => "status".to_owned(),
                     ExtractFrom::Regex { regex, .. } => format!("regex {}", regex.as_str()),
                 };
                 return Err(format!("extract `{}`: {what} matched nothing", e.var));

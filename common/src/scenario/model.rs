@@ -331,6 +331,8 @@ pub enum ExtractFrom {
     },
     /// A response header's value.
     Header(HeaderName),
+    /// The response's status code, as a number.
+    Status,
     /// A regex capture group over the body.
     Regex {
         /// The expression.

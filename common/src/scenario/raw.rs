@@ -418,6 +418,9 @@ pub(crate) struct RawExtract {
     pub header: Option<Sp<String>>,
     #[serde(default)]
     pub regex: Option<Sp<String>>,
+    /// `status: true`: the response's status code.
+    #[serde(default)]
+    pub status: Option<Sp<bool>>,
     #[serde(default)]
     pub group: Option<usize>,
     #[serde(default)]

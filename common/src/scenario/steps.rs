@@ -269,6 +269,15 @@ impl Compiler<'_> {
                 .at(at, format!("`{var}` is not a usable variable name")));
         }
         let from = match (&raw.jsonpath, &raw.header, &raw.regex) {
+            (None, None, None) if raw.status.as_ref().is_some_and(|s| s.value) => {
+                ExtractFrom::Status
+            }
+            _ if raw.status.is_some() => {
+                return Err(self.loc.at(
+                    at,
+                    format!("extract `{var}` takes exactly one of jsonpath, header, regex, status: true"),
+                ));
+            }
             (Some(p), None, None) => ExtractFrom::JsonPath {
                 source: p.value.clone(),
                 path: parse_jsonpath(&p.value).map_err(|e| self.loc.at(&p.referenced, e))?,
@@ -299,7 +308,7 @@ impl Compiler<'_> {
             _ => {
                 return Err(self.loc.at(
                     at,
-                    format!("extract `{var}` takes exactly one of jsonpath, header, regex"),
+                    format!("extract `{var}` takes exactly one of jsonpath, header, regex, status: true"),
                 ));
             }
         };
