@@ -109,6 +109,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a scenario without sending any load.
     Check(CheckArgs),
+    /// Convert a locustfile into a scenario (YAML).
+    Import(ImportArgs),
     /// Run the seed's shop scenario against the built-in shop target, on loopback.
     Demo(DemoArgs),
     /// Serve the demo shop target (the seed's Django API) for load tests.
@@ -349,6 +351,19 @@ pub struct CheckArgs {
     /// Scenario file (YAML); `-` reads standard input.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The locustfile (Python); `-` reads standard input.
+    #[arg(value_name = "LOCUSTFILE")]
+    pub file: String,
+    /// Write the scenario here (standard output otherwise).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Fail (exit 2, nothing written) when anything could not be translated.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,12 @@ pub struct Loaded {
 ///
 /// A file that cannot be read, or a scenario error with file:line:col.
 pub fn load_scenario(file: &str) -> Result<Loaded, Failure> {
+    if file.ends_with(".py") {
+        let yaml = crate::cmd::import_on_the_fly(file)?;
+        let source = ScenarioSource::from_text(format!("{file} (imported)"), yaml);
+        let scenario = source.compile().map_err(|e| usage(e.render()))?;
+        return Ok(Loaded { source, scenario });
+    }
     let source = ScenarioSource::read(file).map_err(|e| usage(e.render()))?;
     let scenario = source.compile().map_err(|e| usage(e.render()))?;
     Ok(Loaded { source, scenario })

@@ -5,6 +5,9 @@
 
 mod check;
 mod demo;
+mod import;
+
+pub use import::import_on_the_fly;
 mod master;
 mod run;
 mod shop;
@@ -25,6 +28,7 @@ pub async fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
     match cmd {
         Command::Run(args) => run::run(args).await,
         Command::Check(args) => check::check(&args),
+        Command::Import(args) => import::import(&args),
         Command::Demo(args) => demo::demo(args).await,
         Command::Shop(args) => shop::shop(args).await,
         Command::Master(args) => master::master(args).await,

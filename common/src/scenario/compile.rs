@@ -26,6 +26,8 @@ pub(crate) struct Compiler<'a> {
     files: &'a BTreeMap<String, String>,
     pub default_timeout: Option<Duration>,
     pub default_headers: Vec<(HeaderName, Template)>,
+    /// `defaults: {on_failure: continue}`.
+    pub default_continue: bool,
     /// The scenario's scripts, gathered as classes and steps are compiled.
     pub script: ProgramBuilder,
     /// Where each script was named, for its errors.
@@ -50,6 +52,7 @@ pub(crate) fn compile(
         files,
         default_timeout: None,
         default_headers: Vec::new(),
+        default_continue: false,
         script: ProgramBuilder::default(),
         script_spans: Vec::new(),
     };
@@ -62,6 +65,9 @@ pub(crate) fn compile(
     if let Some(d) = &raw.defaults {
         c.default_timeout = d.timeout.as_ref().map(|t| c.duration(t)).transpose()?;
         c.default_headers = c.headers(&d.headers, &globals)?;
+        if let Some(f) = &d.on_failure {
+            c.default_continue = c.on_failure(f)?;
+        }
     }
     let host = raw
         .host
@@ -576,6 +582,18 @@ impl Compiler<'_> {
             t.delay_abort_eval = parse_duration(d).map_err(|e| self.loc.at(&raw.referenced, e))?;
         }
         Ok(t)
+    }
+
+    /// `on_failure: stop | continue`: whether a failure lets the task go on.
+    pub(crate) fn on_failure(&self, v: &Sp<String>) -> Result<bool> {
+        match v.value.as_str() {
+            "stop" => Ok(false),
+            "continue" => Ok(true),
+            other => Err(self.loc.at(
+                &v.referenced,
+                format!("`on_failure` is `stop` or `continue`, not `{other}`"),
+            )),
+        }
     }
 
     pub(crate) fn duration(&self, t: &Sp<Text>) -> Result<Duration> {

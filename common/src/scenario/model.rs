@@ -271,6 +271,9 @@ pub struct RequestStep {
     pub extract: Vec<Extract>,
     /// Send again while the response fails its checks.
     pub retry: Option<Retry>,
+    /// A failure is counted but the task goes on (Locust's way); by default
+    /// a failed request ends its task.
+    pub continue_on_failure: bool,
 }
 
 /// A request body.

@@ -150,6 +150,9 @@ pub(crate) struct RawDefaults {
     pub headers: TextMap,
     #[serde(default)]
     pub timeout: Option<Sp<Text>>,
+    /// What a failed request does to its task: `stop` (the default) or `continue`.
+    #[serde(default)]
+    pub on_failure: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +334,9 @@ pub(crate) struct RawStep {
     /// `retry: {attempts, backoff, until}` on a request.
     #[serde(default)]
     pub retry: Option<Sp<RawRetry>>,
+    /// `stop` or `continue`: whether a failed request ends its task.
+    #[serde(default)]
+    pub on_failure: Option<Sp<String>>,
     /// `if: <condition>` with `then:` and `else:` steps.
     #[serde(default, rename = "if")]
     pub if_: Option<Sp<Text>>,

@@ -205,7 +205,12 @@ impl Compiler<'_> {
             .as_ref()
             .map(|r| self.retry(r, known))
             .transpose()?;
+        let continue_on_failure = match &raw.on_failure {
+            Some(f) => self.on_failure(f)?,
+            None => self.default_continue,
+        };
         Ok(RequestStep {
+            continue_on_failure,
             retry,
             method,
             target,
@@ -275,7 +280,9 @@ impl Compiler<'_> {
             _ if raw.status.is_some() => {
                 return Err(self.loc.at(
                     at,
-                    format!("extract `{var}` takes exactly one of jsonpath, header, regex, status: true"),
+                    format!(
+                        "extract `{var}` takes exactly one of jsonpath, header, regex, status: true"
+                    ),
                 ));
             }
             (Some(p), None, None) => ExtractFrom::JsonPath {
@@ -308,7 +315,9 @@ impl Compiler<'_> {
             _ => {
                 return Err(self.loc.at(
                     at,
-                    format!("extract `{var}` takes exactly one of jsonpath, header, regex, status: true"),
+                    format!(
+                        "extract `{var}` takes exactly one of jsonpath, header, regex, status: true"
+                    ),
                 ));
             }
         };
@@ -351,6 +360,7 @@ fn request_option(raw: &RawStep) -> Option<&'static str> {
         ("expect", raw.expect.is_some()),
         ("extract", !raw.extract.is_empty()),
         ("retry", raw.retry.is_some()),
+        ("on_failure", raw.on_failure.is_some()),
     ]
     .into_iter()
     .find(|(_, set)| *set)

@@ -133,7 +133,7 @@ impl VirtualUser<'_> {
             let last = n == attempts || !out.sent || out.transport;
             if error.is_none() || last {
                 self.record(req.stat, &out, error.as_deref());
-                return if error.is_none() {
+                return if error.is_none() || req.continue_on_failure {
                     Run::Completed
                 } else {
                     Run::Failed
