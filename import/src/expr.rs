@@ -97,6 +97,12 @@ pub(crate) fn expression(e: &Expr, scope: &mut dyn Scope) -> Result<String, Reas
             .var(&n.id)
             .ok_or_else(|| format!("`{}` is not a variable the scenario knows", n.id)),
         Expr::Attribute(a) => {
+            // A task set's `self.user.x` is its user's `self.x`.
+            if dotted(&a.value).as_deref() == Some("self.user") {
+                return scope
+                    .var(&format!("self.{}", a.attr.id))
+                    .ok_or_else(|| format!("`self.user.{}` is never set", a.attr.id));
+            }
             if let Expr::Name(base) = &*a.value {
                 if base.id.as_str() == "self" {
                     return scope

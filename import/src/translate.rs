@@ -73,6 +73,7 @@ pub(crate) fn module(file: &str, name: &str, source: &str) -> Result<Imported, I
         },
         classes: HashMap::new(),
         constants: BTreeSet::new(),
+        user_known: BTreeSet::new(),
     };
     for stmt in &body {
         if let Stmt::ClassDef(c) = stmt {
@@ -111,6 +112,9 @@ struct Translator<'a> {
     classes: HashMap<String, &'a ast::StmtClassDef>,
     /// Module-level names that became variables.
     constants: BTreeSet<String>,
+    /// The `self.x` names of the user class being translated (its task
+    /// sets' `self.user.x`).
+    user_known: BTreeSet<String>,
 }
 
 const USER_BASES: &[&str] = &[
@@ -263,6 +267,7 @@ impl<'a> Translator<'a> {
             ..Class::default()
         };
         let mut ctx = ClassCtx::new(self, &[c]);
+        self.user_known = ctx.known.clone();
         let mut task_attr: Option<&Expr> = None;
         for stmt in &c.body {
             match stmt {
@@ -389,6 +394,7 @@ impl<'a> Translator<'a> {
             };
             let sequential = bases(set).iter().any(|b| b.ends_with("SequentialTaskSet"));
             let mut ctx = ClassCtx::new(self, &[set]);
+            ctx.known.extend(self.user_known.iter().cloned());
             let on_start = ctx.method_steps(self, "on_start");
             class.on_start.extend(on_start);
             let on_stop = ctx.method_steps(self, "on_stop");

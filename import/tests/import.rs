@@ -1,0 +1,129 @@
+//! The importer on real locustfiles: the seed's two files as written in the
+//! plan, a file with every construct it translates, and one with what it
+//! cannot; each output must compile as a scenario.
+
+use stampede_common::scenario::{ScenarioSource, Tasks};
+use stampede_import::import;
+
+fn file(name: &str) -> String {
+    let path = format!("{}/tests/locustfiles/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn compiles(yaml: &str) -> stampede_common::scenario::Scenario {
+    ScenarioSource::from_text("imported.yaml", yaml)
+        .compile()
+        .unwrap_or_else(|e| panic!("{}\n{yaml}", e.render()))
+}
+
+#[test]
+fn the_seed_locustfile_translates_whole_with_its_bugs() {
+    let out = import("locustfile.py", "locustfile", &file("seed_locustfile.py")).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
+    let y = &out.yaml;
+    // Bug 1 of the seed kept: users 1..1000 (the shop has 0..999).
+    assert!(y.contains(r#""username":"load_test_user_{{ random_int(1, 1000) }}""#), "{y}");
+    // Bug 2 kept: a random order id with a fixed amount.
+    assert!(y.contains(r#""order_id":"ORDER_{{ random_int(1, 10000) }}""#), "{y}");
+    assert!(y.contains("wait: {between: [1s, 5s]}"), "{y}");
+    assert!(y.contains("# line 19: self.login(), inlined from line 21"), "{y}");
+    let s = compiles(y);
+    let class = &s.classes[0];
+    assert_eq!(class.name, "WebsiteUser");
+    assert_eq!(class.on_start.len(), 2, "the login and the if on its status");
+    let Tasks::Sequence(steps) = &class.tasks else {
+        panic!("a SequentialTaskSet is a sequence")
+    };
+    assert_eq!(steps.len(), 5, "five tasks in order");
+}
+
+#[test]
+fn the_seed_payment_scenario_translates_whole() {
+    let out = import("payment.py", "payment", &file("seed_payment.py")).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
+    assert!(out.yaml.contains(r#"name: "/api/payments/confirm/ [Concurrent]""#));
+    assert!(out.yaml.contains("perf_user_{{ random_int(1, 1000) }}"), "the seed's bug, faithfully");
+    let s = compiles(&out.yaml);
+    assert_eq!(s.stat_keys.len(), 2);
+}
+
+#[test]
+fn every_translated_construct_compiles() {
+    let out = import("constructs.py", "constructs", &file("constructs.py")).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}\n{}", out.untranslated, out.yaml);
+    let y = &out.yaml;
+    for want in [
+        r#"host: "http://127.0.0.1:1""#,
+        "weight: 2",
+        "fixed_count: 1",
+        "wait: {between: [10ms, 20ms]}",
+        "wait: {constant: 0s}",
+        r#"- post: "{{ (API ~ \"/cart\") }}""#,
+        r#"query: {"page": "1", "size": "{{ PAGE_SIZE }}"}"#,
+        r#"expect: {status: [200]}"#,
+        r#"expect: {body_contains: "ok"}"#,
+        r#"set_headers: {"X-Trace": "t-{{ 1 }}"}"#,
+        "timeout: 5s",
+        "allow_redirects: false",
+        r#"form: {"state": "go"}"#,
+        r#"body: "raw body""#,
+        "- loop: {times: 2}",
+        r#"- options: "/cors""#,
+        r#""id":"{{ uuid() }}""#,
+        r#""at":"{{ timestamp() }}""#,
+        "- sleep: 10ms",
+        "r_token: {jsonpath: \"$.token\", default: null}",
+        "- if: \"(r_state == \\\"ready\\\")\"",
+    ] {
+        assert!(y.contains(want), "missing {want}\n{y}");
+    }
+    let s = compiles(y);
+    let names: Vec<&str> = s.classes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Shopper", "Visitor", "Api"]);
+    assert_eq!(s.host.as_ref().map(|h| h.as_str()), Some("http://127.0.0.1:1"));
+    match &s.classes[1].tasks {
+        Tasks::Weighted { tasks, .. } => {
+            let w: Vec<u32> = tasks.iter().map(|t| t.weight).collect();
+            assert_eq!(w, [6, 2], "a TaskSet's weights times its own");
+        }
+        _ => panic!("a TaskSet is weighted tasks"),
+    }
+    assert_eq!(s.classes[0].on_stop.len(), 1);
+}
+
+#[test]
+fn what_cannot_be_translated_is_named_with_its_line() {
+    let out = import("db.py", "db", &file("untranslatable.py")).unwrap();
+    let got: Vec<(usize, &str)> = out
+        .untranslated
+        .iter()
+        .map(|u| (u.line, u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (3, "the module `psycopg2` has no equivalent"),
+            (7, "event hooks have no equivalent"),
+            (15, "`psycopg2.connect(...)` has no equivalent"),
+            (17, "try/except has no equivalent"),
+        ],
+        "{:?}",
+        out.untranslated
+    );
+    // An import the file never uses is dropped with a note, not an error.
+    assert!(out.yaml.contains("# line 1: `threading` from `threading` is imported but never used: dropped"));
+    // Kept as comments, and the rest still runs.
+    assert!(out.yaml.contains("# untranslated (line 17): try:  -- try/except has no equivalent"));
+    compiles(&out.yaml);
+}
+
+#[test]
+fn bad_python_and_files_without_users_are_errors() {
+    let e = import("bad.py", "bad", "class A(HttpUser):\n    def f(self)\n        pass\n").unwrap_err();
+    assert!(e.to_string().starts_with("bad.py:2:16: python syntax error: expected `:`, found newline"), "{e}");
+    let e = import("none.py", "none", "x = 1\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "none.py: no user class (a subclass of HttpUser or FastHttpUser) to import"
+    );
+}
