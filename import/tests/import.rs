@@ -22,15 +22,28 @@ fn the_seed_locustfile_translates_whole_with_its_bugs() {
     assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
     let y = &out.yaml;
     // Bug 1 of the seed kept: users 1..1000 (the shop has 0..999).
-    assert!(y.contains(r#""username":"load_test_user_{{ random_int(1, 1000) }}""#), "{y}");
+    assert!(
+        y.contains(r#""username":"load_test_user_{{ random_int(1, 1000) }}""#),
+        "{y}"
+    );
     // Bug 2 kept: a random order id with a fixed amount.
-    assert!(y.contains(r#""order_id":"ORDER_{{ random_int(1, 10000) }}""#), "{y}");
+    assert!(
+        y.contains(r#""order_id":"ORDER_{{ random_int(1, 10000) }}""#),
+        "{y}"
+    );
     assert!(y.contains("wait: {between: [1s, 5s]}"), "{y}");
-    assert!(y.contains("# line 19: self.login(), inlined from line 21"), "{y}");
+    assert!(
+        y.contains("# line 19: self.login(), inlined from line 21"),
+        "{y}"
+    );
     let s = compiles(y);
     let class = &s.classes[0];
     assert_eq!(class.name, "WebsiteUser");
-    assert_eq!(class.on_start.len(), 2, "the login and the if on its status");
+    assert_eq!(
+        class.on_start.len(),
+        2,
+        "the login and the if on its status"
+    );
     let Tasks::Sequence(steps) = &class.tasks else {
         panic!("a SequentialTaskSet is a sequence")
     };
@@ -41,8 +54,14 @@ fn the_seed_locustfile_translates_whole_with_its_bugs() {
 fn the_seed_payment_scenario_translates_whole() {
     let out = import("payment.py", "payment", &file("seed_payment.py")).unwrap();
     assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
-    assert!(out.yaml.contains(r#"name: "/api/payments/confirm/ [Concurrent]""#));
-    assert!(out.yaml.contains("perf_user_{{ random_int(1, 1000) }}"), "the seed's bug, faithfully");
+    assert!(
+        out.yaml
+            .contains(r#"name: "/api/payments/confirm/ [Concurrent]""#)
+    );
+    assert!(
+        out.yaml.contains("perf_user_{{ random_int(1, 1000) }}"),
+        "the seed's bug, faithfully"
+    );
     let s = compiles(&out.yaml);
     assert_eq!(s.stat_keys.len(), 2);
 }
@@ -50,7 +69,12 @@ fn the_seed_payment_scenario_translates_whole() {
 #[test]
 fn every_translated_construct_compiles() {
     let out = import("constructs.py", "constructs", &file("constructs.py")).unwrap();
-    assert!(out.untranslated.is_empty(), "{:?}\n{}", out.untranslated, out.yaml);
+    assert!(
+        out.untranslated.is_empty(),
+        "{:?}\n{}",
+        out.untranslated,
+        out.yaml
+    );
     let y = &out.yaml;
     for want in [
         r#"host: "http://127.0.0.1:1""#,
@@ -80,7 +104,10 @@ fn every_translated_construct_compiles() {
     let s = compiles(y);
     let names: Vec<&str> = s.classes.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["Shopper", "Visitor", "Api"]);
-    assert_eq!(s.host.as_ref().map(|h| h.as_str()), Some("http://127.0.0.1:1"));
+    assert_eq!(
+        s.host.as_ref().map(|h| h.as_str()),
+        Some("http://127.0.0.1:1")
+    );
     match &s.classes[1].tasks {
         Tasks::Weighted { tasks, .. } => {
             let w: Vec<u32> = tasks.iter().map(|t| t.weight).collect();
@@ -111,16 +138,31 @@ fn what_cannot_be_translated_is_named_with_its_line() {
         out.untranslated
     );
     // An import the file never uses is dropped with a note, not an error.
-    assert!(out.yaml.contains("# line 1: `threading` from `threading` is imported but never used: dropped"));
+    assert!(
+        out.yaml
+            .contains("# line 1: `threading` from `threading` is imported but never used: dropped")
+    );
     // Kept as comments, and the rest still runs.
-    assert!(out.yaml.contains("# untranslated (line 17): try:  -- try/except has no equivalent"));
+    assert!(
+        out.yaml
+            .contains("# untranslated (line 17): try:  -- try/except has no equivalent")
+    );
     compiles(&out.yaml);
 }
 
 #[test]
 fn bad_python_and_files_without_users_are_errors() {
-    let e = import("bad.py", "bad", "class A(HttpUser):\n    def f(self)\n        pass\n").unwrap_err();
-    assert!(e.to_string().starts_with("bad.py:2:16: python syntax error: expected `:`, found newline"), "{e}");
+    let e = import(
+        "bad.py",
+        "bad",
+        "class A(HttpUser):\n    def f(self)\n        pass\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("bad.py:2:16: python syntax error: expected `:`, found newline"),
+        "{e}"
+    );
     let e = import("none.py", "none", "x = 1\n").unwrap_err();
     assert_eq!(
         e.to_string(),

@@ -53,9 +53,15 @@ pub(crate) async fn perform(
     match result {
         Err(e) => Outcome::failed(micros, e),
         Ok(resp) => {
-            let error = judge(&step.expect, templates, ctx, &resp)
-                .err()
-                .or_else(|| extract(&step.extract, &resp, &mut user.vars).err());
+            let judged = judge(&step.expect, templates, ctx, &resp).err();
+            // A step that goes on after a failure still takes its values
+            // (the status code, say) for the steps after it to look at.
+            let extracted = if judged.is_none() || step.continue_on_failure {
+                extract(&step.extract, &resp, &mut user.vars).err()
+            } else {
+                None
+            };
+            let error = judged.or(extracted);
             Outcome {
                 micros,
                 content_bytes: resp.content_length,

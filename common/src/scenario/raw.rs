@@ -429,8 +429,14 @@ pub(crate) struct RawExtract {
     pub status: Option<Sp<bool>>,
     #[serde(default)]
     pub group: Option<usize>,
-    #[serde(default)]
+    /// Present (even as `null`) means a value when nothing matched.
+    #[serde(default, deserialize_with = "present")]
     pub default: Option<serde_json::Value>,
+}
+
+/// `default: null` is a default of null, not no default.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// A scalar written as text: YAML strings, numbers and booleans all become

@@ -1,0 +1,184 @@
+//! `stampede import` and `run -f locustfile.py` through the binary: exit
+//! codes (0 all translated, 1 something left out, 2 with --strict), stdin,
+//! and the seed's locustfiles converted and run against `stampede shop`
+//! with the seed's thresholds, their bugs showing up as failures.
+
+mod common;
+
+use common::{ShopProcess, stampede};
+
+fn locustfile(name: &str) -> String {
+    format!(
+        "{}/../import/tests/locustfiles/{name}.py",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn import_writes_the_scenario_and_says_what_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("locustfile.yaml");
+    stampede()
+        .args(["import", &locustfile("seed_locustfile"), "-o"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let yaml = std::fs::read_to_string(&out).unwrap();
+    assert!(yaml.starts_with("# Imported from "), "{yaml}");
+    stampede().args(["check", "-f"]).arg(&out).assert().code(0);
+
+    let a = stampede()
+        .args(["import", &locustfile("untranslatable")])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let first = stderr.lines().next().unwrap();
+    assert!(
+        first.ends_with("untranslatable.py:3:8: untranslated: import psycopg2 (the module `psycopg2` has no equivalent)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("untranslatable.py:17:9: untranslated: try: (try/except has no equivalent)"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("users:"));
+
+    let strict = dir.path().join("strict.yaml");
+    let a = stampede()
+        .args(["import", &locustfile("untranslatable"), "--strict", "-o"])
+        .arg(&strict)
+        .assert()
+        .code(2);
+    assert!(!strict.exists(), "nothing written with --strict");
+    assert!(
+        String::from_utf8_lossy(&a.get_output().stderr).contains("(--strict); nothing written")
+    );
+
+    let text = std::fs::read_to_string(locustfile("seed_payment")).unwrap();
+    let a = stampede()
+        .args(["import", "-"])
+        .write_stdin(text)
+        .assert()
+        .code(0);
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("name: \"PaymentUser\""));
+    stampede()
+        .args(["import", "nope.py"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "error: nope.py: no such file or directory",
+        ));
+    stampede()
+        .args(["import", "-"])
+        .write_stdin("class A(HttpUser):\n    def f(self)\n")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "error: <stdin>:2:16: python syntax error: expected `:`",
+        ));
+}
+
+/// Runs the locustfile against a fresh shop with the seed's thresholds;
+/// returns the JSON report and the shop's count.
+fn run_seed(name: &str, seconds: u32) -> (serde_json::Value, u64, i32, String) {
+    let shop = ShopProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let a = stampede()
+        .args([
+            "run",
+            "--headless",
+            "-f",
+            &locustfile(name),
+            "--host",
+            &shop.url,
+        ])
+        .args([
+            "-u",
+            "30",
+            "-r",
+            "100",
+            "-t",
+            &format!("{seconds}s"),
+            "--only-summary",
+        ])
+        .args([
+            "--threshold",
+            "avg<1s",
+            "--threshold",
+            "p95<2s",
+            "--threshold",
+            "fail_ratio<5%",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .assert();
+    let out = a.get_output();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (
+        report,
+        shop.served(),
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn failed_rows(report: &serde_json::Value) -> Vec<String> {
+    report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["method"].as_str().unwrap(),
+                f["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_seed_locustfile_runs_converted_and_its_payment_bug_fails() {
+    // Its users wait 1-5 s after each of the five tasks: 20 s lets (almost)
+    // every one of them reach the payment.
+    let (report, served, code, stderr) = run_seed("seed_locustfile", 20);
+    assert!(
+        stderr.contains("is a locustfile: converting it on the fly"),
+        "{stderr}"
+    );
+    assert_eq!(
+        report["total"]["requests"].as_u64().unwrap(),
+        served,
+        "counts = the shop's"
+    );
+    // The random order ids of the seed never match an order: failures, and
+    // the fail_ratio threshold of the seed is lost (exit 1).
+    let rows = failed_rows(&report);
+    assert!(
+        rows.iter().any(|r| r == "POST /api/payments/confirm/"),
+        "{rows:?}"
+    );
+    assert_eq!(code, 1, "{stderr}");
+}
+
+#[test]
+fn the_seed_payment_scenario_fails_as_locust_shows_it() {
+    let (report, served, code, stderr) = run_seed("seed_payment", 3);
+    assert_eq!(report["total"]["requests"].as_u64().unwrap(), served);
+    // perf_user_N are never created: the logins fail, and the payments
+    // without a token too; the users still pay, as in Locust.
+    let rows = failed_rows(&report);
+    assert!(
+        rows.iter().any(|r| r == "POST /api/auth/login/"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r == "POST /api/payments/confirm/ [Concurrent]"),
+        "{rows:?}"
+    );
+    assert_eq!(code, 1, "{stderr}");
+}
