@@ -159,10 +159,9 @@ fn both(class: &str) -> (Vec<Seen>, Vec<Seen>) {
     (by_locust, by_stampede)
 }
 
-#[test]
-fn a_sequential_task_set_with_interrupt_sends_what_locust_sends() {
-    let (locust, stampede) = both("Shopper");
-    let n = 10;
+/// The first `n` requests of `class`'s user, the same from both, in order.
+fn same_first(class: &str, n: usize) -> Vec<Seen> {
+    let (locust, stampede) = both(class);
     assert!(
         locust.len() >= n && stampede.len() >= n,
         "{} / {}",
@@ -174,24 +173,19 @@ fn a_sequential_task_set_with_interrupt_sends_what_locust_sends() {
         &locust[..n],
         "the first {n} requests, in order"
     );
+    locust
+}
+
+#[test]
+fn a_sequential_task_set_with_interrupt_sends_what_locust_sends() {
+    let locust = same_first("Shopper", 10);
     assert_eq!(locust[1].authorization, "Bearer t1");
 }
 
 #[test]
 fn requests_options_bodies_and_branches_match_locust() {
-    let (locust, stampede) = both("Api");
-    let n = 8;
-    assert!(
-        locust.len() >= n && stampede.len() >= n,
-        "{} / {}",
-        locust.len(),
-        stampede.len()
-    );
-    assert_eq!(
-        &stampede[..n],
-        &locust[..n],
-        "one pass of the task, in order"
-    );
+    // One pass of the task.
+    same_first("Api", 8);
 }
 
 #[test]

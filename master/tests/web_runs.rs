@@ -124,15 +124,14 @@ async fn login_or_token_is_required_when_configured() {
     assert_eq!(Ui::send(ok).await.0, 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ui_runs_follow_stages_and_arrival_rates() {
-    // Stages: 0 -> 6 users over 1 s, held for 1 s; the run ends with the shape.
-    let ui = Ui::with(2, Auth::none(), YAML, Some("1s:6,1s:6".parse().unwrap())).await;
+/// Starts a run that follows its shape: the workers reach `users`, a
+/// change of users is refused, the shape ends the run; its JSON report.
+async fn follow_the_shape(ui: &Ui, users: &[u64]) -> serde_json::Value {
     let (status, _) = ui
         .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    ui.wait_workers(&[3, 3]).await;
+    ui.wait_workers(users).await;
     assert_error(
         ui.post("/api/users", json!({"user_count": 10})).await,
         StatusCode::CONFLICT,
@@ -143,7 +142,14 @@ async fn ui_runs_follow_stages_and_arrival_rates() {
         (s["state"] == "stopped").then_some(())
     })
     .await;
-    let (_, report) = ui.get("/api/report.json").await;
+    ui.get("/api/report.json").await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_runs_follow_stages_and_arrival_rates() {
+    // Stages: 0 -> 6 users over 1 s, held for 1 s; the run ends with the shape.
+    let ui = Ui::with(2, Auth::none(), YAML, Some("1s:6,1s:6".parse().unwrap())).await;
+    let report = follow_the_shape(&ui, &[3, 3]).await;
     assert_eq!(report["run"]["load"]["model"], "stages");
     assert_eq!(report["run"]["stop_reason"], "run_time");
     drop(ui);
@@ -184,22 +190,7 @@ async fn ui_runs_follow_stages_and_arrival_rates() {
 async fn ui_runs_follow_a_load_shape_as_code() {
     let yaml = "script: |\n  function shape(t)\n    if t < 1.5 then return { users = 4, spawn_rate = 100 } end\n    return nil\n  end\nshape: shape\nusers:\n  - name: V\n    wait: {constant: 50ms}\n    sequence: [{get: /api/products/1/}]\n";
     let ui = Ui::with(2, Auth::none(), yaml, None).await;
-    let (status, _) = ui
-        .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    ui.wait_workers(&[2, 2]).await;
-    assert_error(
-        ui.post("/api/users", json!({"user_count": 10})).await,
-        StatusCode::CONFLICT,
-        "the run follows its load shape",
-    );
-    eventually("the shape ends the run", async || {
-        let (_, s) = ui.get("/api/stats").await;
-        (s["state"] == "stopped").then_some(())
-    })
-    .await;
-    let (_, report) = ui.get("/api/report.json").await;
+    let report = follow_the_shape(&ui, &[2, 2]).await;
     assert_eq!(report["run"]["load"]["model"], "shape");
     assert_eq!(report["run"]["load"]["function"], "shape");
     assert_eq!(report["run"]["stop_reason"], "run_time");
