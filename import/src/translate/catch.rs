@@ -29,7 +29,7 @@ impl Body<'_, '_> {
         let resp = resp.id.to_string();
         self.responses.insert(resp.clone(), id);
         for s in &w.body {
-            if !self.catch_rule(s, &resp, id, out) {
+            if !self.catch_rule(s, &resp, out) {
                 self.stmt(s, out);
             }
         }
@@ -37,7 +37,7 @@ impl Body<'_, '_> {
 
     /// One `if cond: r.failure(..)` (or its success/else form) as an
     /// expectation on request `id`; false when it is not one.
-    fn catch_rule(&mut self, s: &Stmt, resp: &str, id: usize, out: &mut Vec<Step>) -> bool {
+    fn catch_rule(&mut self, s: &Stmt, resp: &str, out: &mut Vec<Step>) -> bool {
         let Stmt::If(i) = s else {
             return is_marker(s, resp, "success");
         };
@@ -72,7 +72,6 @@ impl Body<'_, '_> {
                         self.t.line_of(i)
                     )));
                 }
-                let _ = id;
                 true
             }
             Err(r) => {
@@ -107,15 +106,12 @@ impl Body<'_, '_> {
                     .collect(),
                 _ => return Err("status codes that are not literals".into()),
             };
-            let positive =
-                match (op, holds) {
-                    (Eq | In, true) | (NotEq | NotIn, false) => true,
-                    _ => return Err(
-                        "a catch_response rule that lists the statuses that fail has no equivalent"
-                            .into(),
-                    ),
-                };
-            let _ = positive;
+            if !matches!((op, holds), (Eq | In, true) | (NotEq | NotIn, false)) {
+                return Err(
+                    "a catch_response rule that lists the statuses that fail has no equivalent"
+                        .into(),
+                );
+            }
             self.t.scenario.requests[id].expect_status = codes;
             return Ok(());
         }
