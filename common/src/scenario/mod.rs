@@ -10,6 +10,7 @@ mod flow;
 mod load;
 pub mod model;
 mod raw;
+mod scripts;
 mod steps;
 pub mod template;
 
