@@ -142,6 +142,17 @@ pub struct LoadArgs {
     /// Only run these user classes (repeatable).
     #[arg(long = "class", value_name = "NAME")]
     pub classes: Vec<String>,
+    /// Only run tasks with one of these tags (Locust's --tags; comma-separated or repeated).
+    #[arg(short = 'T', long = "tags", value_name = "TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Do not run tasks with one of these tags (Locust's --exclude-tags).
+    #[arg(
+        short = 'E',
+        long = "exclude-tags",
+        value_name = "TAG",
+        value_delimiter = ','
+    )]
+    pub exclude_tags: Vec<String>,
     /// Load shape: target users over time with linear ramps, e.g. '1m:100,5m:1000,1m:0'
     /// (overrides -u/-r and the scenario's `stages:`; the run ends with the shape).
     #[arg(long, value_name = "STAGES", value_parser = stages)]

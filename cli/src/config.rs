@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use stampede_common::run::TlsSettings;
+use stampede_common::run::{TagFilter, TlsSettings};
 use stampede_common::scenario::{Scenario, ScenarioSource};
 use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::thresholds::Threshold;
@@ -61,7 +61,15 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
         ),
         None => None,
     };
-    let Loaded { source, scenario } = loaded;
+    let Loaded {
+        source,
+        mut scenario,
+    } = loaded;
+    let tags = TagFilter {
+        include: load.tags.clone(),
+        exclude: load.exclude_tags.clone(),
+    };
+    scenario.select_tags(&tags).map_err(usage)?;
     stampede_master::plan::select_classes(&scenario, &load.classes)
         .map_err(|e| usage(e.to_string()))?;
     let load_model = load_model(&scenario, load)?;
@@ -73,6 +81,7 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
         },
         request_timeout: load.request_timeout,
         stop_timeout: load.stop_timeout,
+        tags,
         users: load.users,
         spawn_rate: load.spawn_rate,
         classes: load.classes.clone(),

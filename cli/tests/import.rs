@@ -182,3 +182,70 @@ fn the_seed_payment_scenario_fails_as_locust_shows_it() {
     );
     assert_eq!(code, 1, "{stderr}");
 }
+
+#[test]
+fn tags_select_the_tasks_of_a_scenario() {
+    let shop = ShopProcess::start(&[]);
+    let yaml = "users:\n  - name: U\n    wait: {constant: 20ms}\n    tasks:\n      - {tags: [a], steps: [{get: /api/products/1/}]}\n      - {tags: [b], steps: [{get: /api/products/2/}]}\n      - {steps: [{get: /api/products/3/}]}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |flags: &[&str]| -> Vec<String> {
+        let json = dir.path().join("r.json");
+        stampede()
+            .args([
+                "run",
+                "--headless",
+                "-f",
+                "-",
+                "--host",
+                &shop.url,
+                "-u",
+                "2",
+                "-r",
+                "100",
+                "-t",
+                "1s",
+                "--only-summary",
+                "--json",
+            ])
+            .arg(&json)
+            .args(flags)
+            .write_stdin(yaml)
+            .assert()
+            .code(0);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let mut names: Vec<String> = r["stats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(rows(&["--tags", "a"]), ["/api/products/1/"]);
+    assert_eq!(rows(&["--exclude-tags", "a,b"]), ["/api/products/3/"]);
+    assert_eq!(
+        rows(&["-T", "a", "-T", "b", "-E", "b"]),
+        ["/api/products/1/"]
+    );
+    stampede()
+        .args([
+            "run",
+            "--headless",
+            "-f",
+            "-",
+            "--host",
+            &shop.url,
+            "-t",
+            "1s",
+            "--tags",
+            "zzz",
+        ])
+        .write_stdin(yaml)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "error: with these tags, no user class has a task left to run",
+        ));
+}

@@ -127,6 +127,11 @@ fn constructs() -> String {
 /// What the target saw of `class`'s one user during a 2 s run by Locust
 /// and by stampede.
 fn both(class: &str) -> (Vec<Seen>, Vec<Seen>) {
+    both_with(class, &[])
+}
+
+/// [`both`], with more flags for both tools.
+fn both_with(class: &str, flags: &[&str]) -> (Vec<Seen>, Vec<Seen>) {
     let run = |cmd: &mut Command| -> Vec<Seen> {
         let (addr, log) = recorder();
         let host = format!("http://{addr}");
@@ -153,9 +158,13 @@ fn both(class: &str) -> (Vec<Seen>, Vec<Seen>) {
         );
         seen
     };
-    let by_locust = run(Command::new(locust()).args(["-f", &constructs(), class]));
-    let by_stampede =
-        run(common::stampede_process().args(["run", "-f", &constructs(), "--class", class]));
+    let by_locust = run(Command::new(locust())
+        .args(["-f", &constructs()])
+        .args(flags)
+        .arg(class));
+    let by_stampede = run(common::stampede_process()
+        .args(["run", "-f", &constructs(), "--class", class])
+        .args(flags));
     (by_locust, by_stampede)
 }
 
@@ -188,14 +197,26 @@ fn requests_options_bodies_and_branches_match_locust() {
     same_first("Api", 8);
 }
 
+fn distinct(v: &[Seen]) -> Vec<Seen> {
+    let mut d: Vec<Seen> = v.to_vec();
+    d.sort();
+    d.dedup();
+    d
+}
+
 #[test]
 fn a_weighted_task_set_sends_the_same_requests_as_locust() {
     let (locust, stampede) = both("Visitor");
-    let distinct = |v: &[Seen]| {
-        let mut d: Vec<Seen> = v.to_vec();
-        d.sort();
-        d.dedup();
-        d
-    };
+    assert_eq!(distinct(&locust).len(), 2);
+    assert_eq!(distinct(&stampede), distinct(&locust));
+}
+
+#[test]
+fn tags_select_the_same_tasks_as_locust() {
+    let (locust, stampede) = both_with("Visitor", &["--tags", "list"]);
+    assert_eq!(distinct(&locust).len(), 1, "only the tagged task");
+    assert_eq!(distinct(&stampede), distinct(&locust));
+    let (locust, stampede) = both_with("Visitor", &["--exclude-tags", "list"]);
+    assert_eq!(distinct(&locust).len(), 1, "all but the tagged task");
     assert_eq!(distinct(&stampede), distinct(&locust));
 }

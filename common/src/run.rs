@@ -81,6 +81,28 @@ pub struct TlsSettings {
     pub ca_cert_pem: Option<Vec<u8>>,
 }
 
+/// Locust's `--tags` and `--exclude-tags`: which tagged tasks run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagFilter {
+    /// When not empty, only tasks with one of these tags run.
+    pub include: Vec<String>,
+    /// Tasks with one of these tags do not run.
+    pub exclude: Vec<String>,
+}
+
+impl TagFilter {
+    /// Whether a task with `tags` runs.
+    pub fn keeps(&self, tags: &[String]) -> bool {
+        (self.include.is_empty() || tags.iter().any(|t| self.include.contains(t)))
+            && !tags.iter().any(|t| self.exclude.contains(t))
+    }
+
+    /// Whether it lets every task run.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
 /// The settings every worker runs a run with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSettings {
@@ -93,6 +115,8 @@ pub struct RunSettings {
     /// Zero: users stop after their in-flight request. Otherwise they may
     /// finish their current task for this long.
     pub stop_timeout: Duration,
+    /// Which tagged tasks run.
+    pub tags: TagFilter,
 }
 
 impl RunSettings {
@@ -107,6 +131,7 @@ impl RunSettings {
             },
             request_timeout: Duration::from_secs(60),
             stop_timeout: Duration::ZERO,
+            tags: TagFilter::default(),
         }
     }
 }

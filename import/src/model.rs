@@ -53,6 +53,8 @@ pub(crate) struct Task {
     pub name: String,
     pub line: usize,
     pub weight: u64,
+    /// `@tag(...)`.
+    pub tags: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -199,6 +201,10 @@ impl Class {
                 for t in tasks {
                     let _ = writeln!(y, "      - name: {}  # line {}", q(&t.name), t.line);
                     let _ = writeln!(y, "        weight: {}", t.weight);
+                    if !t.tags.is_empty() {
+                        let tags: Vec<String> = t.tags.iter().map(|t| q(t)).collect();
+                        let _ = writeln!(y, "        tags: [{}]", tags.join(", "));
+                    }
                     y.push_str("        steps:\n");
                     write_steps(y, &t.steps, 10, rq);
                 }

@@ -96,6 +96,7 @@ fn every_translated_construct_compiles() {
         r#""id":"{{ uuid() }}""#,
         r#""at":"{{ timestamp() }}""#,
         "- sleep: 10ms",
+        r#"tags: ["list"]"#,
         "r_token: {jsonpath: \"$.token\", default: null}",
         "- if: \"(r_state == \\\"ready\\\")\"",
     ] {

@@ -255,6 +255,7 @@ impl Compiler<'_> {
                     let steps = self.steps(&t.value.steps.value, &known)?;
                     tasks.push(Task {
                         name: t.value.name.clone(),
+                        tags: t.value.tags.clone(),
                         weight,
                         steps,
                     });

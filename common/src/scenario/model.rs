@@ -42,6 +42,34 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Keeps only the tasks `filter` lets run, as Locust does: under
+    /// `--tags`, untagged tasks (a sequence's steps, a script's tasks) do
+    /// not run, and a class left without a task leaves the run.
+    ///
+    /// # Errors
+    ///
+    /// No class has a task left.
+    pub fn select_tags(&mut self, filter: &crate::run::TagFilter) -> Result<(), String> {
+        if filter.is_empty() {
+            return Ok(());
+        }
+        self.classes.retain_mut(|class| match &mut class.tasks {
+            Tasks::Weighted {
+                tasks,
+                total_weight,
+            } => {
+                tasks.retain(|t| filter.keeps(&t.tags));
+                *total_weight = tasks.iter().map(|t| t.weight).sum();
+                !tasks.is_empty()
+            }
+            Tasks::Sequence(_) | Tasks::Script { .. } => filter.keeps(&[]),
+        });
+        if self.classes.is_empty() {
+            return Err("with these tags, no user class has a task left to run".into());
+        }
+        Ok(())
+    }
+
     /// The class with this name.
     pub fn class(&self, name: &str) -> Option<&UserClass> {
         self.classes.iter().find(|c| c.name == name)
@@ -133,6 +161,8 @@ pub struct Task {
     pub name: Option<String>,
     /// Relative weight, at least 1.
     pub weight: u32,
+    /// Its tags (`--tags`, `--exclude-tags`).
+    pub tags: Vec<String>,
     /// The steps.
     pub steps: Vec<Step>,
 }

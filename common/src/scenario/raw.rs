@@ -283,6 +283,9 @@ pub(crate) struct RawTask {
     pub name: Option<String>,
     #[serde(default)]
     pub weight: Option<Sp<u32>>,
+    /// For `--tags` / `--exclude-tags`.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub steps: Sp<Vec<Sp<RawStep>>>,
 }
 

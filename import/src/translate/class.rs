@@ -88,6 +88,7 @@ impl<'a> Translator<'a> {
                     name: "none".into(),
                     line: class.line,
                     weight: 1,
+                    tags: Vec::new(),
                     steps: vec![Step::Comment("no task could be translated".into())],
                 });
             }
@@ -184,11 +185,18 @@ impl<'a> Translator<'a> {
                         name: format!("{}.on_start", set.name.as_str()),
                         line: self.line_of(set),
                         weight: 1,
+                        tags: Vec::new(),
                         steps: restart_steps,
                     },
                 );
             }
             if sequential {
+                if tasks.iter().any(|t| !t.tags.is_empty()) {
+                    self.untranslated(
+                        set,
+                        "tags on the tasks of a SequentialTaskSet (stampede tags weighted tasks)",
+                    );
+                }
                 if matches!(&class.tasks, Tasks::Weighted(t) if t.is_empty()) && out.is_empty() {
                     class.tasks = Tasks::Sequence(tasks);
                     continue;
@@ -199,6 +207,7 @@ impl<'a> Translator<'a> {
                     name: set.name.as_str().to_owned(),
                     line: self.line_of(set),
                     weight,
+                    tags: Vec::new(),
                     steps,
                 });
             } else {
@@ -275,6 +284,7 @@ impl<'a> ClassCtx<'a> {
         let mut out = Vec::new();
         for f in self.order.clone() {
             let mut weight = None;
+            let mut tags = Vec::new();
             for d in &f.decorator_list {
                 match &d.expression {
                     e if dotted(e).as_deref() == Some("task") => weight = Some(1),
@@ -289,10 +299,14 @@ impl<'a> ClassCtx<'a> {
                         );
                     }
                     Expr::Call(c) if dotted(&c.func).as_deref() == Some("tag") => {
-                        t.untranslated(
-                            d,
-                            "tags (@tag) are not translated yet: the task runs whatever --tags say",
-                        );
+                        for a in c.arguments.args.iter() {
+                            match literal(a) {
+                                Some(Json::String(tag)) => tags.push(tag),
+                                _ => {
+                                    t.untranslated(a, "a tag that is not a string literal");
+                                }
+                            }
+                        }
                     }
                     e => {
                         let name = dotted(e).unwrap_or_default();
@@ -309,6 +323,7 @@ impl<'a> ClassCtx<'a> {
                     name: f.name.as_str().to_owned(),
                     line,
                     weight,
+                    tags,
                     steps,
                 });
             }

@@ -5,7 +5,7 @@ import random
 import time
 import uuid
 
-from locust import FastHttpUser, HttpUser, SequentialTaskSet, TaskSet, between, constant, task
+from locust import FastHttpUser, HttpUser, SequentialTaskSet, TaskSet, between, constant, tag, task
 
 API = "/api/v1"
 PAGE_SIZE = 20
@@ -30,6 +30,7 @@ class Checkout(SequentialTaskSet):
 
 
 class Browse(TaskSet):
+    @tag("list")
     @task(3)
     def listing(self):
         self.client.get(API + "/items", params={"page": 1, "size": PAGE_SIZE}, name="items")

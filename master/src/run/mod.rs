@@ -158,6 +158,8 @@ pub struct RunTemplate {
     pub request_timeout: Duration,
     /// How long users may finish their task on stop.
     pub stop_timeout: Duration,
+    /// Which tagged tasks run (`--tags`, `--exclude-tags`).
+    pub tags: stampede_common::run::TagFilter,
     /// Default users.
     pub users: u64,
     /// Default spawn rate.
@@ -226,6 +228,7 @@ impl RunTemplate {
                 tls: self.tls.clone(),
                 request_timeout: self.request_timeout,
                 stop_timeout: self.stop_timeout,
+                tags: self.tags.clone(),
             },
             load: self.load.clone(),
             run_time: req.run_time,
@@ -278,6 +281,7 @@ mod tests {
             },
             request_timeout: Duration::from_secs(60),
             stop_timeout: Duration::ZERO,
+            tags: Default::default(),
             users: 10,
             spawn_rate: 2.0,
             classes: vec![],

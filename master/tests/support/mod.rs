@@ -216,6 +216,7 @@ pub fn template(plan: RunPlan) -> RunTemplate {
         tls: plan.settings.tls.clone(),
         request_timeout: plan.settings.request_timeout,
         stop_timeout: plan.settings.stop_timeout,
+        tags: plan.settings.tags.clone(),
         users: plan.users,
         spawn_rate: plan.spawn_rate,
         classes: plan.classes,

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use stampede_common::run::{ArrivalShare, Assignment, RunSettings, TlsSettings, UserSlot};
+use stampede_common::run::{
+    ArrivalShare, Assignment, RunSettings, TagFilter, TlsSettings, UserSlot,
+};
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalShape, Rate, RateStage};
 
@@ -17,6 +19,8 @@ impl From<&RunSettings> for v1::RunSettings {
             ca_cert_pem: s.tls.ca_cert_pem.clone().unwrap_or_default(),
             stop_timeout_ms: s.stop_timeout.as_millis() as u64,
             request_timeout_ms: s.request_timeout.as_millis() as u64,
+            tags: s.tags.include.clone(),
+            exclude_tags: s.tags.exclude.clone(),
         }
     }
 }
@@ -39,6 +43,10 @@ impl TryFrom<v1::RunSettings> for RunSettings {
             },
             request_timeout: Duration::from_millis(s.request_timeout_ms),
             stop_timeout: Duration::from_millis(s.stop_timeout_ms),
+            tags: TagFilter {
+                include: s.tags,
+                exclude: s.exclude_tags,
+            },
         })
     }
 }

@@ -283,8 +283,9 @@ fn prepared(
     let settings = settings.ok_or("the run came without its settings")?;
     let settings =
         RunSettings::try_from(settings).map_err(|e| format!("invalid run settings: {e}"))?;
-    let scenario = scenario_from_wire(scenario)
+    let mut scenario = scenario_from_wire(scenario)
         .compile()
         .map_err(|e| e.to_string())?;
+    scenario.select_tags(&settings.tags)?;
     Ok((scenario, settings))
 }
