@@ -8,6 +8,7 @@ mod cmd;
 mod config;
 mod exit;
 mod listen;
+mod locust_conf;
 mod output;
 mod process;
 mod signal;
@@ -20,7 +21,11 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv = match locust_conf::expand(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(f) => return f.exit(),
+    };
+    let cli = args::Cli::parse_from(argv);
     stampede_common::telemetry::init("info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

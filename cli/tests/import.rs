@@ -249,3 +249,42 @@ fn tags_select_the_tasks_of_a_scenario() {
             "error: with these tags, no user class has a task left to run",
         ));
 }
+
+#[test]
+fn a_locust_conf_runs_as_its_flags() {
+    let shop = ShopProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("locust.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# Locust's own format\nlocustfile = {}\nhost = {}\nusers = 3\nspawn-rate = 100\nrun-time = 1s\nheadless = true\nonly-summary = true\n",
+            locustfile("seed_payment"),
+            shop.url
+        ),
+    )
+    .unwrap();
+    let a = stampede().args(["run", "-c"]).arg(&conf).assert();
+    // Every flag came from the file; the seed's payment bug fails every
+    // request (no threshold here, so the exit code stays 0).
+    let out = a.get_output();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("scenario seed_payment against"), "{stdout}");
+    assert!(stdout.contains("3 users for"), "{stdout}");
+    assert!(stdout.contains("failures (100.00%)"), "{stdout}");
+    std::fs::write(&conf, "users = 3\nprocesses = 4\n").unwrap();
+    stampede()
+        .args(["run", "--config"])
+        .arg(&conf)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            ":2: `processes` has no stampede equivalent",
+        ));
+}
