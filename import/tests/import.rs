@@ -112,7 +112,7 @@ fn every_translated_construct_compiles() {
     match &s.classes[1].tasks {
         Tasks::Weighted { tasks, .. } => {
             let w: Vec<u32> = tasks.iter().map(|t| t.weight).collect();
-            assert_eq!(w, [6, 2], "a TaskSet's weights times its own");
+            assert_eq!(w, [3, 1], "a TaskSet's tasks keep their odds");
         }
         _ => panic!("a TaskSet is weighted tasks"),
     }
@@ -168,5 +168,45 @@ fn bad_python_and_files_without_users_are_errors() {
     assert_eq!(
         e.to_string(),
         "none.py: no user class (a subclass of HttpUser or FastHttpUser) to import"
+    );
+}
+
+#[test]
+fn nested_task_sets_flatten_with_their_weights() {
+    let py = r#"
+from locust import HttpUser, TaskSet, task
+
+class Inner(TaskSet):
+    @task(2)
+    def deep(self):
+        self.client.get("/deep")
+        self.interrupt()
+
+class Outer(TaskSet):
+    tasks = {Inner: 3}
+
+    @task
+    def top(self):
+        self.client.get("/top")
+
+class U(HttpUser):
+    tasks = [Outer]
+"#;
+    let out = import("nested.py", "nested", py).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
+    let s = compiles(&out.yaml);
+    let Tasks::Weighted { tasks, .. } = &s.classes[0].tasks else {
+        panic!("weighted")
+    };
+    let got: Vec<(String, u32)> = tasks
+        .iter()
+        .map(|t| (t.name.clone().unwrap_or_default(), t.weight))
+        .collect();
+    // Locust picks Inner 3 times in 4, then its one task: top 1, deep 3.
+    assert_eq!(
+        got,
+        [("top".to_owned(), 1), ("deep".to_owned(), 3)],
+        "{}",
+        out.yaml
     );
 }

@@ -71,15 +71,16 @@ impl<'a> Translator<'a> {
         }
         class.on_start = ctx.method_steps(self, "on_start");
         class.on_stop = ctx.method_steps(self, "on_stop");
-        let mut tasks = ctx.decorated_tasks(self);
+        let mut groups = Group::each(ctx.decorated_tasks(self));
         if let Some(attr) = task_attr {
             match self.task_attr(attr, &mut class) {
-                Ok(more) => tasks.extend(more),
+                Ok(more) => groups.extend(more),
                 Err(r) => {
                     self.untranslated(attr, r);
                 }
             }
         }
+        let tasks = flatten(groups);
         if let Tasks::Weighted(t) = &mut class.tasks {
             t.extend(tasks);
             if t.is_empty() {
@@ -123,7 +124,7 @@ impl<'a> Translator<'a> {
 
     /// `tasks = [A, f]` or `{A: 3, f: 1}`: task functions of the class and
     /// task set classes, whose tasks are flattened into the user's.
-    fn task_attr(&mut self, e: &'a Expr, class: &mut Class) -> Result<Vec<Task>, String> {
+    fn task_attr(&mut self, e: &'a Expr, class: &mut Class) -> Result<Vec<Group>, String> {
         let entries: Vec<(&Expr, u64)> = match e {
             Expr::List(l) => l.elts.iter().map(|x| (x, 1)).collect(),
             Expr::Tuple(t) => t.elts.iter().map(|x| (x, 1)).collect(),
@@ -158,11 +159,14 @@ impl<'a> Translator<'a> {
                 .map(|f| calls_interrupt(&f.body))
                 .collect();
             let restart = sequential && interrupts.last() == Some(&true);
-            if interrupts
-                .iter()
-                .rev()
-                .skip(usize::from(restart))
-                .any(|i| *i)
+            // In a random set every pick is one task, so an interrupt
+            // anywhere just ends it; in a sequence only the last may.
+            if sequential
+                && interrupts
+                    .iter()
+                    .rev()
+                    .skip(usize::from(restart))
+                    .any(|i| *i)
             {
                 self.untranslated(
                     set,
@@ -203,18 +207,43 @@ impl<'a> Translator<'a> {
                 }
                 // A sequence among other tasks: one task running all of it.
                 let steps = tasks.into_iter().flat_map(|t| t.steps).collect();
-                out.push(Task {
-                    name: set.name.as_str().to_owned(),
-                    line: self.line_of(set),
-                    weight,
-                    tags: Vec::new(),
-                    steps,
+                out.push(Group {
+                    outer: weight,
+                    tasks: vec![Task {
+                        name: set.name.as_str().to_owned(),
+                        line: self.line_of(set),
+                        weight: 1,
+                        tags: Vec::new(),
+                        steps,
+                    }],
                 });
             } else {
-                out.extend(tasks.into_iter().map(|mut t| {
-                    t.weight *= weight;
-                    t
-                }));
+                let mut groups = Group::each(tasks);
+                // A set's own `tasks` (nested sets), flattened the same way.
+                for stmt in &set.body {
+                    match stmt {
+                        Stmt::Assign(a) if matches!(a.targets.as_slice(), [Expr::Name(n)] if n.id.as_str() == "tasks") => {
+                            match self.task_attr(&a.value, class) {
+                                Ok(more) => groups.extend(more),
+                                Err(r) => {
+                                    self.untranslated(stmt, r);
+                                }
+                            }
+                        }
+                        Stmt::FunctionDef(_) | Stmt::Pass(_) => {}
+                        s if is_docstring(s) => {}
+                        other => {
+                            self.untranslated(
+                                other,
+                                "this statement of a task set has no equivalent",
+                            );
+                        }
+                    }
+                }
+                out.push(Group {
+                    outer: weight,
+                    tasks: flatten(groups),
+                });
             }
         }
         if let Tasks::Sequence(_) = class.tasks
@@ -356,6 +385,75 @@ fn collect_self_assignments(body: &[Stmt], out: &mut BTreeSet<String>) {
             _ => {}
         }
     }
+}
+
+/// One entry of a `tasks` list (or one `@task`): its weight among its
+/// siblings, and the tasks it runs with their weights among themselves.
+pub(super) struct Group {
+    outer: u64,
+    tasks: Vec<Task>,
+}
+
+impl Group {
+    /// Each task an entry of its own.
+    fn each(tasks: Vec<Task>) -> Vec<Group> {
+        tasks
+            .into_iter()
+            .map(|mut t| {
+                let outer = t.weight;
+                t.weight = 1;
+                Group {
+                    outer,
+                    tasks: vec![t],
+                }
+            })
+            .collect()
+    }
+}
+
+/// The entries of one level as one list of weighted tasks with Locust's
+/// odds: an entry is picked by its weight among its siblings, then a task
+/// of it by its weight within it; so a task's weight is its entry's times
+/// its own, times the inner totals of every other entry.
+fn flatten(groups: Vec<Group>) -> Vec<Task> {
+    fn gcd(a: u128, b: u128) -> u128 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let sums: Vec<u128> = groups
+        .iter()
+        .map(|g| {
+            g.tasks
+                .iter()
+                .map(|t| u128::from(t.weight))
+                .sum::<u128>()
+                .max(1)
+        })
+        .collect();
+    let mut weighted: Vec<(Task, u128)> = Vec::new();
+    for (i, g) in groups.into_iter().enumerate() {
+        let others: u128 = sums
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, s)| *s)
+            .fold(1u128, |a, b| a.saturating_mul(b));
+        for t in g.tasks {
+            let w = u128::from(g.outer)
+                .saturating_mul(u128::from(t.weight))
+                .saturating_mul(others);
+            weighted.push((t, w));
+        }
+    }
+    let common = weighted.iter().fold(0u128, |a, (_, w)| gcd(a, *w)).max(1);
+    weighted
+        .into_iter()
+        .map(|(mut t, w)| {
+            t.weight = u64::try_from(w / common)
+                .unwrap_or(u64::from(u32::MAX))
+                .min(u64::from(u32::MAX));
+            t
+        })
+        .collect()
 }
 
 fn is_task_decorator(e: &Expr) -> bool {
