@@ -197,6 +197,11 @@ fn requests_options_bodies_and_branches_match_locust() {
     same_first("Api", 8);
 }
 
+#[test]
+fn a_module_level_task_function_sends_what_locust_sends() {
+    same_first("Fn", 3);
+}
+
 fn distinct(v: &[Seen]) -> Vec<Seen> {
     let mut d: Vec<Seen> = v.to_vec();
     d.sort();

@@ -97,6 +97,7 @@ fn every_translated_construct_compiles() {
         r#""at":"{{ timestamp() }}""#,
         "- sleep: 10ms",
         r#"tags: ["list"]"#,
+        r#"- get: "/fn"  # line 93"#,
         "r_token: {jsonpath: \"$.token\", default: null}",
         "- if: \"(r_state == \\\"ready\\\")\"",
     ] {
@@ -104,7 +105,7 @@ fn every_translated_construct_compiles() {
     }
     let s = compiles(y);
     let names: Vec<&str> = s.classes.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["Shopper", "Visitor", "Api"]);
+    assert_eq!(names, ["Shopper", "Visitor", "Api", "Fn"]);
     assert_eq!(
         s.host.as_ref().map(|h| h.as_str()),
         Some("http://127.0.0.1:1")

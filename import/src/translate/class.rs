@@ -122,7 +122,33 @@ impl<'a> Translator<'a> {
         )
     }
 
-    /// `tasks = [A, f]` or `{A: 3, f: 1}`: task functions of the class and
+    /// A module-level task function (`def browse(user): user.client.get(..)`)
+    /// as a task: its parameter is the user, as `self` is in a method.
+    fn task_function(&mut self, f: &'a ast::StmtFunctionDef) -> Result<Task, String> {
+        let param = f
+            .parameters
+            .args
+            .first()
+            .map(|p| p.parameter.name.as_str().to_owned())
+            .ok_or("a task function without its user parameter")?;
+        self.used_functions.insert(f.name.as_str().to_owned());
+        let mut body = f.body.clone();
+        ruff_python_ast::visitor::transformer::walk_body(&AsSelf(param), &mut body);
+        let mut ctx = ClassCtx::new(self, &[]);
+        ctx.known.extend(self.user_known.iter().cloned());
+        collect_self_assignments(&body, &mut ctx.known);
+        let line = self.line_of(f);
+        let steps = Body::new(self, &ctx).stmts(&body);
+        Ok(Task {
+            name: f.name.as_str().to_owned(),
+            line,
+            weight: 1,
+            tags: Vec::new(),
+            steps,
+        })
+    }
+
+    /// `tasks = [A, f]` or `{A: 3, f: 1}`: task functions of the module and
     /// task set classes, whose tasks are flattened into the user's.
     fn task_attr(&mut self, e: &'a Expr, class: &mut Class) -> Result<Vec<Group>, String> {
         let entries: Vec<(&Expr, u64)> = match e {
@@ -142,9 +168,16 @@ impl<'a> Translator<'a> {
         let mut out = Vec::new();
         for (entry, weight) in entries {
             let name = dotted(entry).ok_or("a task that is not a name")?;
+            if let Some(f) = self.functions.get(&name).copied() {
+                out.push(Group {
+                    outer: weight,
+                    tasks: vec![self.task_function(f)?],
+                });
+                continue;
+            }
             let Some(set) = self.classes.get(&name).copied() else {
                 return Err(format!(
-                    "`{name}` in tasks is not a TaskSet class of this file (task functions go under @task)"
+                    "`{name}` in tasks is neither a TaskSet class nor a function of this file"
                 ));
             };
             let sequential = bases(set).iter().any(|b| b.ends_with("SequentialTaskSet"));
@@ -384,6 +417,20 @@ fn collect_self_assignments(body: &[Stmt], out: &mut BTreeSet<String>) {
             Stmt::While(w) => collect_self_assignments(&w.body, out),
             _ => {}
         }
+    }
+}
+
+/// Renames a task function's user parameter to `self`.
+struct AsSelf(String);
+
+impl ruff_python_ast::visitor::transformer::Transformer for AsSelf {
+    fn visit_expr(&self, expr: &mut Expr) {
+        if let Expr::Name(n) = expr
+            && n.id.as_str() == self.0
+        {
+            n.id = ruff_python_ast::name::Name::new("self");
+        }
+        ruff_python_ast::visitor::transformer::walk_expr(self, expr);
     }
 }
 

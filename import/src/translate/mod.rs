@@ -78,14 +78,34 @@ pub(crate) fn module(file: &str, name: &str, source: &str) -> Result<Imported, I
         classes: HashMap::new(),
         constants: BTreeSet::new(),
         user_known: BTreeSet::new(),
+        functions: HashMap::new(),
+        used_functions: BTreeSet::new(),
     };
     for stmt in &body {
-        if let Stmt::ClassDef(c) = stmt {
-            t.classes.insert(c.name.as_str().to_owned(), c);
+        match stmt {
+            Stmt::ClassDef(c) => {
+                t.classes.insert(c.name.as_str().to_owned(), c);
+            }
+            Stmt::FunctionDef(f) => {
+                t.functions.insert(f.name.as_str().to_owned(), f);
+            }
+            _ => {}
         }
     }
     for stmt in &body {
         t.module_stmt(stmt);
+    }
+    for stmt in &body {
+        if let Stmt::FunctionDef(f) = stmt
+            && !is_event_hook(f)
+            && !t.used_functions.contains(f.name.as_str())
+        {
+            let c = t.untranslated(
+                stmt,
+                "module-level functions are translated only as entries of a user's `tasks` (helpers inside a user class are inlined)",
+            );
+            t.scenario.notes.push(c);
+        }
     }
     if t.scenario.classes.is_empty() {
         return Err(ImportError::NoUsers {
@@ -119,6 +139,10 @@ pub(super) struct Translator<'a> {
     /// The `self.x` names of the user class being translated (its task
     /// sets' `self.user.x`).
     pub(super) user_known: BTreeSet<String>,
+    /// Module-level functions, which a user's `tasks` may name.
+    pub(super) functions: HashMap<String, &'a ast::StmtFunctionDef>,
+    /// Those some user's `tasks` named.
+    pub(super) used_functions: BTreeSet<String>,
 }
 
 pub(super) const USER_BASES: &[&str] = &[
@@ -149,6 +173,12 @@ pub(super) fn bases(c: &ast::StmtClassDef) -> Vec<String> {
         .as_ref()
         .map(|a| a.args.iter().filter_map(dotted).collect())
         .unwrap_or_default()
+}
+
+fn is_event_hook(f: &ast::StmtFunctionDef) -> bool {
+    f.decorator_list
+        .iter()
+        .any(|d| dotted(&d.expression).is_some_and(|n| n.contains("events")))
 }
 
 pub(super) fn is_docstring(stmt: &Stmt) -> bool {
@@ -224,17 +254,11 @@ impl<'a> Translator<'a> {
                 }
             }
             Stmt::FunctionDef(f) => {
-                let reason = if f
-                    .decorator_list
-                    .iter()
-                    .any(|d| dotted(&d.expression).is_some_and(|n| n.contains("events")))
-                {
-                    "event hooks have no equivalent"
-                } else {
-                    "module-level functions are not translated (helpers inside a user class are)"
-                };
-                let c = self.untranslated(stmt, reason);
-                self.scenario.notes.push(c);
+                if is_event_hook(f) {
+                    let c = self.untranslated(stmt, "event hooks have no equivalent");
+                    self.scenario.notes.push(c);
+                }
+                // Others are looked at once the users are known.
             }
             s if is_docstring(s) => {}
             other => {

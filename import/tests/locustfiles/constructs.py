@@ -87,3 +87,13 @@ class Api(HttpUser):
         self.client.get(f"/users/{random.randint(1, 1)}", name="/users/[id]")
         self.client.post("/events", json={"id": str(uuid.uuid4()), "at": time.time(), "r": random.random()})
         time.sleep(0.01)
+
+
+def ping_task(user):
+    user.client.get("/fn", headers={"X-Trace": "fn"})
+
+
+class Fn(HttpUser):
+    host = "http://127.0.0.1:1"
+    wait_time = constant(0)
+    tasks = {ping_task: 2}
