@@ -224,6 +224,48 @@ fn tags_select_the_tasks_of_a_scenario() {
         names
     };
     assert_eq!(rows(&["--tags", "a"]), ["/api/products/1/"]);
+    // Steps carry tags too: a sequence's steps are its tasks; a tagged step
+    // inside a task runs only when the filter keeps it.
+    let seq = "users:\n  - name: S\n    wait: {constant: 20ms}\n    sequence:\n      - {get: /api/products/4/, tags: [a]}\n      - {get: /api/products/5/}\n  - name: W\n    wait: {constant: 20ms}\n    tasks:\n      - {tags: [a], steps: [{get: /api/products/6/}, {get: /api/products/7/, tags: [slow]}]}\n";
+    let rows_of = |flags: &[&str]| -> Vec<String> {
+        let json = dir.path().join("s.json");
+        stampede()
+            .args([
+                "run",
+                "--headless",
+                "-f",
+                "-",
+                "--host",
+                &shop.url,
+                "-u",
+                "2",
+                "-r",
+                "100",
+                "-t",
+                "1s",
+                "--only-summary",
+                "--json",
+            ])
+            .arg(&json)
+            .args(flags)
+            .write_stdin(seq)
+            .assert()
+            .code(0);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let mut names: Vec<String> = r["stats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        rows_of(&["--tags", "a", "--exclude-tags", "slow"]),
+        ["/api/products/4/", "/api/products/6/"]
+    );
     assert_eq!(rows(&["--exclude-tags", "a,b"]), ["/api/products/3/"]);
     assert_eq!(
         rows(&["-T", "a", "-T", "b", "-E", "b"]),

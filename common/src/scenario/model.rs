@@ -43,8 +43,9 @@ pub struct Scenario {
 
 impl Scenario {
     /// Keeps only the tasks `filter` lets run, as Locust does: under
-    /// `--tags`, untagged tasks (a sequence's steps, a script's tasks) do
-    /// not run, and a class left without a task leaves the run.
+    /// `--tags`, untagged tasks (weighted tasks, a sequence's steps, a
+    /// script's tasks) do not run, and a class left without a task leaves
+    /// the run; a tagged step anywhere runs only when the filter keeps it.
     ///
     /// # Errors
     ///
@@ -53,16 +54,27 @@ impl Scenario {
         if filter.is_empty() {
             return Ok(());
         }
-        self.classes.retain_mut(|class| match &mut class.tasks {
-            Tasks::Weighted {
-                tasks,
-                total_weight,
-            } => {
-                tasks.retain(|t| filter.keeps(&t.tags));
-                *total_weight = tasks.iter().map(|t| t.weight).sum();
-                !tasks.is_empty()
+        self.classes.retain_mut(|class| {
+            retain_steps(&mut class.on_start, filter, false);
+            retain_steps(&mut class.on_stop, filter, false);
+            match &mut class.tasks {
+                Tasks::Weighted {
+                    tasks,
+                    total_weight,
+                } => {
+                    tasks.retain(|t| filter.keeps(&t.tags));
+                    for t in tasks.iter_mut() {
+                        retain_steps(&mut t.steps, filter, false);
+                    }
+                    *total_weight = tasks.iter().map(|t| t.weight).sum();
+                    !tasks.is_empty()
+                }
+                Tasks::Sequence(steps) => {
+                    retain_steps(steps, filter, true);
+                    !steps.is_empty()
+                }
+                Tasks::Script { .. } => filter.keeps(&[]),
             }
-            Tasks::Sequence(_) | Tasks::Script { .. } => filter.keeps(&[]),
         });
         if self.classes.is_empty() {
             return Err("with these tags, no user class has a task left to run".into());
@@ -186,6 +198,38 @@ pub enum Step {
     Group(Box<GroupStep>),
     /// `script:` Luau run with the user's variables.
     Script(ScriptStep),
+    /// A step with `tags:` (kept or dropped by `--tags`/`--exclude-tags`).
+    Tagged {
+        /// Its tags.
+        tags: Vec<String>,
+        /// The step.
+        step: Box<Step>,
+    },
+}
+
+/// Drops the tagged steps `filter` does not keep, at any depth; with
+/// `as_tasks` (a sequence's own steps, which are its tasks) untagged ones
+/// too under `--tags`, as Locust drops untagged tasks.
+fn retain_steps(steps: &mut Vec<Step>, filter: &crate::run::TagFilter, as_tasks: bool) {
+    steps.retain(|s| match s {
+        Step::Tagged { tags, .. } => filter.keeps(tags),
+        _ => !as_tasks || filter.keeps(&[]),
+    });
+    for s in steps.iter_mut() {
+        let mut s = s;
+        if let Step::Tagged { step, .. } = s {
+            s = step;
+        }
+        match s {
+            Step::If(i) => {
+                retain_steps(&mut i.then, filter, false);
+                retain_steps(&mut i.otherwise, filter, false);
+            }
+            Step::Loop(l) => retain_steps(&mut l.steps, filter, false),
+            Step::Group(g) => retain_steps(&mut g.steps, filter, false),
+            _ => {}
+        }
+    }
 }
 
 /// A condition: a template expression judged truthy or not.

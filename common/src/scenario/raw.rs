@@ -359,6 +359,9 @@ pub(crate) struct RawStep {
     /// Luau run with the user's variables as `vars`.
     #[serde(default)]
     pub script: Option<Sp<String>>,
+    /// For `--tags` / `--exclude-tags`: a step of a sequence is a task.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `retry: {attempts: 5, backoff: 200ms, until: "{{ status == 'done' }}"}`.

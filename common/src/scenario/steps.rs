@@ -25,7 +25,16 @@ impl Compiler<'_> {
         known: &BTreeSet<String>,
     ) -> Result<Vec<Step>> {
         raw.iter()
-            .map(|s| self.step(&s.value, &s.referenced, known))
+            .map(|s| {
+                let step = self.step(&s.value, &s.referenced, known)?;
+                Ok(match &s.value.tags {
+                    t if t.is_empty() => step,
+                    tags => Step::Tagged {
+                        tags: tags.clone(),
+                        step: Box::new(step),
+                    },
+                })
+            })
             .collect()
     }
 

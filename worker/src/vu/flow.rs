@@ -69,6 +69,7 @@ impl VirtualUser<'_> {
             },
             Step::Loop(l) => Box::pin(self.run_loop(l, stop, interruptible)).await,
             Step::Group(g) => Box::pin(self.group(g, stop, interruptible)).await,
+            Step::Tagged { step, .. } => Box::pin(self.step(step, stop, interruptible)).await,
             Step::Script(s) => {
                 let r = self.script_step(s.index);
                 self.ok_or_exception(r)
