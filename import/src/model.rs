@@ -179,17 +179,22 @@ impl Class {
                 y.push_str("    sequence:\n");
                 for t in tasks {
                     match t.steps.as_slice() {
-                        [one @ Step::Request(_)] => {
+                        [one @ Step::Request(_)] if t.tags.is_empty() => {
                             write_steps(y, std::slice::from_ref(one), 6, rq)
                         }
                         steps => {
-                            // One task of several steps stays one step of
-                            // the sequence (the wait follows the whole task).
+                            // One task of several steps (or with tags) stays
+                            // one step of the sequence (the wait follows the
+                            // whole task).
                             let _ = writeln!(
                                 y,
                                 "      - loop: {{times: 1}}  # task {} (line {})",
                                 t.name, t.line
                             );
+                            if !t.tags.is_empty() {
+                                let tags: Vec<String> = t.tags.iter().map(|t| q(t)).collect();
+                                let _ = writeln!(y, "        tags: [{}]", tags.join(", "));
+                            }
                             y.push_str("        steps:\n");
                             write_steps(y, steps, 10, rq);
                         }

@@ -173,6 +173,39 @@ fn bad_python_and_files_without_users_are_errors() {
 }
 
 #[test]
+fn tags_on_a_sequence_s_tasks_are_kept() {
+    let py = r#"
+from locust import HttpUser, SequentialTaskSet, tag, task
+
+class Flow(SequentialTaskSet):
+    @tag("a")
+    @task
+    def one(self):
+        self.client.get("/one")
+
+    @task
+    def two(self):
+        self.client.get("/two")
+
+class U(HttpUser):
+    tasks = [Flow]
+"#;
+    let out = import("seq.py", "seq", py).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
+    assert!(out.yaml.contains("        tags: [\"a\"]"), "{}", out.yaml);
+    let mut s = compiles(&out.yaml);
+    s.select_tags(&stampede_common::run::TagFilter {
+        include: vec!["a".into()],
+        exclude: vec![],
+    })
+    .unwrap();
+    let Tasks::Sequence(steps) = &s.classes[0].tasks else {
+        panic!("a sequence")
+    };
+    assert_eq!(steps.len(), 1, "only the tagged task under --tags a");
+}
+
+#[test]
 fn nested_task_sets_flatten_with_their_weights() {
     let py = r#"
 from locust import HttpUser, TaskSet, task

@@ -228,12 +228,6 @@ impl<'a> Translator<'a> {
                 );
             }
             if sequential {
-                if tasks.iter().any(|t| !t.tags.is_empty()) {
-                    self.untranslated(
-                        set,
-                        "tags on the tasks of a SequentialTaskSet (stampede tags weighted tasks)",
-                    );
-                }
                 if matches!(&class.tasks, Tasks::Weighted(t) if t.is_empty()) && out.is_empty() {
                     class.tasks = Tasks::Sequence(tasks);
                     continue;
