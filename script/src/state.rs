@@ -128,7 +128,7 @@ impl State {
         let mut users = Vec::new();
         let mut user_scripts = Vec::new();
         for src in &parts.users {
-            let (fns, script) = load_user(&lua, &globals, src)?;
+            let (fns, script) = load_user(&lua, &globals, src, limits)?;
             users.push(fns);
             user_scripts.push(script);
         }
@@ -188,13 +188,14 @@ fn load_user(
     lua: &Lua,
     globals: &Table,
     src: &Source,
+    limits: Limits,
 ) -> Result<(UserFns, crate::UserScript), ScriptError> {
     let setup = |e: mlua::Error| ScriptError::Load(format!("{}: {e}", src.name));
     let env = lua.create_table().map_err(setup)?;
     let meta = lua.create_table().map_err(setup)?;
     meta.raw_set("__index", globals.clone()).map_err(setup)?;
     env.set_metatable(Some(meta)).map_err(setup)?;
-    budget::start(u64::MAX, 0);
+    budget::start(limits.instructions, limits.memory_bytes);
     lua.load(src.padded("", ""))
         .set_name(format!("={}", src.name))
         .set_environment(env.clone())

@@ -210,6 +210,9 @@ fn scripted_classes_are_checked() {
         e.to_string(),
         "user.luau: `tasks` names `b`, which is not a function of the script"
     );
+    // A scripted class's top level runs under the budget too.
+    let e = build("while true do end").unwrap_err();
+    assert_eq!(e, ScriptError::Budget(Limits::default().instructions));
     let e = build("function a(u) end\ntasks = { a = 0 }").unwrap_err();
     assert!(e.to_string().contains("weights are whole numbers"), "{e}");
     // http outside a task is refused with a message.
