@@ -183,85 +183,49 @@ fn the_seed_payment_scenario_fails_as_locust_shows_it() {
     assert_eq!(code, 1, "{stderr}");
 }
 
+/// The sorted stats row names of a 1 s run of `yaml` with `flags`.
+fn stat_names(shop: &ShopProcess, yaml: &str, flags: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    stampede()
+        .args(["run", "--headless", "-f", "-", "--host", &shop.url])
+        .args([
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "1s",
+            "--only-summary",
+            "--json",
+        ])
+        .arg(&json)
+        .args(flags)
+        .write_stdin(yaml)
+        .assert()
+        .code(0);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mut names: Vec<String> = r["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn tags_select_the_tasks_of_a_scenario() {
     let shop = ShopProcess::start(&[]);
     let yaml = "users:\n  - name: U\n    wait: {constant: 20ms}\n    tasks:\n      - {tags: [a], steps: [{get: /api/products/1/}]}\n      - {tags: [b], steps: [{get: /api/products/2/}]}\n      - {steps: [{get: /api/products/3/}]}\n";
-    let dir = tempfile::tempdir().unwrap();
-    let rows = |flags: &[&str]| -> Vec<String> {
-        let json = dir.path().join("r.json");
-        stampede()
-            .args([
-                "run",
-                "--headless",
-                "-f",
-                "-",
-                "--host",
-                &shop.url,
-                "-u",
-                "2",
-                "-r",
-                "100",
-                "-t",
-                "1s",
-                "--only-summary",
-                "--json",
-            ])
-            .arg(&json)
-            .args(flags)
-            .write_stdin(yaml)
-            .assert()
-            .code(0);
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        let mut names: Vec<String> = r["stats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let rows = |flags: &[&str]| stat_names(&shop, yaml, flags);
     assert_eq!(rows(&["--tags", "a"]), ["/api/products/1/"]);
     // Steps carry tags too: a sequence's steps are its tasks; a tagged step
     // inside a task runs only when the filter keeps it.
     let seq = "users:\n  - name: S\n    wait: {constant: 20ms}\n    sequence:\n      - {get: /api/products/4/, tags: [a]}\n      - {get: /api/products/5/}\n  - name: W\n    wait: {constant: 20ms}\n    tasks:\n      - {tags: [a], steps: [{get: /api/products/6/}, {get: /api/products/7/, tags: [slow]}]}\n";
-    let rows_of = |flags: &[&str]| -> Vec<String> {
-        let json = dir.path().join("s.json");
-        stampede()
-            .args([
-                "run",
-                "--headless",
-                "-f",
-                "-",
-                "--host",
-                &shop.url,
-                "-u",
-                "2",
-                "-r",
-                "100",
-                "-t",
-                "1s",
-                "--only-summary",
-                "--json",
-            ])
-            .arg(&json)
-            .args(flags)
-            .write_stdin(seq)
-            .assert()
-            .code(0);
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        let mut names: Vec<String> = r["stats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let rows_of = |flags: &[&str]| stat_names(&shop, seq, flags);
     assert_eq!(
         rows_of(&["--tags", "a", "--exclude-tags", "slow"]),
         ["/api/products/4/", "/api/products/6/"]
