@@ -74,26 +74,21 @@ impl Compiler<'_> {
     /// `scripts:` and `script:` of the scenario: checked on their own first,
     /// so that templates know the functions they define.
     pub(crate) fn shared_scripts(&mut self, raw: &RawScenario) -> Result<()> {
+        let mut sources = Vec::new();
         for name in &raw.scripts {
             let text = self.script_text(name)?;
-            self.script.shared(Source::file(name.value.clone(), text));
+            sources.push(Source::file(name.value.clone(), text));
         }
         if let Some(code) = &raw.script {
-            let src = self.inline_source(code);
-            self.script.shared(src);
+            sources.push(self.inline_source(code));
         }
-        if raw.scripts.is_empty() && raw.script.is_none() {
+        if sources.is_empty() {
             return Ok(());
         }
         let mut check = ProgramBuilder::default();
-        for name in &raw.scripts {
-            check.shared(Source::file(
-                name.value.clone(),
-                self.files[&name.value].clone(),
-            ));
-        }
-        if let Some(code) = &raw.script {
-            check.shared(self.inline_source(code));
+        for src in sources {
+            check.shared(src.clone());
+            self.script.shared(src);
         }
         let program = check
             .build(self.limits(raw)?)
