@@ -1,6 +1,7 @@
 //! The imported scenario sends what Locust sends. One locustfile with every
 //! construct the importer translates (import/tests/locustfiles/constructs.py)
-//! is run by real Locust (2.47.0 from PyPI; `.ci/run` installs it into
+//! and one with helpers, nested task sets and loops (helpers.py) are run
+//! by real Locust (2.47.0 from PyPI; `.ci/run` installs it into
 //! target/ci-venv) and by `stampede run -f constructs.py` (converted on the
 //! fly), one user class at a time, against one recording server on port 0.
 //! The requests the server saw (method, path, query, body, the headers the
@@ -117,21 +118,22 @@ fn locust() -> PathBuf {
         .expect("locust is not installed: `bash .ci/run` installs it (pip install locust==2.47.0 into target/ci-venv), or set STAMPEDE_LOCUST")
 }
 
-fn constructs() -> String {
+fn locustfile(name: &str) -> String {
     format!(
-        "{}/../import/tests/locustfiles/constructs.py",
+        "{}/../import/tests/locustfiles/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
 }
 
-/// What the target saw of `class`'s one user during a 2 s run by Locust
-/// and by stampede.
+/// What the target saw of `class`'s one user (of constructs.py) during a
+/// 2 s run by Locust and by stampede.
 fn both(class: &str) -> (Vec<Seen>, Vec<Seen>) {
-    both_with(class, &[])
+    both_with("constructs.py", class, &[])
 }
 
-/// [`both`], with more flags for both tools.
-fn both_with(class: &str, flags: &[&str]) -> (Vec<Seen>, Vec<Seen>) {
+/// [`both`] for a class of `file`, with more flags for both tools.
+fn both_with(file: &str, class: &str, flags: &[&str]) -> (Vec<Seen>, Vec<Seen>) {
+    let file = locustfile(file);
     let run = |cmd: &mut Command| -> Vec<Seen> {
         let (addr, log) = recorder();
         let host = format!("http://{addr}");
@@ -159,18 +161,23 @@ fn both_with(class: &str, flags: &[&str]) -> (Vec<Seen>, Vec<Seen>) {
         seen
     };
     let by_locust = run(Command::new(locust())
-        .args(["-f", &constructs()])
+        .args(["-f", &file])
         .args(flags)
         .arg(class));
     let by_stampede = run(common::stampede_process()
-        .args(["run", "-f", &constructs(), "--class", class])
+        .args(["run", "-f", &file, "--class", class])
         .args(flags));
     (by_locust, by_stampede)
 }
 
 /// The first `n` requests of `class`'s user, the same from both, in order.
 fn same_first(class: &str, n: usize) -> Vec<Seen> {
-    let (locust, stampede) = both(class);
+    same_first_in("constructs.py", class, n)
+}
+
+/// [`same_first`] for a class of `file`.
+fn same_first_in(file: &str, class: &str, n: usize) -> Vec<Seen> {
+    let (locust, stampede) = both_with(file, class, &[]);
     assert!(
         locust.len() >= n && stampede.len() >= n,
         "{} / {}",
@@ -218,10 +225,25 @@ fn a_weighted_task_set_sends_the_same_requests_as_locust() {
 
 #[test]
 fn tags_select_the_same_tasks_as_locust() {
-    let (locust, stampede) = both_with("Visitor", &["--tags", "list"]);
+    let (locust, stampede) = both_with("constructs.py", "Visitor", &["--tags", "list"]);
     assert_eq!(distinct(&locust).len(), 1, "only the tagged task");
     assert_eq!(distinct(&stampede), distinct(&locust));
-    let (locust, stampede) = both_with("Visitor", &["--exclude-tags", "list"]);
+    let (locust, stampede) = both_with("constructs.py", "Visitor", &["--exclude-tags", "list"]);
     assert_eq!(distinct(&locust).len(), 1, "all but the tagged task");
+    assert_eq!(distinct(&stampede), distinct(&locust));
+}
+
+#[test]
+fn inlined_helpers_and_a_while_loop_send_what_locust_sends() {
+    // The login of on_start, then one pass of the task.
+    let locust = same_first_in("helpers.py", "Helpers", 8);
+    assert_eq!(locust[1].authorization, "Bearer t1");
+    assert_eq!(locust[2].body, r#"json {"quantity":1,"sku":"A-1"}"#);
+}
+
+#[test]
+fn a_task_set_inside_a_task_set_sends_the_same_requests_as_locust() {
+    let (locust, stampede) = both_with("helpers.py", "Nested", &[]);
+    assert_eq!(distinct(&locust).len(), 3, "own, outer and inner");
     assert_eq!(distinct(&stampede), distinct(&locust));
 }

@@ -390,6 +390,16 @@ pub(crate) fn text(e: &Expr, scope: &mut dyn Scope) -> Result<String, Reason> {
     }
 }
 
+/// One value in template text: a literal string or number as itself
+/// (as Python formats it), anything else as `{{ expression }}`.
+fn piece(e: &Expr, scope: &mut dyn Scope) -> Result<String, Reason> {
+    match literal(e) {
+        Some(Json::String(s)) if !s.contains("{{") && !s.contains("{%") => Ok(s),
+        Some(Json::Number(n)) => Ok(n.to_string()),
+        _ => Ok(format!("{{{{ {} }}}}", expression(e, scope)?)),
+    }
+}
+
 fn fstring(f: &ast::ExprFString, scope: &mut dyn Scope) -> Result<String, Reason> {
     let mut out = String::new();
     for part in f.value.iter() {
@@ -403,10 +413,7 @@ fn fstring(f: &ast::ExprFString, scope: &mut dyn Scope) -> Result<String, Reason
                             if i.format_spec.is_some() {
                                 return Err("an f-string format spec has no equivalent".into());
                             }
-                            out.push_str(&format!(
-                                "{{{{ {} }}}}",
-                                expression(&i.expression, scope)?
-                            ));
+                            out.push_str(&piece(&i.expression, scope)?);
                         }
                     }
                 }
@@ -434,7 +441,7 @@ fn percent_text(fmt: &str, args: &Expr, scope: &mut dyn Scope) -> Result<String,
             Some('%') => out.push('%'),
             Some('s' | 'd' | 'i' | 'r') => {
                 let v = it.next().ok_or("too few values for the % format")?;
-                out.push_str(&format!("{{{{ {} }}}}", expression(v, scope)?));
+                out.push_str(&piece(v, scope)?);
             }
             _ => return Err("this % format has no equivalent".into()),
         }
@@ -470,7 +477,7 @@ fn format_method(fmt: &str, c: &ast::ExprCall, scope: &mut dyn Scope) -> Result<
             c.arguments.find_keyword(field).map(|k| &k.value)
         }
         .ok_or("a .format field without its value")?;
-        out.push_str(&format!("{{{{ {} }}}}", expression(value, scope)?));
+        out.push_str(&piece(value, scope)?);
         rest = &r[end + 1..];
     }
     out.push_str(rest);

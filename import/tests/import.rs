@@ -86,7 +86,7 @@ fn every_translated_construct_compiles() {
         r#"query: {"page": "1", "size": "{{ PAGE_SIZE }}"}"#,
         r#"expect: {status: [200]}"#,
         r#"expect: {body_contains: "ok"}"#,
-        r#"set_headers: {"X-Trace": "t-{{ 1 }}"}"#,
+        r#"set_headers: {"X-Trace": "t-1"}"#,
         "timeout: 5s",
         "allow_redirects: false",
         r#"form: {"state": "go"}"#,
@@ -243,4 +243,84 @@ class U(HttpUser):
         "{}",
         out.yaml
     );
+}
+
+#[test]
+fn helpers_with_arguments_and_returns_are_inlined() {
+    let out = import("helpers.py", "helpers", &file("helpers.py")).unwrap();
+    assert!(out.untranslated.is_empty(), "{:?}", out.untranslated);
+    let y = &out.yaml;
+    for want in [
+        // A one-`return` helper, its parameter the call's argument.
+        r#"get: "{{ BASE }}/items/A-1""#,
+        // Helpers calling helpers, a default argument, keyword arguments.
+        r#""X-Trace": "h-1""#,
+        r#"json: {"quantity":3,"sku":"B-2"}"#,
+        // A module function taking the user, its return assigned to self.
+        "# line 29: login(), inlined from line 19",
+        r#"- set: {token: "{{ r_token }}"}"#,
+        // A helper returning a response.
+        r#"headers: {"X-Trace": "get-2"}"#,
+    ] {
+        assert!(y.contains(want), "{want}\n{y}");
+    }
+    compiles(y);
+}
+
+#[test]
+fn helpers_that_cannot_be_inlined_are_named_with_their_line() {
+    let py = r#"
+from locust import HttpUser, task
+
+def many(*paths):
+    return paths[0]
+
+def unused(x):
+    return x
+
+class U(HttpUser):
+    def again(self):
+        self.again()
+
+    def bump(self, n):
+        n = n + 1
+        self.client.get(f"/n/{n}")
+
+    def nothing(self):
+        self.client.get("/x")
+
+    @task
+    def t(self):
+        many("/a")
+        self.again()
+        self.bump(1)
+        v = self.nothing()
+        self.nothing(1)
+"#;
+    let out = import("h.py", "h", py).unwrap();
+    let got: Vec<(usize, &str)> = out
+        .untranslated
+        .iter()
+        .map(|u| (u.line, u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // Found where the helper calls itself.
+            (12, "a recursive helper has no equivalent"),
+            (23, "a helper with *args or **kwargs is not inlined"),
+            (25, "a helper that assigns to its parameter `n` is not inlined"),
+            (26, "the helper returns nothing at its end"),
+            (27, "a helper called with more arguments than it takes"),
+        ],
+        "{}",
+        out.yaml
+    );
+    assert!(
+        out.yaml
+            .contains("# line 7: `unused` is defined but no task calls it: dropped"),
+        "{}",
+        out.yaml
+    );
+    compiles(&out.yaml);
 }

@@ -1,7 +1,7 @@
 //! One method body into steps: requests on `self.client` (with their
 //! options), assignments to locals and `self` (responses' values extracted
 //! from the request that made them), headers, sleeps, `if`/`elif`/`else`,
-//! `for` and `while`, and helper methods inlined.
+//! `for` and `while`, and helpers (methods and module functions) inlined.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,6 +10,7 @@ use ruff_text_size::Ranged;
 use serde_json::Value as Json;
 
 use super::class::ClassCtx;
+use super::helpers::Helpers;
 use super::{Translator, is_docstring, seconds};
 use crate::expr::{self, ResponseValue, Scope, dotted, literal};
 use crate::model::{Request, Step};
@@ -99,11 +100,96 @@ impl<'t, 'a> Body<'t, 'a> {
     }
 
     pub(super) fn stmts(&mut self, body: &[Stmt]) -> Vec<Step> {
+        let mut body = body.to_vec();
+        let used = self.helpers().expand(&mut body);
+        self.t.used_functions.extend(used);
         let mut out = Vec::new();
-        for s in body {
+        for s in &body {
             self.stmt(s, &mut out);
         }
         out
+    }
+
+    fn helpers(&self) -> Helpers<'_, 'a> {
+        Helpers {
+            methods: &self.ctx.methods,
+            functions: &self.t.functions,
+        }
+    }
+
+    /// A helper called as a statement, or assigned to `into`: its body in
+    /// place. False when `c` calls no helper.
+    fn inline(
+        &mut self,
+        c: &ast::ExprCall,
+        stmt: &Stmt,
+        into: Option<&Expr>,
+        out: &mut Vec<Step>,
+    ) -> bool {
+        let call = match self.helpers().call(c) {
+            None => return false,
+            Some(Err(reason)) => {
+                self.skip(stmt, reason, out);
+                return true;
+            }
+            Some(Ok(call)) => call,
+        };
+        if self.inlining.contains(&call.name) {
+            self.skip(stmt, "a recursive helper has no equivalent", out);
+            return true;
+        }
+        let mut body = match call.body() {
+            Ok(b) => b,
+            Err(reason) => {
+                self.skip(stmt, reason, out);
+                return true;
+            }
+        };
+        let returned = match body.last() {
+            Some(Stmt::Return(r)) => r.value.clone(),
+            _ => None,
+        };
+        if returned.is_some() {
+            body.pop();
+        }
+        match (into, returned) {
+            (Some(target), Some(value)) => body.push(Stmt::Assign(ast::StmtAssign {
+                node_index: Default::default(),
+                range: stmt.range(),
+                targets: vec![target.clone()],
+                value,
+            })),
+            (Some(_), None) => {
+                self.skip(stmt, "the helper returns nothing at its end", out);
+                return true;
+            }
+            // A value nobody keeps: only a request in it matters.
+            (None, Some(value)) if client_call(&value).is_some() => {
+                body.push(Stmt::Expr(ast::StmtExpr {
+                    node_index: Default::default(),
+                    range: stmt.range(),
+                    value,
+                }))
+            }
+            (None, _) => {}
+        }
+        if call.module_level {
+            self.t.used_functions.insert(call.name.clone());
+        }
+        let (line, from) = (self.t.line_of(stmt), self.t.line_of(call.def));
+        out.push(Step::Comment(format!(
+            "line {line}: {}(), inlined from line {from}",
+            if call.module_level {
+                call.name.clone()
+            } else {
+                format!("self.{}", call.name)
+            }
+        )));
+        self.inlining.push(call.name);
+        let steps = self.stmts(&body);
+        out.extend(steps);
+        self.inlining.pop();
+        true
     }
 
     pub(super) fn skip(
@@ -127,6 +213,17 @@ impl<'t, 'a> Body<'t, 'a> {
                 let [target] = a.targets.as_slice() else {
                     return self.skip(stmt, "an assignment to several targets", out);
                 };
+                if let Expr::Call(c) = &*a.value
+                    && self.inline(c, stmt, Some(target), out)
+                {
+                    return;
+                }
+                if let (Expr::Name(n), Expr::Name(r)) = (target, &*a.value)
+                    && let Some(id) = self.responses.get(r.id.as_str()).copied()
+                {
+                    self.responses.insert(n.id.to_string(), id);
+                    return;
+                }
                 if let Some(call) = client_call(&a.value) {
                     let Expr::Name(n) = target else {
                         return self.skip(
@@ -272,22 +369,7 @@ impl<'t, 'a> Body<'t, 'a> {
                 "line {line}: self.interrupt(): the set is left here (and entered again, its on_start first)"
             ))),
             "print" | "logging.info" | "logging.debug" | "logging.warning" | "logger.info" | "logger.debug" => {}
-            n if n.starts_with("self.") && self.ctx.methods.contains_key(&n[5..]) => {
-                let method = &n[5..];
-                if self.inlining.iter().any(|m| m == method) {
-                    return self.skip(stmt, "a recursive helper has no equivalent", out);
-                }
-                if !c.arguments.is_empty() {
-                    return self.skip(stmt, "a helper method called with arguments is not inlined", out);
-                }
-                self.inlining.push(method.to_owned());
-                let f = self.ctx.methods[method];
-                out.push(Step::Comment(format!("line {line}: self.{method}(), inlined from line {}", self.t.line_of(f))));
-                for s in &f.body {
-                    self.stmt(s, out);
-                }
-                self.inlining.pop();
-            }
+            _ if self.inline(c, stmt, None, out) => {}
             _ => self.skip(stmt, format!("a call of `{name}` has no equivalent"), out),
         }
     }

@@ -245,6 +245,13 @@ impl<'a> Translator<'a> {
                     }],
                 });
             } else {
+                if !interrupts.iter().all(|i| *i) {
+                    let line = self.line_of(set);
+                    self.scenario.notes.push(format!(
+                        "line {line}: under Locust a user that enters `{}` stays in it until a task calls self.interrupt(); here each of its tasks is one pick among the user's (the same when it is the user's only entry)",
+                        set.name
+                    ));
+                }
                 let mut groups = Group::each(tasks);
                 // A set's own `tasks` (nested sets), flattened the same way.
                 for stmt in &set.body {

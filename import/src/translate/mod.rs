@@ -9,6 +9,7 @@
 mod body;
 mod catch;
 mod class;
+mod helpers;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -100,11 +101,11 @@ pub(crate) fn module(file: &str, name: &str, source: &str) -> Result<Imported, I
             && !is_event_hook(f)
             && !t.used_functions.contains(f.name.as_str())
         {
-            let c = t.untranslated(
-                stmt,
-                "module-level functions are translated only as entries of a user's `tasks` (helpers inside a user class are inlined)",
-            );
-            t.scenario.notes.push(c);
+            let line = t.line_of(stmt);
+            t.scenario.notes.push(format!(
+                "line {line}: `{}` is defined but no task calls it: dropped",
+                f.name
+            ));
         }
     }
     if t.scenario.classes.is_empty() {
