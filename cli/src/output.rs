@@ -5,17 +5,26 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
-
+use stampede_master::cluster::headless::Watch;
 use stampede_master::report::json::JsonReport;
+use stampede_master::report::live::LiveOutputs;
 use stampede_master::report::{self, RunReport, render_summary};
 
 use crate::args::OutputArgs;
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, io, usage};
 
-/// The live table's interval, unless `--only-summary`.
-pub fn print_interval(out: &OutputArgs) -> Option<Duration> {
-    (!out.only_summary && !out.print_stats_interval.is_zero()).then_some(out.print_stats_interval)
+/// The live table's interval (unless `--only-summary`), and the results
+/// kept on disk while the run goes (`--csv`, `--history-jsonl`).
+pub fn watch(out: &OutputArgs) -> Watch {
+    let print_interval = (!out.only_summary && !out.print_stats_interval.is_zero())
+        .then_some(out.print_stats_interval);
+    Watch {
+        print_interval,
+        live: LiveOutputs {
+            csv: out.csv.clone().map(|p| (p, out.csv_full_history)),
+            history_jsonl: out.history_jsonl.clone(),
+        },
+    }
 }
 
 /// The report files asked for, their places checked.
@@ -56,6 +65,9 @@ impl Outputs {
     pub fn check(out: &OutputArgs) -> Result<Self, Failure> {
         if let Some(prefix) = &out.csv {
             writable("--csv", &PathBuf::from(format!("{prefix}_stats.csv")))?;
+        }
+        if let Some(path) = &out.history_jsonl {
+            writable("--history-jsonl", path)?;
         }
         if let Some(path) = out.json.as_deref().filter(|p| *p != "-") {
             writable("--json", Path::new(path))?;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
 
 use crate::MasterError;
-use crate::cluster::headless::{HeadlessConfig, run_headless};
+use crate::cluster::headless::{HeadlessConfig, Watch, run_headless};
 use crate::cluster::{self, MasterConfig, MasterHandle};
 use crate::report::RunReport;
 use crate::run::RunPlan;
@@ -97,13 +97,13 @@ pub async fn start_local_cluster(
 pub async fn run_standalone(
     local: &LocalCluster,
     plan: RunPlan,
-    print_interval: Option<Duration>,
+    watch: Watch,
     shutdown: CancellationToken,
 ) -> Result<Arc<RunReport>, MasterError> {
     let headless = HeadlessConfig {
         expect_workers: local.workers,
         expect_workers_max_wait: Some(ATTACH_WAIT),
-        print_interval,
+        watch,
     };
     let report = run_headless(&local.handle, plan, headless, shutdown).await;
     local.stop_workers().await;

@@ -7,7 +7,7 @@
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
 
-use stampede_common::stats::{Recorder, RunStats, StatsKey};
+use stampede_common::stats::{Load, Measured, Recorder, RunStats, StatsKey};
 use stampede_common::thresholds::{Threshold, evaluate};
 use stampede_master::report::html::render_html;
 use stampede_master::report::json::JsonReport;
@@ -98,10 +98,17 @@ fn build(run: &Run<'_>) -> JsonReport {
             }
         }
         let now = t0 + Duration::from_secs(s);
-        stats.add(&rec.take(), now - Duration::from_millis(10));
-        stats.tick(now, users, run.users);
+        let measured = Measured::before(now, Duration::ZERO, Duration::from_secs(1));
+        stats.add(&rec.take(), measured, now);
+        let load = Load {
+            users,
+            target_users: run.users,
+            target_rate: None,
+        };
+        stats.tick(now, load);
     }
     let ended = t0 + Duration::from_secs(run.secs) + Duration::from_millis(250);
+    stats.finish(ended);
     let snapshot = stats.snapshot(ended);
     let thresholds: Vec<Threshold> = run
         .thresholds

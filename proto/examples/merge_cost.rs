@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use stampede_common::stats::{Recorder, RunStats, StatsKey};
-use stampede_proto::convert::{decode_interval, encode_interval};
+use stampede_common::stats::{Load, Recorder, RunStats, StatsKey};
+use stampede_proto::convert::{decode_interval, encode_interval, measured_from_wire};
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -39,9 +39,16 @@ fn main() {
     let start = Instant::now();
     for (i, r) in wire.iter().enumerate() {
         let interval = decode_interval(r).expect("decodes");
-        run.add(&interval, t0);
+        // A hundred reports a second.
+        let at = t0 + Duration::from_millis(i as u64 * 10);
+        run.add(&interval, measured_from_wire(r, at), at);
         if (i + 1) % 100 == 0 {
-            run.tick(t0 + Duration::from_secs((i / 100 + 1) as u64), 10, 10);
+            let load = Load {
+                users: 10,
+                target_users: 10,
+                target_rate: None,
+            };
+            run.tick(at, load);
         }
     }
     let took = start.elapsed();

@@ -17,7 +17,7 @@ use crate::args::DemoArgs;
 use crate::config::{headless_plan, thresholds};
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, usage};
 use crate::listen;
-use crate::output::{Outputs, print_interval};
+use crate::output::{Outputs, watch};
 use crate::process::{process_tasks, shut_down};
 
 /// The embedded seed scenario the demo runs.
@@ -89,7 +89,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         if let Some(l) = metrics {
             stampede_master::metrics::serve(l, local.handle.clone(), &tasks);
         }
-        let report = run_standalone(&local, plan, print_interval(&args.output), stop).await?;
+        let report = run_standalone(&local, plan, watch(&args.output), stop).await?;
         shop_stop.cancel();
         let served = shop.stats().served;
         let code = outputs.finish(&report)?;

@@ -12,7 +12,7 @@ use crate::args::MasterArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run, io, usage};
 use crate::listen;
-use crate::output::{Outputs, print_interval};
+use crate::output::{Outputs, watch};
 use crate::process::{process_tasks, shut_down};
 
 fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
@@ -65,7 +65,7 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                 let cfg = HeadlessConfig {
                     expect_workers: args.expect_workers,
                     expect_workers_max_wait: args.expect_workers_max_wait,
-                    print_interval: print_interval(&args.output),
+                    watch: watch(&args.output),
                 };
                 let report = run_headless(&master, *plan, cfg, stop).await?;
                 outputs.finish(&report)

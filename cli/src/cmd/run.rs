@@ -12,7 +12,7 @@ use crate::args::RunArgs;
 use crate::config::{self, headless_plan, load_scenario};
 use crate::exit::{Failure, cannot_run};
 use crate::listen;
-use crate::output::{Outputs, print_interval};
+use crate::output::{Outputs, watch};
 use crate::process::{process_tasks, shut_down};
 
 /// Runs the scenario on `--workers` in-process workers.
@@ -42,7 +42,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let result = match mode {
         Mode::Headless(plan) => {
-            match run_standalone(&local, *plan, print_interval(&args.output), stop).await {
+            match run_standalone(&local, *plan, watch(&args.output), stop).await {
                 Ok(report) => outputs.finish(&report),
                 Err(e) => Err(e.into()),
             }

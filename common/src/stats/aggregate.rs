@@ -1,16 +1,21 @@
 //! The master side: [`RunStats`] merges workers' intervals into run totals per
-//! endpoint, failures by message with first/last seen, and a history point per
-//! tick (about one a second) for live views, CSV history and charts.
+//! endpoint, failures by message with first/last seen, and the per-second
+//! history (`history.rs`) for live views, CSV history and charts.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::history::{History, HistoryPoint, Load, Measured};
 use super::{EndpointStats, FailureKey, IntervalStats, PERCENTILES, StatsKey};
 
 /// Seconds of history behind the "current" request rate (Locust uses 10).
 const CURRENT_WINDOW: usize = 10;
+
+/// A second of the history is closed this long after its end: by then every
+/// report measured in it has come (reports come every second at most).
+pub const CLOSE_AFTER: Duration = Duration::from_secs(2);
 
 /// Occurrences of one failure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,86 +26,6 @@ pub struct FailureEntry {
     pub first_seen: SystemTime,
     /// When the master last merged it.
     pub last_seen: SystemTime,
-}
-
-/// One endpoint's numbers over one history tick.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EndpointPoint {
-    /// Index into `Snapshot::rows` order (the sorted endpoint keys at the time).
-    pub key: StatsKey,
-    /// Requests in the tick.
-    pub requests: u64,
-    /// Failures in the tick.
-    pub failures: u64,
-    /// Percentiles of the tick, as [`PERCENTILES`].
-    pub percentiles_ms: Vec<f64>,
-    /// Average of the tick.
-    pub avg_ms: f64,
-    /// The endpoint since the start, as of the tick.
-    pub total: Cumulative,
-}
-
-/// Numbers since the start of the run, as of a history tick.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cumulative {
-    /// Requests.
-    pub requests: u64,
-    /// Failures.
-    pub failures: u64,
-    /// Median response time.
-    pub median_ms: f64,
-    /// Average response time.
-    pub avg_ms: f64,
-    /// Fastest.
-    pub min_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
-    /// Average body size.
-    pub avg_content: f64,
-}
-
-impl Cumulative {
-    fn of(s: &EndpointStats) -> Self {
-        Self {
-            requests: s.requests,
-            failures: s.failures,
-            median_ms: s.percentile_ms(0.5),
-            avg_ms: s.avg_ms(),
-            min_ms: s.min_ms(),
-            max_ms: s.max_ms(),
-            avg_content: s.avg_content(),
-        }
-    }
-}
-
-/// The whole cluster over one history tick.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HistoryPoint {
-    /// End of the tick, unix milliseconds.
-    pub unix_ms: i64,
-    /// Users running at the end of the tick.
-    pub users: u64,
-    /// Users the run asked for at the end of the tick (the load shape's target).
-    pub target_users: u64,
-    /// Open model: the iterations per second the shape asked for at the end
-    /// of the tick.
-    pub target_rate: Option<f64>,
-    /// Iterations completed per second over the tick.
-    pub iterations_per_s: f64,
-    /// Open model: iterations dropped per second over the tick.
-    pub dropped_per_s: f64,
-    /// Requests per second over the tick.
-    pub rps: f64,
-    /// Failures per second over the tick.
-    pub fail_per_s: f64,
-    /// Percentiles over the tick, as [`PERCENTILES`].
-    pub percentiles_ms: Vec<f64>,
-    /// Average over the tick.
-    pub avg_ms: f64,
-    /// Everything since the start, as of the tick.
-    pub total: Cumulative,
-    /// Per endpoint, for the endpoints that had requests in the tick.
-    pub endpoints: Vec<EndpointPoint>,
 }
 
 /// One row of the stats table.
@@ -201,10 +126,7 @@ pub struct RunStats {
     total: EndpointStats,
     failures: BTreeMap<FailureKey, FailureEntry>,
     exceptions: BTreeMap<String, u64>,
-    tick_endpoints: BTreeMap<StatsKey, EndpointStats>,
-    tick_total: EndpointStats,
-    last_tick: SystemTime,
-    history: Vec<HistoryPoint>,
+    history: History,
     open: OpenModel,
 }
 
@@ -215,9 +137,6 @@ struct OpenModel {
     service_total: Option<EndpointStats>,
     iterations: u64,
     dropped: u64,
-    tick_iterations: u64,
-    tick_dropped: u64,
-    target_rate: Option<f64>,
 }
 
 impl RunStats {
@@ -229,18 +148,9 @@ impl RunStats {
             total: EndpointStats::new(),
             failures: BTreeMap::new(),
             exceptions: BTreeMap::new(),
-            tick_endpoints: BTreeMap::new(),
-            tick_total: EndpointStats::new(),
-            last_tick: started,
-            history: Vec::new(),
+            history: History::new(started),
             open: OpenModel::default(),
         }
-    }
-
-    /// The open model's target rate (iterations per second) from now on,
-    /// written into the following history points.
-    pub fn set_target_rate(&mut self, rate: Option<f64>) {
-        self.open.target_rate = rate;
     }
 
     /// When the run (or the last reset) started.
@@ -248,16 +158,15 @@ impl RunStats {
         self.started
     }
 
-    /// Merges one worker interval, received at `now`.
-    pub fn add(&mut self, interval: &IntervalStats, now: SystemTime) {
+    /// Merges one worker interval, `measured` then and received at `now`.
+    pub fn add(&mut self, interval: &IntervalStats, measured: Measured, now: SystemTime) {
+        self.history.add(interval, measured);
         // Stats off the wire hold only their non-empty buckets: each merge
         // below touches just those.
         for (key, s) in &interval.endpoints {
             self.endpoints.entry(key.clone()).or_default().merge(s);
-            self.tick_endpoints.entry(key.clone()).or_default().merge(s);
             if !key.is_group() {
                 self.total.merge(s);
-                self.tick_total.merge(s);
             }
         }
         for (key, n) in &interval.failures {
@@ -281,60 +190,25 @@ impl RunStats {
         }
         open.iterations += interval.iterations;
         open.dropped += interval.dropped_iterations;
-        open.tick_iterations += interval.iterations;
-        open.tick_dropped += interval.dropped_iterations;
     }
 
-    /// Closes a history point covering what was merged since the last tick;
-    /// `users` ran, `target_users` were asked for.
-    pub fn tick(&mut self, now: SystemTime, users: u64, target_users: u64) {
-        let secs = now
-            .duration_since(self.last_tick)
-            .unwrap_or_default()
-            .as_secs_f64()
-            .max(1e-3);
-        let t = &self.tick_total;
-        let endpoints = self
-            .tick_endpoints
-            .iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(k, s)| EndpointPoint {
-                key: k.clone(),
-                requests: s.requests,
-                failures: s.failures,
-                percentiles_ms: PERCENTILES.iter().map(|q| s.percentile_ms(*q)).collect(),
-                avg_ms: s.avg_ms(),
-                total: self
-                    .endpoints
-                    .get(k)
-                    .map(Cumulative::of)
-                    .unwrap_or_else(|| Cumulative::of(s)),
-            })
-            .collect();
-        self.history.push(HistoryPoint {
-            unix_ms: unix_ms(now),
-            users,
-            target_users,
-            target_rate: self.open.target_rate,
-            iterations_per_s: std::mem::take(&mut self.open.tick_iterations) as f64 / secs,
-            dropped_per_s: std::mem::take(&mut self.open.tick_dropped) as f64 / secs,
-            rps: t.requests as f64 / secs,
-            fail_per_s: t.failures as f64 / secs,
-            percentiles_ms: PERCENTILES.iter().map(|q| t.percentile_ms(*q)).collect(),
-            avg_ms: t.avg_ms(),
-            total: Cumulative::of(&self.total),
-            endpoints,
-        });
-        self.tick_total.reset();
-        for s in self.tick_endpoints.values_mut() {
-            s.reset();
+    /// Notes the load at `now` for the second it is in, and closes the
+    /// seconds of history that ended [`CLOSE_AFTER`] ago.
+    pub fn tick(&mut self, now: SystemTime, load: Load) {
+        self.history.set_load(now, load);
+        if let Some(until) = now.checked_sub(CLOSE_AFTER) {
+            self.history.close_until(until);
         }
-        self.last_tick = now;
+    }
+
+    /// Closes the history at the end of the run (when its stop began).
+    pub fn finish(&mut self, ended: SystemTime) {
+        self.history.finish(ended);
     }
 
     /// The history points so far.
     pub fn history(&self) -> &[HistoryPoint] {
-        &self.history
+        self.history.points()
     }
 
     /// Totals over every endpoint.
@@ -348,11 +222,9 @@ impl RunStats {
     }
 
     /// Forgets everything (the web UI's "reset stats"), starting over at
-    /// `now`; the target rate stays.
+    /// `now`.
     pub fn reset(&mut self, now: SystemTime) {
-        let rate = self.open.target_rate;
         *self = Self::new(now);
-        self.open.target_rate = rate;
     }
 
     /// The table as of `now`.
@@ -362,10 +234,11 @@ impl RunStats {
             .unwrap_or(Duration::ZERO)
             .as_secs_f64()
             .max(1e-3);
-        let first = self.history.len().saturating_sub(CURRENT_WINDOW);
-        let recent = &self.history[first..];
+        let history = self.history.points();
+        let first = history.len().saturating_sub(CURRENT_WINDOW);
+        let recent = &history[first..];
         let window_start = if first > 0 {
-            self.history[first - 1].unix_ms
+            history[first - 1].unix_ms
         } else {
             unix_ms(self.started)
         };
@@ -452,9 +325,20 @@ mod tests {
             for i in 0..100 {
                 r.record(i % 2, 1000 + i as u64, 5, (i % 10 == 0).then_some("boom"));
             }
-            run.add(&r.take(), t0 + Duration::from_millis(500 + worker));
+            let at = t0 + Duration::from_millis(900 + worker);
+            run.add(
+                &r.take(),
+                Measured::before(at, Duration::ZERO, Duration::from_millis(800)),
+                at,
+            );
         }
-        run.tick(t0 + Duration::from_secs(1), 30, 30);
+        let load = Load {
+            users: 30,
+            target_users: 30,
+            target_rate: None,
+        };
+        run.tick(t0 + Duration::from_millis(500), load);
+        run.tick(t0 + Duration::from_secs(3), load);
         let snap = run.snapshot(t0 + Duration::from_secs(2));
         assert_eq!(snap.total.requests, 300);
         assert_eq!(snap.total.failures, 30);

@@ -1,11 +1,13 @@
 //! Latency and count statistics. Workers record into a [`Recorder`] and hand
 //! over one [`IntervalStats`] per reporting interval; the master merges them
-//! into [`RunStats`]: totals, failures and a per-second history. Latency is
+//! into [`RunStats`]: totals, failures and a per-second history bucketed by
+//! when the numbers were measured. Latency is
 //! always an HDR histogram in microseconds (3 significant digits), never a list
 //! of samples, so memory stays flat and merged percentiles are exact.
 
 mod aggregate;
 mod endpoint;
+mod history;
 mod layout;
 mod recorder;
 pub mod table;
@@ -13,9 +15,8 @@ mod wire;
 
 use serde::{Deserialize, Serialize};
 
-pub use aggregate::{
-    Cumulative, EndpointPoint, FailureEntry, HistoryPoint, RunStats, Snapshot, StatsRow, unix_ms,
-};
+pub use aggregate::{CLOSE_AFTER, FailureEntry, RunStats, Snapshot, StatsRow, unix_ms};
+pub use history::{Cumulative, EndpointPoint, HistoryPoint, Load, Measured};
 pub use endpoint::EndpointStats;
 pub use layout::{HistogramError, MAX_MICROS};
 pub use recorder::{IntervalStats, MAX_NAMED, Recorder};

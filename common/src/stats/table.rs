@@ -117,7 +117,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::stats::{Recorder, RunStats, StatsKey};
+    use crate::stats::{Measured, Recorder, RunStats, StatsKey};
 
     /// The `req/s` cell of the row named `name`.
     fn rps_cell(table: &str, name: &str) -> String {
@@ -139,13 +139,18 @@ mod tests {
         for _ in 0..20 {
             r.record(0, 1_000, 0, None);
         }
-        stats.add(&r.take(), t0 + Duration::from_secs(1));
-        stats.tick(t0 + Duration::from_secs(1), 1, 1);
+        let second = |s: u64| {
+            let end = t0 + Duration::from_secs(s);
+            (Measured::before(end, Duration::ZERO, Duration::from_secs(1)), end)
+        };
+        let (m, end) = second(1);
+        stats.add(&r.take(), m, end);
         for s in 2..=20 {
             r.record(1, 1_000, 0, None);
-            stats.add(&r.take(), t0 + Duration::from_secs(s));
-            stats.tick(t0 + Duration::from_secs(s), 1, 1);
+            let (m, end) = second(s);
+            stats.add(&r.take(), m, end);
         }
+        stats.finish(t0 + Duration::from_secs(20));
         let snap = stats.snapshot(t0 + Duration::from_secs(20));
         let live = render_stats(&snap, Rates::Current);
         let done = render_stats(&snap, Rates::Run);

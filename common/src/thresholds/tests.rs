@@ -21,7 +21,12 @@ fn snapshot() -> Snapshot {
         r.record(1, 500_000, 10, None);
     }
     let mut run = RunStats::new(t0);
-    run.add(&r.take(), t0 + Duration::from_secs(1));
+    let end = t0 + Duration::from_secs(1);
+    run.add(
+        &r.take(),
+        crate::stats::Measured::before(end, Duration::ZERO, Duration::from_secs(1)),
+        end,
+    );
     run.snapshot(t0 + Duration::from_secs(10))
 }
 

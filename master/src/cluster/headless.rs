@@ -1,6 +1,7 @@
 //! A headless run: wait for the expected workers, start the plan, print the
 //! live table with the workers while the master drives the run, stop it on
-//! a signal, and return its report. The run's end (run time, shape, lost
+//! a signal, and return its report; meanwhile keep the results so far on
+//! disk (`crate::report::live`). The run's end (run time, shape, lost
 //! thresholds) is the master's driver's; this loop only watches.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tracing::info;
 
 use super::{ClusterView, MasterHandle};
 use crate::MasterError;
+use crate::report::live::{LiveOutputs, LiveWriter};
 use crate::report::{RunReport, StopReason};
 use crate::run::RunPlan;
 
@@ -23,8 +25,17 @@ pub struct HeadlessConfig {
     pub expect_workers: usize,
     /// Give up waiting for them after this long (`None`: wait until stopped).
     pub expect_workers_max_wait: Option<Duration>,
+    /// What to show and keep while the run goes.
+    pub watch: Watch,
+}
+
+/// What a headless run shows and keeps while it goes.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
     /// Print the live table this often (to stderr).
     pub print_interval: Option<Duration>,
+    /// Results to keep on disk while the run goes.
+    pub live: LiveOutputs,
 }
 
 /// Runs `plan` on the cluster behind `master` until it ends or `shutdown`.
@@ -45,23 +56,42 @@ pub async fn run_headless(
         .wait_for_workers(want, cfg.expect_workers_max_wait, &shutdown)
         .await?;
     let id = master.start(plan).await?;
-    let mut print = cfg.print_interval.map(|every| {
+    let mut print = cfg.watch.print_interval.map(|every| {
         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
+    let mut live = match cfg.watch.live.is_empty() {
+        true => None,
+        false => LiveWriter::open(cfg.watch.live.clone())
+            .map_err(|e| tracing::warn!(error = %e, "results will be written only at the end"))
+            .ok(),
+    };
+    let mut each_second = tokio::time::interval(Duration::from_secs(1));
+    each_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let finished = master.wait_finished(id);
     tokio::pin!(finished);
+    let done = |report: Result<Arc<RunReport>, MasterError>, live: Option<LiveWriter>| {
+        if let (Ok(r), Some(mut live)) = (&report, live) {
+            live.finish(r);
+        }
+        report
+    };
     loop {
         tokio::select! {
-            report = &mut finished => return report,
+            report = &mut finished => return done(report, live),
+            _ = each_second.tick(), if live.is_some() => {
+                if let Some(live) = live.as_mut() {
+                    live.tick(master).await;
+                }
+            }
             _ = async { print.as_mut().expect("guarded").tick().await }, if print.is_some() => {
                 eprintln!("{}", live_view(&master.view().await?));
             }
             _ = shutdown.cancelled() => {
                 // The run may have ended meanwhile: its report comes either way.
                 let _ = master.stop(StopReason::Interrupted).await;
-                return finished.await;
+                return done(finished.await, live);
             }
         }
     }

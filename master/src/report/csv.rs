@@ -172,7 +172,9 @@ fn utc_seconds(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// Writes the four files; returns their paths.
+/// Writes the four files, each beside its place and then renamed into it
+/// (a reader sees the old file or the new one, never half of one); returns
+/// their paths.
 ///
 /// # Errors
 ///
@@ -187,7 +189,9 @@ pub fn write_all(prefix: &str, r: &RunReport, full_history: bool) -> std::io::Re
     let mut paths = Vec::new();
     for (suffix, text) in files {
         let path = Path::new(&format!("{prefix}{suffix}")).to_path_buf();
-        std::fs::write(&path, text)?;
+        let partial = PathBuf::from(format!("{prefix}{suffix}.partial"));
+        std::fs::write(&partial, text)?;
+        std::fs::rename(&partial, &path)?;
         paths.push(path);
     }
     Ok(paths)

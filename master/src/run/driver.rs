@@ -236,7 +236,9 @@ mod tests {
         let mut stats = RunStats::new(std::time::SystemTime::now());
         let recorder = stampede_common::stats::Recorder::new(p.scenario.stat_keys.clone());
         recorder.record(0, 100, 0, Some("boom"));
-        stats.add(&recorder.take(), std::time::SystemTime::now());
+        let now = std::time::SystemTime::now();
+        let measured = stampede_common::stats::Measured::before(now, Default::default(), Default::default());
+        stats.add(&recorder.take(), measured, now);
         let snap = stats.snapshot(std::time::SystemTime::now());
         assert!(!d.judges(secs(4.0)));
         assert_eq!(d.step(secs(4.0), None), Step::Wait);

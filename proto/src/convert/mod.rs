@@ -10,4 +10,4 @@ mod stats;
 
 pub use error::ConvertError;
 pub use run::{assignment_from_wire, assignment_to_wire, scenario_from_wire, scenario_to_wire};
-pub use stats::{decode_interval, encode_interval};
+pub use stats::{decode_interval, encode_interval, measured_from_wire};

@@ -1,7 +1,11 @@
 //! The interval statistics of one worker and the wire's `StatsReport`:
 //! histograms travel as HdrHistogram V2+DEFLATE bytes.
 
-use stampede_common::stats::{EndpointStats, FailureKey, HistogramError, IntervalStats, StatsKey};
+use std::time::{Duration, SystemTime};
+
+use stampede_common::stats::{
+    EndpointStats, FailureKey, HistogramError, IntervalStats, Measured, StatsKey,
+};
 
 use crate::v1;
 
@@ -45,7 +49,20 @@ pub fn encode_interval(
         iterations: i.iterations,
         dropped_iterations: i.dropped_iterations,
         service: encode_endpoints(&i.service)?,
+        // Set by the sender, at each send.
+        interval_ms: 0,
+        ended_ms_ago: 0,
     })
+}
+
+/// When a report's numbers were measured, on the clock of whoever
+/// `received` it.
+pub fn measured_from_wire(r: &v1::StatsReport, received: SystemTime) -> Measured {
+    Measured::before(
+        received,
+        Duration::from_millis(r.ended_ms_ago),
+        Duration::from_millis(r.interval_ms),
+    )
 }
 
 fn encode_endpoints(

@@ -1,6 +1,6 @@
 //! The worker's link to its master: an explicit connected/disconnected state
 //! machine. Connected, it runs what the master says (Prepare, Spawn, Stop,
-//! in [`runs`]), heartbeats and reports every interval; disconnected, it
+//! in [`runs`]), heartbeats every second and reports every quarter second; disconnected, it
 //! keeps measuring into the outbox, retries with a jittered backoff, and
 //! stops its load when the master has been gone for `master_timeout`.
 //! Reports are resent until acknowledged, so nothing measured is lost or
@@ -53,8 +53,11 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
         since: Instant::now(),
         retry_at: Instant::now(),
     };
-    let mut ticker = tokio::time::interval(agent.cfg.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // On the clock's multiples of the interval, so that each report's numbers
+    // lie within one second of the clock (the master's history buckets).
+    let every = agent.cfg.report_interval.max(std::time::Duration::from_millis(10));
+    let mut ticker = tokio::time::interval_at(next_multiple(every), every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         conn = match conn {
             Conn::Disconnected { since, retry_at } => tokio::select! {
@@ -158,4 +161,14 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
     }
     agent.shutdown().await;
     Ok(())
+}
+
+/// The next instant the clock is at a multiple of `every`.
+fn next_multiple(every: std::time::Duration) -> Instant {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let every_ns = every.as_nanos().max(1);
+    let left = every_ns - now.as_nanos() % every_ns;
+    Instant::now() + std::time::Duration::from_nanos(left as u64)
 }

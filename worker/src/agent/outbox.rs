@@ -6,6 +6,8 @@
 
 use std::collections::VecDeque;
 
+use tokio::time::Instant;
+
 use stampede_common::stats::IntervalStats;
 use stampede_proto::convert::{decode_interval, encode_interval};
 use stampede_proto::v1::StatsReport;
@@ -17,6 +19,8 @@ const MAX_UNSENT: usize = 120;
 struct Entry {
     report: StatsReport,
     sent: bool,
+    /// When its numbers were measured.
+    measured: (Instant, Instant),
 }
 
 /// The worker's unacknowledged reports for its current run.
@@ -27,10 +31,17 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Queues one interval as the next report of `run_id`; returns its seq.
-    /// Sequence numbers never restart in a worker process, so a report left
-    /// over from an earlier run can never pass for one of the current run.
-    pub(crate) fn push(&mut self, run_id: u64, users: u64, interval: &IntervalStats) -> u64 {
+    /// Queues one interval, measured between `measured.0` and `.1`, as the
+    /// next report of `run_id`; returns its seq. Sequence numbers never
+    /// restart in a worker process, so a report left over from an earlier
+    /// run can never pass for one of the current run.
+    pub(crate) fn push(
+        &mut self,
+        run_id: u64,
+        users: u64,
+        interval: &IntervalStats,
+        measured: (Instant, Instant),
+    ) -> u64 {
         self.next_seq += 1;
         let report = match encode_interval(run_id, self.next_seq, users, interval) {
             Ok(r) => r,
@@ -42,6 +53,7 @@ impl Outbox {
         self.entries.push_back(Entry {
             report,
             sent: false,
+            measured,
         });
         self.fold_unsent();
         self.next_seq
@@ -53,14 +65,20 @@ impl Outbox {
             .retain(|e| !(e.report.run_id == run_id && e.report.seq <= seq));
     }
 
-    /// Reports not sent on the current connection, marked sent.
+    /// Reports not sent on the current connection, marked sent, each
+    /// saying when it was measured as of now.
     pub(crate) fn take_unsent(&mut self) -> Vec<StatsReport> {
+        let now = Instant::now();
         self.entries
             .iter_mut()
             .filter(|e| !e.sent)
             .map(|e| {
                 e.sent = true;
-                e.report.clone()
+                let (start, end) = e.measured;
+                let mut r = e.report.clone();
+                r.interval_ms = end.duration_since(start).as_millis() as u64;
+                r.ended_ms_ago = now.duration_since(end).as_millis() as u64;
+                r
             })
             .collect()
     }
@@ -107,6 +125,7 @@ impl Outbox {
             match encode_interval(r.run_id, r.seq, r.users, &a) {
                 Ok(folded) => {
                     self.entries[second].report = folded;
+                    self.entries[second].measured.0 = self.entries[first].measured.0;
                     self.entries.remove(first);
                 }
                 Err(_) => return,
@@ -120,6 +139,10 @@ mod tests {
     use super::*;
     use stampede_common::stats::{Recorder, StatsKey};
 
+    fn now() -> (Instant, Instant) {
+        (Instant::now(), Instant::now())
+    }
+
     fn interval(n: u64) -> IntervalStats {
         let r = Recorder::new(vec![StatsKey::new("GET", "/")]);
         for i in 0..n {
@@ -132,7 +155,7 @@ mod tests {
     fn acked_reports_leave_unacked_are_resent() {
         let mut o = Outbox::default();
         for _ in 0..3 {
-            o.push(1, 5, &interval(10));
+            o.push(1, 5, &interval(10), now());
         }
         assert_eq!(
             o.take_unsent().iter().map(|r| r.seq).collect::<Vec<_>>(),
@@ -151,7 +174,7 @@ mod tests {
     fn folding_keeps_every_count() {
         let mut o = Outbox::default();
         for _ in 0..(MAX_UNSENT + 30) {
-            o.push(1, 5, &interval(3));
+            o.push(1, 5, &interval(3), now());
         }
         assert_eq!(o.len(), MAX_UNSENT);
         let total: u64 = o

@@ -31,6 +31,8 @@ pub(super) struct ActiveRun {
     stopping: Option<oneshot::Receiver<()>>,
     /// Carries the run id on everything logged about the run.
     span: Span,
+    /// When the numbers not yet collected began.
+    since: Instant,
 }
 
 pub(super) struct Agent {
@@ -43,10 +45,12 @@ pub(super) struct Agent {
     failed: Vec<(u64, String)>,
     pub(super) status: AgentStatus,
     cpu: CpuMeter,
+    last_heartbeat: Instant,
 }
 
 impl Agent {
     pub(super) fn new(cfg: AgentConfig) -> Self {
+        let cfg_interval = cfg.interval;
         Self {
             cfg,
             run: None,
@@ -55,6 +59,7 @@ impl Agent {
             failed: Vec::new(),
             status: AgentStatus::default(),
             cpu: CpuMeter::new(),
+            last_heartbeat: Instant::now() - cfg_interval,
         }
     }
 
@@ -131,6 +136,7 @@ impl Agent {
                             classes,
                             stopping: None,
                             span,
+                            since: Instant::now(),
                         });
                     }
                     Err(e) => self.fail_run(p.run_id, e.to_string()),
@@ -147,11 +153,13 @@ impl Agent {
 
     /// Moves the interval's measurements into the outbox.
     pub(super) fn collect(&mut self) {
-        if let Some(run) = &self.run {
+        if let Some(run) = &mut self.run {
             let interval = run.engine.take_stats();
+            let now = Instant::now();
+            let since = std::mem::replace(&mut run.since, now);
             if !interval.is_empty() {
                 self.outbox
-                    .push(run.id, run.engine.users() as u64, &interval);
+                    .push(run.id, run.engine.users() as u64, &interval, (since, now));
             }
         }
         self.publish();
@@ -227,11 +235,14 @@ impl Agent {
                 .drain(..)
                 .map(|run_id| msg(worker_message::Kind::Stopped(v1::Stopped { run_id }))),
         );
-        let users = self.run.as_ref().map_or(0, |r| r.engine.users() as u64);
-        out.push(msg(worker_message::Kind::Heartbeat(v1::Heartbeat {
-            users,
-            cpu_percent: self.cpu.sample(),
-        })));
+        if self.last_heartbeat.elapsed() >= self.cfg.interval {
+            self.last_heartbeat = Instant::now();
+            let users = self.run.as_ref().map_or(0, |r| r.engine.users() as u64);
+            out.push(msg(worker_message::Kind::Heartbeat(v1::Heartbeat {
+                users,
+                cpu_percent: self.cpu.sample(),
+            })));
+        }
         for m in out {
             if tx.send(m).await.is_err() {
                 return false;

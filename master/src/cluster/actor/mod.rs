@@ -111,6 +111,8 @@ struct Stopping {
     pending: BTreeSet<String>,
     replies: Vec<oneshot::Sender<Result<Arc<RunReport>, MasterError>>>,
     deadline: Instant,
+    /// When the stop began: the end of the run's history.
+    began: SystemTime,
 }
 
 struct Run {

@@ -204,6 +204,7 @@ impl Actor {
             pending: live.iter().cloned().collect(),
             replies: reply.into_iter().collect(),
             deadline,
+            began: SystemTime::now(),
         });
         info!(
             run = run_id,
@@ -234,8 +235,8 @@ impl Actor {
         }
         let mut run = self.run.take().expect("checked");
         let ended = SystemTime::now();
-        run.stats.tick(ended, 0, 0);
         let st = run.stopping.take().expect("checked");
+        run.stats.finish(st.began);
         let measured = FinishedRun {
             stats: run.stats,
             started: run.started,

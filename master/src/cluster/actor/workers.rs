@@ -6,7 +6,8 @@
 use std::time::SystemTime;
 
 use stampede_proto::PROTOCOL_VERSION;
-use stampede_proto::convert::decode_interval;
+use stampede_common::stats::Load;
+use stampede_proto::convert::{decode_interval, measured_from_wire};
 use stampede_proto::v1::{self, master_message, worker_message};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -158,7 +159,9 @@ impl Actor {
             if seq > w.merged_seq {
                 match decode_interval(&report) {
                     Ok(interval) => {
-                        run.stats.add(&interval, SystemTime::now());
+                        let now = SystemTime::now();
+                        run.stats
+                            .add(&interval, measured_from_wire(&report, now), now);
                         w.merged_seq = seq;
                     }
                     Err(e) => {
@@ -230,8 +233,12 @@ impl Actor {
                 }
                 _ => None,
             };
-            run.stats.set_target_rate(rate);
-            run.stats.tick(SystemTime::now(), users, run.plan.users);
+            let load = Load {
+                users,
+                target_users: run.plan.users,
+                target_rate: rate,
+            };
+            run.stats.tick(SystemTime::now(), load);
         }
         self.maybe_finish(true);
     }
