@@ -210,7 +210,7 @@ pub struct OutputArgs {
     #[arg(long = "csv-full-history", requires = "csv")]
     pub csv_full_history: bool,
     /// Append the history to FILE while the run goes: one JSON object per
-    /// second, flushed as each second closes (about 2 s after it ends).
+    /// second, flushed as each second closes (about a second after it ends).
     #[arg(long = "history-jsonl", value_name = "FILE")]
     pub history_jsonl: Option<PathBuf>,
     /// Write the JSON report (`-` for stdout; the summary then goes to stderr).

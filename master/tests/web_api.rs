@@ -182,6 +182,15 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
         ui.post("/api/reset", json!({})).await,
         (StatusCode::OK, json!({"reset": true}))
     );
+    // The history starts again at the reset: a second of it with requests.
+    eventually("a second of history after the reset", async || {
+        let (_, h) = ui.get("/api/history").await;
+        h["points"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["rps"].as_f64() > Some(0.0)))
+            .then_some(())
+    })
+    .await;
 
     let (st, stopped) = ui.post("/api/stop", json!({})).await;
     assert_eq!(st, 200, "{stopped}");

@@ -155,7 +155,7 @@ async fn ui_runs_follow_stages_and_arrival_rates() {
     drop(ui);
 
     // An arrival rate: iterations on schedule, the target rate in the history.
-    let yaml = "arrival_rate: {rate: 20/s, duration: 2s, max_users: 10}\nusers:\n  - name: V\n    sequence: [{get: /api/products/1/}]\n";
+    let yaml = "arrival_rate: {rate: 20/s, duration: 4s, max_users: 10}\nusers:\n  - name: V\n    sequence: [{get: /api/products/1/}]\n";
     let ui = Ui::with(2, Auth::none(), yaml, None).await;
     let (status, _) = ui
         .post("/api/swarm", json!({"user_count": 1, "spawn_rate": 1}))
@@ -183,7 +183,7 @@ async fn ui_runs_follow_stages_and_arrival_rates() {
     let (_, report) = ui.get("/api/report.json").await;
     assert_eq!(report["run"]["load"]["model"], "arrival_rate");
     let done = report["iterations"]["completed"].as_u64().unwrap();
-    assert!((35..=41).contains(&done), "{done} of 40 iterations");
+    assert!((75..=81).contains(&done), "{done} of 80 iterations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,6 +157,8 @@ impl Actor {
         if let Some(run) = self.run.as_mut().filter(|r| r.id == run_id) {
             let w = self.workers.get_mut(id).expect("caller checked");
             if seq > w.merged_seq {
+                // Reports come more often than heartbeats: the users they saw.
+                w.users = report.users;
                 match decode_interval(&report) {
                     Ok(interval) => {
                         let now = SystemTime::now();
