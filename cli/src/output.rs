@@ -3,12 +3,12 @@
 //! any load is sent ([`Outputs::check`]); at the end a report that cannot be
 //! written does not keep the others from being written.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use stampede_master::cluster::headless::Watch;
 use stampede_master::report::json::JsonReport;
 use stampede_master::report::live::LiveOutputs;
 use stampede_master::report::{self, RunReport, render_summary};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use crate::args::OutputArgs;
 use crate::exit::{EXIT_THRESHOLD, Failure, cannot_run, io, usage};

@@ -309,7 +309,10 @@ class U(HttpUser):
             // Found where the helper calls itself.
             (12, "a recursive helper has no equivalent"),
             (23, "a helper with *args or **kwargs is not inlined"),
-            (25, "a helper that assigns to its parameter `n` is not inlined"),
+            (
+                25,
+                "a helper that assigns to its parameter `n` is not inlined"
+            ),
             (26, "the helper returns nothing at its end"),
             (27, "a helper called with more arguments than it takes"),
         ],

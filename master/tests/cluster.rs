@@ -241,9 +241,9 @@ async fn a_wrong_protocol_version_is_refused_with_both_versions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_that_stops_heartbeating_is_marked_missing() {
+async fn a_worker_that_stops_heartbeating_is_missing_until_heard_again() {
     let c = Cluster::start(0).await;
-    let (_tx, res) = raw_attach(&c, PROTOCOL_VERSION).await;
+    let (tx, res) = raw_attach(&c, PROTOCOL_VERSION).await;
     let mut inbound = res.unwrap();
     let first = inbound.message().await.unwrap().unwrap();
     assert!(matches!(
@@ -256,6 +256,18 @@ async fn a_worker_that_stops_heartbeating_is_marked_missing() {
     c.wait_state("raw", WorkerState::Missing, Duration::from_secs(6))
         .await;
     assert_eq!(c.master.connected(), 0);
+    // Its stream lived on: one heartbeat, and it is back for good.
+    tx.send(v1::WorkerMessage {
+        kind: Some(worker_message::Kind::Heartbeat(v1::Heartbeat {
+            users: 0,
+            cpu_percent: 0.0,
+        })),
+    })
+    .await
+    .unwrap();
+    c.wait_state("raw", WorkerState::Ready, Duration::from_secs(2))
+        .await;
+    assert_eq!(c.master.connected(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,8 @@ mod wire;
 use serde::{Deserialize, Serialize};
 
 pub use aggregate::{CLOSE_AFTER, FailureEntry, RunStats, Snapshot, StatsRow, unix_ms};
-pub use history::{Cumulative, EndpointPoint, HistoryPoint, Load, Measured};
 pub use endpoint::EndpointStats;
+pub use history::{Cumulative, EndpointPoint, HistoryPoint, Load, Measured};
 pub use layout::{HistogramError, MAX_MICROS};
 pub use recorder::{IntervalStats, MAX_NAMED, Recorder};
 

@@ -141,7 +141,10 @@ mod tests {
         }
         let second = |s: u64| {
             let end = t0 + Duration::from_secs(s);
-            (Measured::before(end, Duration::ZERO, Duration::from_secs(1)), end)
+            (
+                Measured::before(end, Duration::ZERO, Duration::from_secs(1)),
+                end,
+            )
         };
         let (m, end) = second(1);
         stats.add(&r.take(), m, end);

@@ -86,11 +86,7 @@ impl Call<'_> {
 
 /// The one expression a helper returns, if its body is just that.
 fn pure_return(f: &ast::StmtFunctionDef) -> Option<&Expr> {
-    let body: Vec<&Stmt> = f
-        .body
-        .iter()
-        .filter(|s| !super::is_docstring(s))
-        .collect();
+    let body: Vec<&Stmt> = f.body.iter().filter(|s| !super::is_docstring(s)).collect();
     match body.as_slice() {
         [Stmt::Return(r)] => r.value.as_deref(),
         _ => None,
@@ -131,7 +127,10 @@ fn bind(
             .arg
             .as_ref()
             .ok_or("a helper called with **kwargs is not inlined")?;
-        if !all.iter().any(|p| p.parameter.name.as_str() == name.as_str()) {
+        if !all
+            .iter()
+            .any(|p| p.parameter.name.as_str() == name.as_str())
+        {
             return Err(format!("the helper has no parameter `{name}`"));
         }
         args.insert(name.to_string(), k.value.clone());

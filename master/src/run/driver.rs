@@ -237,7 +237,8 @@ mod tests {
         let recorder = stampede_common::stats::Recorder::new(p.scenario.stat_keys.clone());
         recorder.record(0, 100, 0, Some("boom"));
         let now = std::time::SystemTime::now();
-        let measured = stampede_common::stats::Measured::before(now, Default::default(), Default::default());
+        let measured =
+            stampede_common::stats::Measured::before(now, Default::default(), Default::default());
         stats.add(&recorder.take(), measured, now);
         let snap = stats.snapshot(std::time::SystemTime::now());
         assert!(!d.judges(secs(4.0)));

@@ -250,7 +250,9 @@ pub async fn standalone_with_metrics(
     if let Some(l) = metrics {
         stampede_master::metrics::serve(l, local.handle.clone(), &tasks);
     }
-    let report = run_standalone(&local, plan, Default::default(), shutdown).await.unwrap();
+    let report = run_standalone(&local, plan, Default::default(), shutdown)
+        .await
+        .unwrap();
     assert!(
         tasks.shutdown(Duration::from_secs(10)).await,
         "the standalone run's tasks all end"

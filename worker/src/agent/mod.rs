@@ -55,7 +55,10 @@ pub async fn run_agent(cfg: AgentConfig, shutdown: CancellationToken) -> Result<
     };
     // On the clock's multiples of the interval, so that each report's numbers
     // lie within one second of the clock (the master's history buckets).
-    let every = agent.cfg.report_interval.max(std::time::Duration::from_millis(10));
+    let every = agent
+        .cfg
+        .report_interval
+        .max(std::time::Duration::from_millis(10));
     let mut ticker = tokio::time::interval_at(next_multiple(every), every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {

@@ -4,6 +4,7 @@
 //! handlers, the headless loop and the web UI only send it commands.
 //! Membership ([`workers`]) and the run's life ([`runs`]) are its two halves.
 
+mod link;
 mod runs;
 mod workers;
 
@@ -97,7 +98,7 @@ struct Worker {
     hostname: String,
     cores: u32,
     cpu_percent: f32,
-    conn: Option<(u64, Outbound)>,
+    conn: Option<link::Link>,
     missing: bool,
     users: u64,
     last_heard: Instant,

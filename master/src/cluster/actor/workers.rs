@@ -5,14 +5,15 @@
 
 use std::time::SystemTime;
 
-use stampede_proto::PROTOCOL_VERSION;
 use stampede_common::stats::Load;
+use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::convert::{decode_interval, measured_from_wire};
 use stampede_proto::v1::{self, master_message, worker_message};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::{Actor, Outbound, Worker, out};
+use super::link::{Link, Sent};
+use super::{Actor, Outbound, Worker};
 use crate::cluster::view::{ClusterView, RunView, WorkerInfo, WorkerState};
 
 impl Actor {
@@ -28,22 +29,60 @@ impl Actor {
             .collect()
     }
 
-    /// Sends to a worker; a full or closed stream drops it (false).
+    /// Sends to a worker, or buffers for it while its stream is full; a
+    /// closed stream (or one not read at all) drops it (false).
     pub(super) fn send(&mut self, id: &str, kind: master_message::Kind) -> bool {
         let Some(w) = self.workers.get_mut(id) else {
             return false;
         };
-        let Some((_, tx)) = &w.conn else { return false };
-        if tx.try_send(out(kind)).is_ok() {
-            return true;
+        let Some(link) = w.conn.as_mut() else {
+            return false;
+        };
+        match link.send(kind) {
+            Sent::Now | Sent::Later(false) => true,
+            Sent::Later(true) => {
+                warn!(
+                    worker = id,
+                    "worker stream is full; buffering until it reads on"
+                );
+                true
+            }
+            Sent::Gone => {
+                self.drop_link(id);
+                false
+            }
         }
-        warn!(worker = id, "worker stream is full or closed; dropping it");
-        if let Some((conn, _)) = w.conn.take() {
-            self.conns.remove(&conn);
+    }
+
+    /// A worker whose stream is gone (closed, or not read at all).
+    fn drop_link(&mut self, id: &str) {
+        let Some(w) = self.workers.get_mut(id) else {
+            return;
+        };
+        warn!(
+            worker = id,
+            "worker stream is closed or unread; dropping it"
+        );
+        if let Some(link) = w.conn.take() {
+            self.conns.remove(&link.conn);
         }
         w.missing = true;
         self.dropped = true;
-        false
+    }
+
+    /// Sends what workers' backlogs hold, as far as their streams take it.
+    fn flush_backlogs(&mut self) {
+        let gone: Vec<String> = self
+            .workers
+            .iter_mut()
+            .filter_map(|(id, w)| {
+                let link = w.conn.as_mut().filter(|l| l.waiting() > 0)?;
+                (link.flush() == Sent::Gone).then(|| id.clone())
+            })
+            .collect();
+        for id in gone {
+            self.drop_link(&id);
+        }
     }
 
     pub(super) fn membership_changed(&mut self) {
@@ -58,7 +97,7 @@ impl Actor {
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        if w.conn.as_ref().is_some_and(|c| c.0 == conn) {
+        if w.conn.as_ref().is_some_and(|c| c.conn == conn) {
             w.conn = None;
             w.missing = true;
             if quit {
@@ -85,12 +124,12 @@ impl Actor {
             prepared: None,
             failed_run: None,
         });
-        if let Some((old, _)) = w.conn.take() {
-            self.conns.remove(&old);
+        if let Some(old) = w.conn.take() {
+            self.conns.remove(&old.conn);
         }
         w.hostname = hello.hostname;
         w.cores = hello.cores;
-        w.conn = Some((conn, tx));
+        w.conn = Some(Link::new(conn, tx));
         w.missing = false;
         w.users = 0;
         w.last_heard = Instant::now();
@@ -122,6 +161,15 @@ impl Actor {
             return;
         };
         w.last_heard = Instant::now();
+        if w.missing {
+            // Silent for a while, but its stream lived on: it is back.
+            w.missing = false;
+            info!(worker = %id, "worker heard again; readmitted");
+            self.membership_changed();
+        }
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
         match msg.kind {
             Some(worker_message::Kind::Heartbeat(h)) => {
                 w.users = h.users;
@@ -182,6 +230,7 @@ impl Actor {
     /// Each heartbeat: marks silent workers missing, heartbeats the others,
     /// ticks the run's history, and finishes a stop past its deadline.
     pub(super) fn tick(&mut self) {
+        self.flush_backlogs();
         let now = Instant::now();
         let silent: Vec<String> = self
             .workers
@@ -195,11 +244,9 @@ impl Actor {
             .collect();
         let mut changed = false;
         for id in silent {
-            warn!(worker = %id, silence = ?self.timing.silence, "worker stopped heartbeating; marked missing");
+            // Its stream stays: heard again, it is readmitted.
+            warn!(worker = %id, silence = ?self.timing.silence, "worker stopped heartbeating; marked missing until heard again");
             if let Some(w) = self.workers.get_mut(&id) {
-                if let Some((conn, _)) = w.conn.take() {
-                    self.conns.remove(&conn);
-                }
                 w.missing = true;
                 changed = true;
             }
