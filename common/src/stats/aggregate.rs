@@ -352,8 +352,10 @@ mod tests {
         assert_eq!(h.users, 30);
         assert!((h.rps - 300.0).abs() < 1e-9);
         assert_eq!(h.endpoints.len(), 2);
+        // Two seconds of history closed, all in the first.
+        assert_eq!(run.history().len(), 2);
         assert!(
-            (snap.total.current_rps - 300.0).abs() < 1e-6,
+            (snap.total.current_rps - 150.0).abs() < 1e-6,
             "{}",
             snap.total.current_rps
         );

@@ -206,9 +206,14 @@ impl History {
     /// Counts of a second already closed: into its point and the totals of
     /// the points after it.
     fn add_late(&mut self, s: u64, interval: &IntervalStats) {
-        let Some(i) = self.points.len().checked_sub((self.next - s) as usize) else {
+        // The point that ends after the second begins (older points may
+        // have been merged into longer ones).
+        let i = self
+            .points
+            .partition_point(|p| p.unix_ms <= (s * 1000) as i64);
+        if i >= self.points.len() {
             return;
-        };
+        }
         let secs = self.length_of(i);
         let p = &mut self.points[i];
         for (key, e) in &interval.endpoints {
@@ -381,6 +386,7 @@ impl History {
             endpoints,
         });
         self.next = s + 1;
+        super::downsample::downsample(&mut self.points, unix_ms(self.started));
     }
 
     pub(super) fn points(&self) -> &[HistoryPoint] {

@@ -6,6 +6,7 @@
 //! of samples, so memory stays flat and merged percentiles are exact.
 
 mod aggregate;
+mod downsample;
 mod endpoint;
 mod history;
 mod layout;
