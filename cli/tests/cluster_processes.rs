@@ -176,3 +176,81 @@ fn a_worker_with_the_wrong_token_exits_2_and_says_why() {
         "{err}"
     );
 }
+
+/// `stampede worker --id ID` joining the master at `addr`.
+fn worker_process(addr: &str, id: &str) -> Killed {
+    Killed(
+        stampede()
+            .args(["worker", "--master", addr, "--id", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The requests the shop served within `window` (a measurement, not a wait
+/// for anything).
+fn served_over(shop: &ShopProcess, window: std::time::Duration) -> u64 {
+    let n0 = shop.served();
+    std::thread::sleep(window);
+    shop.served() - n0
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_at_most_one_report_interval() {
+    // A steady load: each request takes the shop 20 ms.
+    let shop = ShopProcess::start(&["--latency", "20ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("steady.yaml");
+    std::fs::write(
+        &scenario,
+        "name: steady\nusers:\n  - name: U\n    sequence: [{get: /api/products/1/}]\n",
+    )
+    .unwrap();
+    let mut master = stampede()
+        .args(["master", "-f"])
+        .arg(&scenario)
+        .args(["--host", &shop.url, "-u", "20", "-r", "100", "-t", "6s"])
+        .args(["--headless", "--expect-workers", "2"])
+        .args(["--expect-workers-max-wait", "60s", "--bind", "127.0.0.1:0"])
+        .arg("--only-summary")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = master_addr(&mut master);
+    let _w0 = worker_process(&addr, "keeps");
+    let mut w1 = worker_process(&addr, "killed");
+    // Mid-run: the load is on; its rate over one second, half of it the
+    // doomed worker's.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while shop.served() < 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not start"
+        );
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    }
+    let per_second = served_over(&shop, std::time::Duration::from_secs(1));
+    w1.0.kill().unwrap();
+    w1.0.wait().unwrap();
+    let out = master.wait_with_output().unwrap();
+    assert!(out.status.success(), "master exit {:?}", out.status);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let merged = summary_count(&stdout);
+    let served = shop.served();
+    // The bound the README states: 250 ms of the killed worker's load, and
+    // its requests in flight (one per user: 10).
+    let bound = per_second / 2 / 4 + 10;
+    eprintln!(
+        "killed worker: {} of {served} served never counted (bound {bound}, {per_second} req/s)",
+        served - merged.min(served)
+    );
+    assert!(merged <= served, "{merged} counted of {served} served");
+    assert!(
+        served - merged <= bound,
+        "{} of {served} served were never counted (bound {bound}, {per_second} req/s)",
+        served - merged
+    );
+}
