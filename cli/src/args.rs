@@ -304,6 +304,19 @@ pub struct MasterArgs {
     /// Address the workers connect to.
     #[arg(long, default_value = "0.0.0.0:5557", env = "STAMPEDE_BIND")]
     pub bind: String,
+    /// Keep the run's state in DIR (headless), so that the master started
+    /// again with the same command resumes the run in progress.
+    #[arg(
+        long = "state-dir",
+        value_name = "DIR",
+        requires = "headless",
+        env = "STAMPEDE_STATE_DIR"
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// With --state-dir: set aside a run the dir holds (into DIR/old-RUNID/)
+    /// and start a new one.
+    #[arg(long, requires = "state_dir")]
+    pub fresh: bool,
     /// Shared cluster token workers must present.
     #[arg(
         long,
@@ -349,8 +362,9 @@ pub struct WorkerArgs {
     /// Worker id, stable across reconnects (default: host name, process id and a random suffix).
     #[arg(long, env = "STAMPEDE_WORKER_ID")]
     pub id: Option<String>,
-    /// Stop the load when the master has been unreachable this long.
-    #[arg(long = "master-timeout", value_parser = duration, default_value = "10s")]
+    /// Stop the load when the master has been unreachable this long (long
+    /// enough for a master's container to restart and resume its run).
+    #[arg(long = "master-timeout", value_parser = duration, default_value = "60s")]
     pub master_timeout: Duration,
     /// Serve /healthz (alive) and /readyz (attached to a master) on this address, for probes.
     #[arg(

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod standalone;
+pub mod state;
 pub mod tasks;
 pub mod web;
 

@@ -104,6 +104,7 @@ pub async fn run_standalone(
         expect_workers: local.workers,
         expect_workers_max_wait: Some(ATTACH_WAIT),
         watch,
+        durable: None,
     };
     let report = run_headless(&local.handle, plan, headless, shutdown).await;
     local.stop_workers().await;

@@ -117,6 +117,7 @@ fn build(run: &Run<'_>) -> JsonReport {
         .collect();
     let verdicts = evaluate(&thresholds, &snapshot);
     let report = RunReport {
+        outages: Vec::new(),
         id: 1,
         classes: Vec::new(),
         load: stampede_master::report::LoadModel::Users,

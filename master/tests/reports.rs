@@ -194,7 +194,8 @@ async fn json_report_schema_is_stable() {
             "exceptions",
             "iterations",
             "service_time",
-            "history"
+            "history",
+            "outages"
         ])
     );
     assert_eq!(v["run"]["load"], serde_json::json!({"model": "users"}));

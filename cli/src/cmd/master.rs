@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
 use stampede_master::cluster::{self, MasterConfig};
+use stampede_master::state::{Durable, StateDir};
 use tracing::{info, warn};
 
 use super::web::{self, Mode, WebUi};
@@ -28,7 +29,16 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
     let mode = if args.headless {
-        Mode::Headless(Box::new(headless_plan(&template)?))
+        let plan = headless_plan(&template)?;
+        let durable = match &args.state_dir {
+            Some(dir) => {
+                let (dir, resumed) =
+                    StateDir::open(dir, &plan, args.fresh).map_err(|e| usage(e.to_string()))?;
+                Some(Durable { dir, resumed })
+            }
+            None => None,
+        };
+        Mode::Headless(Box::new(plan), durable)
     } else {
         let auth = web::auth(&args.web)?;
         Mode::Web(auth, listen::web(&args.web, "0.0.0.0").await?)
@@ -61,14 +71,23 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
             stampede_master::metrics::serve(l, master.clone(), &tasks);
         }
         match mode {
-            Mode::Headless(plan) => {
+            Mode::Headless(plan, durable) => {
+                let dir = durable.as_ref().map(|d| d.dir.clone());
                 let cfg = HeadlessConfig {
                     expect_workers: args.expect_workers,
                     expect_workers_max_wait: args.expect_workers_max_wait,
                     watch: watch(&args.output),
+                    durable,
                 };
                 let report = run_headless(&master, *plan, cfg, stop).await?;
-                outputs.finish(&report)
+                let code = outputs.finish(&report);
+                // Reported: the state dir's run is over.
+                if let Some(dir) = dir
+                    && let Err(e) = dir.mark_finished(report.id, report.started)
+                {
+                    warn!(dir = %dir.path().display(), error = %e, "cannot mark the state dir's run finished");
+                }
+                code
             }
             Mode::Web(auth, listener) => {
                 let ui = WebUi {

@@ -26,7 +26,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let mode = if args.headless {
         let plan = headless_plan(&template)?;
         preflight(&plan.settings.target).await?;
-        Mode::Headless(Box::new(plan))
+        Mode::Headless(Box::new(plan), None)
     } else {
         let auth = web::auth(&args.web)?;
         Mode::Web(auth, listen::web(&args.web, "127.0.0.1").await?)
@@ -41,7 +41,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         stampede_master::metrics::serve(l, local.handle.clone(), &tasks);
     }
     let result = match mode {
-        Mode::Headless(plan) => {
+        Mode::Headless(plan, _) => {
             match run_standalone(&local, *plan, watch(&args.output), stop).await {
                 Ok(report) => outputs.finish(&report),
                 Err(e) => Err(e.into()),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use stampede_master::MasterError;
 use stampede_master::cluster::MasterHandle;
 use stampede_master::run::{RunPlan, RunTemplate};
+use stampede_master::state::Durable;
 use stampede_master::tasks::Tasks;
 use stampede_master::web::{self as ui, Auth, AuthError, WebApp, WebError};
 use tokio::net::TcpListener;
@@ -35,7 +36,8 @@ pub fn auth(web: &WebArgs) -> Result<Auth, Failure> {
 /// its guard and listener.
 #[derive(Debug)]
 pub enum Mode {
-    Headless(Box<RunPlan>),
+    /// The plan, and the state dir it keeps (`master --state-dir`).
+    Headless(Box<RunPlan>, Option<Durable>),
     Web(Auth, TcpListener),
 }
 

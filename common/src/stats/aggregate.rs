@@ -20,7 +20,7 @@ const CURRENT_WINDOW: usize = 10;
 pub const CLOSE_AFTER: Duration = Duration::from_secs(1);
 
 /// Occurrences of one failure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FailureEntry {
     /// How many times.
     pub occurrences: u64,
@@ -123,22 +123,22 @@ pub struct Snapshot {
 /// All statistics of a run, merged from every worker.
 #[derive(Debug, Clone)]
 pub struct RunStats {
-    started: SystemTime,
-    endpoints: BTreeMap<StatsKey, EndpointStats>,
-    total: EndpointStats,
-    failures: BTreeMap<FailureKey, FailureEntry>,
-    exceptions: BTreeMap<String, u64>,
-    history: History,
-    open: OpenModel,
+    pub(super) started: SystemTime,
+    pub(super) endpoints: BTreeMap<StatsKey, EndpointStats>,
+    pub(super) total: EndpointStats,
+    pub(super) failures: BTreeMap<FailureKey, FailureEntry>,
+    pub(super) exceptions: BTreeMap<String, u64>,
+    pub(super) history: History,
+    pub(super) open: OpenModel,
 }
 
 /// The open model's extra numbers: uncorrected service times and iterations.
 #[derive(Debug, Clone, Default)]
-struct OpenModel {
-    service: BTreeMap<StatsKey, EndpointStats>,
-    service_total: Option<EndpointStats>,
-    iterations: u64,
-    dropped: u64,
+pub(super) struct OpenModel {
+    pub(super) service: BTreeMap<StatsKey, EndpointStats>,
+    pub(super) service_total: Option<EndpointStats>,
+    pub(super) iterations: u64,
+    pub(super) dropped: u64,
 }
 
 impl RunStats {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::aggregate::unix_ms;
 use super::{EndpointStats, IntervalStats, PERCENTILES, StatsKey};
@@ -42,7 +42,7 @@ impl Measured {
 }
 
 /// One endpoint's numbers over one second.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointPoint {
     /// The endpoint.
     pub key: StatsKey,
@@ -59,7 +59,7 @@ pub struct EndpointPoint {
 }
 
 /// Numbers since the start of the run, as of one second.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cumulative {
     /// Requests.
     pub requests: u64,
@@ -92,7 +92,7 @@ impl Cumulative {
 }
 
 /// The whole cluster over one second of the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
     /// End of the second (of the run, for the last one), unix milliseconds.
     pub unix_ms: i64,
@@ -121,7 +121,7 @@ pub struct HistoryPoint {
 }
 
 /// What the master knew of the load in one second.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Load {
     /// Users running.
     pub users: u64,
@@ -133,26 +133,26 @@ pub struct Load {
 
 /// What was measured in one second not yet closed.
 #[derive(Debug, Clone, Default)]
-struct Bucket {
-    endpoints: BTreeMap<StatsKey, EndpointStats>,
-    total: EndpointStats,
-    iterations: u64,
-    dropped: u64,
+pub(super) struct Bucket {
+    pub(super) endpoints: BTreeMap<StatsKey, EndpointStats>,
+    pub(super) total: EndpointStats,
+    pub(super) iterations: u64,
+    pub(super) dropped: u64,
 }
 
 /// The per-second history of a run.
 #[derive(Debug, Clone)]
 pub(super) struct History {
-    started: SystemTime,
-    open: BTreeMap<u64, Bucket>,
+    pub(super) started: SystemTime,
+    pub(super) open: BTreeMap<u64, Bucket>,
     /// Seconds before this one are closed into `points`.
-    next: u64,
-    points: Vec<HistoryPoint>,
+    pub(super) next: u64,
+    pub(super) points: Vec<HistoryPoint>,
     /// Totals of the closed seconds, for each point's `total`.
-    closed: BTreeMap<StatsKey, EndpointStats>,
-    closed_total: EndpointStats,
-    load: BTreeMap<u64, Load>,
-    last_load: Load,
+    pub(super) closed: BTreeMap<StatsKey, EndpointStats>,
+    pub(super) closed_total: EndpointStats,
+    pub(super) load: BTreeMap<u64, Load>,
+    pub(super) last_load: Load,
 }
 
 impl History {

@@ -10,6 +10,7 @@ mod downsample;
 mod endpoint;
 mod history;
 mod layout;
+mod persist;
 mod recorder;
 pub mod table;
 mod wire;
@@ -20,6 +21,7 @@ pub use aggregate::{CLOSE_AFTER, FailureEntry, RunStats, Snapshot, StatsRow, uni
 pub use endpoint::EndpointStats;
 pub use history::{Cumulative, EndpointPoint, HistoryPoint, Load, Measured};
 pub use layout::{HistogramError, MAX_MICROS};
+pub use persist::SavedStats;
 pub use recorder::{IntervalStats, MAX_NAMED, Recorder};
 
 /// Locust's reported percentiles (console and CSV).

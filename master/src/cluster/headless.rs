@@ -17,6 +17,7 @@ use crate::MasterError;
 use crate::report::live::{LiveOutputs, LiveWriter};
 use crate::report::{RunReport, StopReason};
 use crate::run::RunPlan;
+use crate::state::Durable;
 
 /// How a headless run waits and prints.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct HeadlessConfig {
     pub expect_workers_max_wait: Option<Duration>,
     /// What to show and keep while the run goes.
     pub watch: Watch,
+    /// The state dir the run keeps (and the run it resumes).
+    pub durable: Option<Durable>,
 }
 
 /// What a headless run shows and keeps while it goes.
@@ -50,12 +53,17 @@ pub async fn run_headless(
     cfg: HeadlessConfig,
     shutdown: CancellationToken,
 ) -> Result<Arc<RunReport>, MasterError> {
-    let want = cfg.expect_workers.max(1);
-    info!(workers = want, "waiting for workers");
-    master
-        .wait_for_workers(want, cfg.expect_workers_max_wait, &shutdown)
-        .await?;
-    let id = master.start(plan).await?;
+    let resuming = cfg.durable.as_ref().is_some_and(|d| d.resumed.is_some());
+    // A resumed run goes on at once: its workers are reconnecting with
+    // reports that belong to it.
+    if !resuming {
+        let want = cfg.expect_workers.max(1);
+        info!(workers = want, "waiting for workers");
+        master
+            .wait_for_workers(want, cfg.expect_workers_max_wait, &shutdown)
+            .await?;
+    }
+    let id = master.start_durable(plan, cfg.durable.clone()).await?;
     let mut print = cfg.watch.print_interval.map(|every| {
         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -27,6 +27,7 @@ pub use view::{ClusterView, Finished, RunView, WorkerInfo, WorkerState};
 use crate::MasterError;
 use crate::report::{RunReport, StopReason};
 use crate::run::RunPlan;
+use crate::state::Durable;
 use crate::tasks::Tasks;
 
 /// Master settings, validated by the caller.
@@ -70,8 +71,23 @@ impl MasterHandle {
     /// A run is already going (or still stopping), or the plan does not fit
     /// the scenario.
     pub async fn start(&self, plan: RunPlan) -> Result<u64, MasterError> {
+        self.start_durable(plan, None).await
+    }
+
+    /// [`MasterHandle::start`], keeping the run's state in a state dir (and
+    /// resuming the run it holds, if any).
+    ///
+    /// # Errors
+    ///
+    /// As [`MasterHandle::start`].
+    pub async fn start_durable(
+        &self,
+        plan: RunPlan,
+        durable: Option<Durable>,
+    ) -> Result<u64, MasterError> {
         self.ask(|reply| actor::Command::Start {
             plan: Box::new(plan),
+            durable: durable.map(Box::new),
             reply,
         })
         .await?

@@ -262,6 +262,14 @@ fn write_header(out: &mut String, r: &JsonReport) -> fmt::Result {
         let class = if k == "Run" { r#" class="wide""# } else { "" };
         write!(out, "<div{class}><dt>{k}</dt><dd>{v}</dd></div>")?;
     }
+    for o in &r.outages {
+        write!(
+            out,
+            r#"<div class="wide"><dt>Master outage</dt><dd>{:.1} s from {} UTC (resumed from its state dir; the workers measured through it)</dd></div>"#,
+            o.length_s,
+            Esc(&o.start)
+        )?;
+    }
     out.push_str("</dl></header><nav>");
     let links = [
         ("thresholds", "Thresholds", !r.thresholds.is_empty()),

@@ -285,6 +285,16 @@ pub struct JsonReport {
     /// Open model only (null otherwise).
     pub service_time: Option<ServiceTime>,
     pub history: Vec<Tick>,
+    /// Times the master was away mid-run (it resumed from its state dir).
+    pub outages: Vec<OutageJson>,
+}
+
+/// One time the master was away.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageJson {
+    pub start: String,
+    pub start_unix_ms: i64,
+    pub length_s: f64,
 }
 
 /// RFC 3339 UTC with milliseconds.
@@ -354,6 +364,15 @@ impl JsonReport {
                 total: Endpoint::from(t),
             }),
             history: r.stats.history().iter().map(Tick::from).collect(),
+            outages: r
+                .outages
+                .iter()
+                .map(|o| OutageJson {
+                    start: rfc3339_ms(o.start_ms),
+                    start_unix_ms: o.start_ms,
+                    length_s: o.length_ms as f64 / 1000.0,
+                })
+                .collect(),
         }
     }
 

@@ -15,6 +15,7 @@ use stampede_common::thresholds::{Verdict, evaluate};
 
 use crate::run::RunPlan;
 pub use crate::run::{LoadModel, StopReason};
+pub use crate::state::Outage;
 
 /// What the workers measured of a run (so far, or in all).
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct FinishedRun {
     pub ended: SystemTime,
     /// Workers that took part.
     pub workers: usize,
+    /// Times the master was away (resumed from its state dir).
+    pub outages: Vec<Outage>,
 }
 
 /// A finished run.
@@ -60,6 +63,8 @@ pub struct RunReport {
     pub snapshot: Snapshot,
     /// Threshold verdicts on the final numbers.
     pub verdicts: Vec<Verdict>,
+    /// Times the master was away (resumed from its state dir).
+    pub outages: Vec<Outage>,
 }
 
 impl RunReport {
@@ -83,6 +88,7 @@ impl RunReport {
             stats: finished.stats,
             snapshot,
             verdicts,
+            outages: finished.outages,
         }
     }
 
@@ -137,6 +143,13 @@ pub fn render_summary(r: &RunReport) -> String {
         s.total.fail_ratio() * 100.0,
         s.total.rps,
     );
+    for o in &r.outages {
+        out.push_str(&format!(
+            "master outage: {:.1} s from {} (resumed from its state dir; the workers measured through it)\n\n",
+            o.length_ms as f64 / 1000.0,
+            json::rfc3339_ms(o.start_ms)
+        ));
+    }
     out.push_str(&table::render_stats(s, table::Rates::Run));
     out.push_str("\n\nResponse time percentiles (ms, exact to 3 significant digits)\n");
     out.push_str(&table::render_percentiles(s));

@@ -52,7 +52,7 @@ pub struct AgentStatus {
 
 impl AgentConfig {
     /// Defaults: reports every 250 ms, heartbeats every 1 s, 3 s silence,
-    /// 10 s master timeout,
+    /// 60 s master timeout (a master container's restart),
     /// reconnect backoff 200 ms to 5 s with 30% jitter.
     pub fn new(
         master_url: impl Into<String>,
@@ -65,7 +65,7 @@ impl AgentConfig {
             worker_id: worker_id.into(),
             tls_ca: None,
             tls_domain: None,
-            master_timeout: Duration::from_secs(10),
+            master_timeout: Duration::from_secs(60),
             interval: Duration::from_secs(1),
             report_interval: Duration::from_millis(250),
             silence_timeout: Duration::from_secs(3),

@@ -4,6 +4,7 @@
 //! handlers, the headless loop and the web UI only send it commands.
 //! Membership ([`workers`]) and the run's life ([`runs`]) are its two halves.
 
+mod durable;
 mod link;
 mod runs;
 mod workers;
@@ -26,6 +27,7 @@ use crate::MasterError;
 use crate::report::{RunReport, StopReason};
 use crate::run::RunPlan;
 use crate::run::driver::{DRIVE_EVERY, Driver};
+use crate::state::{Durable, Outage, StateDir};
 
 pub(crate) type Outbound = mpsc::Sender<Result<v1::MasterMessage, Status>>;
 
@@ -47,6 +49,7 @@ pub(crate) enum Command {
     },
     Start {
         plan: Box<RunPlan>,
+        durable: Option<Box<Durable>>,
         reply: oneshot::Sender<Result<u64, MasterError>>,
     },
     SetUsers {
@@ -132,8 +135,25 @@ struct Run {
     stopping: Option<Stopping>,
     /// Every worker that took part at some point.
     participants: BTreeSet<String>,
+    /// Its state dir, if it keeps one.
+    durable: Option<DurableRun>,
     /// Carries the run id on everything logged about it.
     span: Span,
+}
+
+/// A run that keeps its state in a state dir.
+struct DurableRun {
+    dir: StateDir,
+    /// Resumed: the last merged sequence of each worker, as the state held.
+    floors: BTreeMap<String, u64>,
+    outages: Vec<Outage>,
+    /// Acks owed, sent once a snapshot that holds their reports is written.
+    acks: BTreeMap<String, u64>,
+    /// Resumed: seconds of history stay open until the workers that took
+    /// part are back (their resent reports belong in them), or until then.
+    hold: Option<Instant>,
+    /// A save failed: logged once until one works again.
+    failing: bool,
 }
 
 pub(crate) struct Actor {
@@ -215,8 +235,12 @@ impl Actor {
             Command::Join { conn, hello, tx } => self.join(conn, hello, tx),
             Command::Message { conn, msg } => self.message(conn, msg),
             Command::Left { conn, quit } => self.left(conn, quit),
-            Command::Start { plan, reply } => {
-                let _ = reply.send(self.start(*plan));
+            Command::Start {
+                plan,
+                durable,
+                reply,
+            } => {
+                let _ = reply.send(self.start(*plan, durable.map(|d| *d)));
             }
             Command::SetUsers {
                 users,

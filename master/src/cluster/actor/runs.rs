@@ -15,16 +15,25 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn};
 
-use super::{Actor, Run, Stopping};
+use super::{Actor, DurableRun, Run, Stopping};
 use crate::MasterError;
 use crate::cluster::view::Finished;
 use crate::plan::{arrival_shares, assign_classes, rebalance, select_classes, split};
 use crate::report::{FinishedRun, RunReport, StopReason};
 use crate::run::driver::{Driver, Step};
 use crate::run::{LoadModel, RunPlan};
+use crate::state::Durable;
+
+/// How long a resumed run keeps the seconds of the outage open for the
+/// workers' resent reports, at most.
+const RESUME_HOLD: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Actor {
-    pub(super) fn start(&mut self, plan: RunPlan) -> Result<u64, MasterError> {
+    pub(super) fn start(
+        &mut self,
+        plan: RunPlan,
+        durable: Option<Durable>,
+    ) -> Result<u64, MasterError> {
         match &self.run {
             Some(r) if r.stopping.is_some() => return Err(MasterError::Stopping),
             Some(_) => return Err(MasterError::Busy),
@@ -43,24 +52,61 @@ impl Actor {
             .zip(&live)
             .map(|(s, w)| (w.clone(), s))
             .collect();
-        let id = self.next_run_id;
-        self.next_run_id += 1;
+        let now = SystemTime::now();
+        let (resumed, durable) = match durable {
+            Some(d) => (d.resumed, Some(d.dir)),
+            None => (None, None),
+        };
+        let (id, started, stats) = match &resumed {
+            Some(r) => (r.run_id, r.started, r.stats.clone()),
+            None => {
+                self.next_run_id += 1;
+                (self.next_run_id - 1, now, RunStats::new(now))
+            }
+        };
         for w in self.workers.values_mut() {
             w.merged_seq = 0;
             w.failed_run = None;
         }
         let span = info_span!("run", run.id = id);
-        span.in_scope(|| {
-            info!(
+        span.in_scope(|| match &resumed {
+            Some(r) => info!(
+                elapsed = ?now.duration_since(started).unwrap_or_default(),
+                workers = r.merged.len(),
+                requests = stats.total().requests,
+                "run resumed from the state dir"
+            ),
+            None => info!(
                 users = plan.users,
                 spawn_rate = plan.spawn_rate,
                 host = %plan.settings.target,
                 workers = live.len(),
                 model = plan.load.as_str(),
                 "run started"
-            );
+            ),
         });
-        let now = SystemTime::now();
+        let durable = match durable {
+            Some(dir) => {
+                if let Err(e) = dir.begin(id, started) {
+                    warn!(dir = %dir.path().display(), error = %e, "cannot write the state dir");
+                }
+                let (floors, outages) = resumed.map(|r| (r.merged, r.outages)).unwrap_or_default();
+                Some(DurableRun {
+                    dir,
+                    hold: (!floors.is_empty()).then(|| Instant::now() + RESUME_HOLD),
+                    floors,
+                    outages,
+                    acks: Default::default(),
+                    failing: false,
+                })
+            }
+            None => None,
+        };
+        let elapsed = now.duration_since(started).unwrap_or_default();
+        let participants = durable
+            .as_ref()
+            .map(|d| d.floors.keys().cloned().collect())
+            .unwrap_or_default();
         self.run = Some(Run {
             id,
             driver: Driver::new(&plan),
@@ -68,12 +114,15 @@ impl Actor {
             selected,
             all,
             assignment,
-            stats: RunStats::new(now),
-            started: now,
-            began: Instant::now(),
+            stats,
+            started,
+            began: Instant::now()
+                .checked_sub(elapsed)
+                .unwrap_or_else(Instant::now),
             next_index: 0,
             stopping: None,
-            participants: BTreeSet::new(),
+            participants,
+            durable,
             span,
         });
         // The drive tick moves a `stages` shape's users from here on.
@@ -233,15 +282,24 @@ impl Actor {
         if late {
             warn!(workers = ?st.pending, "workers did not confirm the stop in time; finishing without them");
         }
+        let began = st.began;
+        run.stats.finish(began);
+        // The finished numbers on disk (and every report acknowledged).
+        self.persist();
         let mut run = self.run.take().expect("checked");
         let ended = SystemTime::now();
         let st = run.stopping.take().expect("checked");
-        run.stats.finish(st.began);
+        let outages = run
+            .durable
+            .as_ref()
+            .map(|d| d.outages.clone())
+            .unwrap_or_default();
         let measured = FinishedRun {
             stats: run.stats,
             started: run.started,
             ended,
             workers: run.participants.len(),
+            outages,
         };
         let report = Arc::new(RunReport::new(run.id, &run.plan, measured, st.reason));
         info!(
@@ -268,6 +326,11 @@ impl Actor {
             started: run.started,
             ended: SystemTime::now(),
             workers: run.participants.len(),
+            outages: run
+                .durable
+                .as_ref()
+                .map(|d| d.outages.clone())
+                .unwrap_or_default(),
         };
         // A run in progress has no stop reason yet; "interrupted" is the
         // closest the report's schema has.

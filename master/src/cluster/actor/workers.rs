@@ -202,9 +202,10 @@ impl Actor {
 
     fn stats(&mut self, id: &str, report: v1::StatsReport) {
         let (run_id, seq) = (report.run_id, report.seq);
+        let floor = self.merged_floor(id);
         if let Some(run) = self.run.as_mut().filter(|r| r.id == run_id) {
             let w = self.workers.get_mut(id).expect("caller checked");
-            if seq > w.merged_seq {
+            if seq > floor {
                 // Reports come more often than heartbeats: the users they saw.
                 w.users = report.users;
                 match decode_interval(&report) {
@@ -224,7 +225,7 @@ impl Actor {
             }
         }
         // Acknowledge even reports of other runs, so the worker stops resending them.
-        self.send(id, master_message::Kind::Ack(v1::Ack { run_id, seq }));
+        self.ack(id, run_id, seq);
     }
 
     /// Each heartbeat: marks silent workers missing, heartbeats the others,
@@ -275,6 +276,7 @@ impl Actor {
             .filter(|w| w.conn.is_some())
             .map(|w| w.users)
             .sum();
+        let holding = self.holding();
         if let Some(run) = self.run.as_mut() {
             let rate = match &run.plan.load {
                 crate::run::LoadModel::Arrival(a) => {
@@ -287,8 +289,11 @@ impl Actor {
                 target_users: run.plan.users,
                 target_rate: rate,
             };
-            run.stats.tick(SystemTime::now(), load);
+            if !holding {
+                run.stats.tick(SystemTime::now(), load);
+            }
         }
+        self.persist();
         self.maybe_finish(true);
     }
 
