@@ -34,7 +34,7 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
             Some(dir) => {
                 let (dir, resumed) =
                     StateDir::open(dir, &plan, args.fresh).map_err(|e| usage(e.to_string()))?;
-                Some(Durable { dir, resumed })
+                Some(Box::new(Durable { dir, resumed }))
             }
             None => None,
         };
@@ -77,7 +77,7 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                     expect_workers: args.expect_workers,
                     expect_workers_max_wait: args.expect_workers_max_wait,
                     watch: watch(&args.output),
-                    durable,
+                    durable: durable.map(|d| *d),
                 };
                 let report = run_headless(&master, *plan, cfg, stop).await?;
                 let code = outputs.finish(&report);

@@ -37,7 +37,7 @@ pub fn auth(web: &WebArgs) -> Result<Auth, Failure> {
 #[derive(Debug)]
 pub enum Mode {
     /// The plan, and the state dir it keeps (`master --state-dir`).
-    Headless(Box<RunPlan>, Option<Durable>),
+    Headless(Box<RunPlan>, Option<Box<Durable>>),
     Web(Auth, TcpListener),
 }
 
