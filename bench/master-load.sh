@@ -16,7 +16,8 @@ REPORT_MS=${REPORT_MS:-250}
 OUT=bench/out/master-load
 mkdir -p "$OUT"
 
-cargo build --release -p stampede -p stampede-master --example sim_workers
+cargo build --release -p stampede --bin stampede
+cargo build --release -p stampede-master --example sim_workers
 BIN=target/release/stampede
 SIM=target/release/examples/sim_workers
 

@@ -69,6 +69,10 @@ trap 'rm -rf "$ctx"' EXIT
 rootfs="$ctx/rootfs"
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc/ssl/certs" "$rootfs/tmp"
 chmod 1777 "$rootfs/tmp"
+# The master's --state-dir in the compose file: a named volume mounted here
+# takes this directory's mode, so the master (nobody) can write it.
+mkdir -p "$rootfs/state"
+chmod 1777 "$rootfs/state"
 strip --strip-all -o "$rootfs/usr/local/bin/stampede" "$bin"
 chmod 0755 "$rootfs/usr/local/bin/stampede"
 cp "$ca_bundle" "$rootfs/etc/ssl/certs/ca-certificates.crt"

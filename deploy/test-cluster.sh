@@ -11,14 +11,16 @@
 #      measured since its last report plus its in-flight requests;
 #   2. `docker network disconnect` a worker from its master for 10 s: marked
 #      missing, rejoins, its buffered reports arrive once: counts equal;
-#   3. restart the master mid-run (`docker stop`: SIGTERM, then `docker start`):
-#      the interrupted run ends gracefully with equal counts, the workers
-#      reconnect by themselves and the next run completes (exit 0), counts equal;
+#   3. stop the master mid-run (`docker stop`: SIGTERM): the interrupted run
+#      ends gracefully with equal counts; a new master (a new state dir), the
+#      workers reconnect by themselves and the next run completes (exit 0),
+#      counts equal;
 #   2b. the same for 30 s, longer than the worker's --master-timeout (20 s
 #      here): it stops its load, rejoins, runs its users again: counts equal;
-#   3b. `docker kill` the master mid-run, wait until the workers stop the
-#      orphaned load (--master-timeout), start it again: the next run's counts
-#      must be equal.
+#   3b. `docker kill` the master mid-run and `docker start` it again: the same
+#      command on the same state dir resumes the run, which ends on time with
+#      one report counting exactly what the shop served over the whole run
+#      (the workers measured through the outage), the outage in it.
 #   4. recreate the master with docker-compose.ui.yml (the web UI): 401
 #      without the token, the page with it, the workers join, a 10 s run
 #      started with POST /api/swarm: counts equal.
@@ -423,44 +425,42 @@ interrupted_summary=$(summary_line restart)
 interrupted="merged $REQUESTS = served $served_run, stopped $(secs "$stop_us" "$stopped_us") s after SIGTERM, stop_reason interrupted, exit 0 ($interrupted_summary)"
 mv "$reports/restart.json" "$reports/restart-interrupted.json"
 s0=$(served)
-docker start "$master" >/dev/null # the same command: the next headless run
+# Its state dir holds a finished run now: the next run is a new master's.
 start_us=$(now_us)
-attach_master
+start_master restart-next
 attached_us=$(now_us)
-finish_run restart
+finish_run restart-next
 served_run=$(($(served) - s0))
 log "next run: merged $REQUESTS, served $served_run"
 ((REQUESTS == served_run)) || fail "restart: the next run merged $REQUESTS requests, the shop served $served_run"
-record "- 3. master restarted mid-run (\`docker stop\` then \`docker start\`): the interrupted run $interrupted; after the start all $WORKERS workers reconnected by themselves and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS = served $served_run; exit 0; $(grep '^scenario ' "$out/master-restart.log" | tail -n1)"
+record "- 3. master stopped mid-run (\`docker stop\`): the interrupted run $interrupted; a new master: all $WORKERS workers reconnected by themselves and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS = served $served_run; exit 0; $(summary_line restart-next)"
 
 # ---------------------------------------------------------------- 3b. crash the master
 
 # CT_MASTER_CRASH=0 skips it.
 if [[ ${CT_MASTER_CRASH:-1} == 1 ]]; then
-  log "== 3b. kill the master mid-run, start it again"
+  log "== 3b. docker kill the master mid-run, docker start it: it resumes the run"
+  s0=$(served)
   start_master crash
-  sleep 5
+  sleep 5 # let the load run before the fault
   kill_us=$(now_us)
   docker kill "$master" >/dev/null
-  log "killed the master"
-  # The workers keep measuring, then stop the orphaned load after
-  # --master-timeout: the shop's counter stops moving.
-  stable() {
-    local a b
-    a=$(served) && sleep 2 && b=$(served) && ((a == b))
-  }
-  wait_for "the workers to stop the orphaned load" 60 stable
-  quiet_us=$(now_us)
-  s0=$(served)
+  log "killed the master; the workers measure on"
+  sleep 2 # the outage
   docker start "$master" >/dev/null
   start_us=$(now_us)
+  wait_for "the master to resume its run" 20 master_says "run resumed from the state dir"
   attach_master
   attached_us=$(now_us)
   finish_run crash
   served_run=$(($(served) - s0))
-  log "merged $REQUESTS, served $served_run"
-  ((REQUESTS == served_run)) || fail "crash: the next run merged $REQUESTS requests, the shop served $served_run"
-  record "- 3b. master killed mid-run: the workers stopped the orphaned load $(secs "$kill_us" "$quiet_us") s after the kill (--master-timeout $CT_MASTER_TIMEOUT, plus 2 s of quiet to see it); after \`docker start\` all $WORKERS workers reconnected and ran all $CT_USERS users $(secs "$start_us" "$attached_us") s later; the next run: merged $REQUESTS = served $served_run; exit 0; $(summary_line crash)"
+  outages=$(json 'len(d["outages"])' <"$reports/crash.json")
+  outage_s=$(json 'd["outages"][0]["length_s"] if d["outages"] else 0' <"$reports/crash.json")
+  duration=$(json 'd["run"]["duration_s"]' <"$reports/crash.json")
+  log "resumed run: merged $REQUESTS, served $served_run, outage ${outage_s} s, run ${duration} s"
+  ((REQUESTS == served_run)) || fail "crash: the resumed run merged $REQUESTS requests, the shop served $served_run"
+  ((outages == 1)) || fail "crash: the report shows $outages outages, expected 1"
+  record "- 3b. master killed mid-run (\`docker kill\`) and started again (\`docker start\`, the same command on the same state dir): it resumed the run, all $WORKERS workers were back with all $CT_USERS users $(secs "$start_us" "$attached_us") s after the start; one report for the whole run (${duration} s, the outage of ${outage_s} s in it): merged $REQUESTS = served $served_run over the whole run; exit 0; $(summary_line crash)"
 fi
 
 # ---------------------------------------------------------------- 4. the web UI

@@ -315,7 +315,7 @@ pub struct MasterArgs {
     pub state_dir: Option<PathBuf>,
     /// With --state-dir: set aside a run the dir holds (into DIR/old-RUNID/)
     /// and start a new one.
-    #[arg(long, requires = "state_dir")]
+    #[arg(long, requires = "state_dir", env = "STAMPEDE_FRESH")]
     pub fresh: bool,
     /// Shared cluster token workers must present.
     #[arg(

@@ -6,7 +6,12 @@
 //! was measured; it keeps its reports until the master acknowledges them,
 //! and when its stream drops it reconnects with a jittered backoff and
 //! resends what was not acknowledged; a stop ends its reports, as a real
-//! worker's users stop. At the end it prints the requests it
+//! worker's users stop. Every simulated worker sends the same interval's
+//! histograms (made once, at the start): the master decodes and merges each
+//! report as it would a real worker's, while the simulator itself stays
+//! light (a recorder of its own per simulated worker would take 1,000
+//! workers × 20 names × a dense histogram: gigabytes, and the cores the
+//! master is measured on). At the end it prints the requests it
 //! reported and how many of them the master acknowledged.
 //!
 //! `cargo run --release -p stampede-master --example sim_workers -- ADDR TOKEN N E S SECONDS [REPORT_MS]`
@@ -41,8 +46,9 @@ struct Counts {
 struct Sim {
     addr: String,
     token: String,
-    endpoints: usize,
-    samples: u64,
+    /// One interval's report (run id and seq set per send), and its requests.
+    template: v1::StatsReport,
+    requests: u64,
     every: Duration,
     deadline: Instant,
     counts: Arc<Counts>,
@@ -63,11 +69,23 @@ fn next_multiple(every: Duration) -> Instant {
     Instant::now() + Duration::from_nanos((n - now.as_nanos() % n) as u64)
 }
 
-async fn worker(sim: Arc<Sim>, id: usize) {
-    let keys: Vec<StatsKey> = (0..sim.endpoints)
+/// One interval of `endpoints` names, `samples` a second each, as a report.
+fn template(endpoints: usize, samples: u64, every: Duration) -> (v1::StatsReport, u64) {
+    let keys: Vec<StatsKey> = (0..endpoints)
         .map(|i| StatsKey::new("GET", format!("/endpoint/{i}")))
         .collect();
     let recorder = Recorder::new(keys);
+    let per = ((samples as f64 * every.as_secs_f64()).ceil() as u64).max(1);
+    for e in 0..endpoints {
+        for s in 0..per {
+            recorder.record(e, 1000 + fastrand::u64(..200_000) + s, 512, None);
+        }
+    }
+    let report = encode_interval(0, 0, 10, &recorder.take()).unwrap();
+    (report, endpoints as u64 * per)
+}
+
+async fn worker(sim: Arc<Sim>, id: usize) {
     let mut run_id = None;
     let mut seq = 0u64;
     let mut kept: VecDeque<Kept> = VecDeque::new();
@@ -146,19 +164,14 @@ async fn worker(sim: Arc<Sim>, id: usize) {
                         }
                     }
                     let Some(run) = run_id else { continue };
-                    // The samples of one interval: S per name per second.
-                    let per = (sim.samples as f64 * sim.every.as_secs_f64()).ceil() as u64;
-                    for e in 0..sim.endpoints {
-                        for s in 0..per.max(1) {
-                            recorder.record(e, 1000 + fastrand::u64(..200_000) + s, 512, None);
-                        }
-                    }
                     seq += 1;
                     let now = Instant::now();
-                    let mut report = encode_interval(run, seq, 10, &recorder.take()).unwrap();
+                    let mut report = sim.template.clone();
+                    report.run_id = run;
+                    report.seq = seq;
                     report.interval_ms = now.duration_since(since).as_millis() as u64;
                     let measured = (std::mem::replace(&mut since, now), now);
-                    let requests = sim.endpoints as u64 * per.max(1);
+                    let requests = sim.requests;
                     sim.counts.reported.fetch_add(requests, Ordering::Relaxed);
                     kept.push_back(Kept { report: report.clone(), requests, measured });
                     if tx.send(msg(worker_message::Kind::Stats(report))).await.is_err() {
@@ -179,12 +192,18 @@ async fn main() {
     }
     let n: usize = args[2].parse().expect("workers");
     let report_ms: u64 = args.get(6).map_or(250, |a| a.parse().expect("report ms"));
+    let every = Duration::from_millis(report_ms.max(10));
+    let (template, requests) = template(
+        args[3].parse().expect("endpoints"),
+        args[4].parse().expect("samples"),
+        every,
+    );
     let sim = Arc::new(Sim {
         addr: args[0].clone(),
         token: args[1].clone(),
-        endpoints: args[3].parse().expect("endpoints"),
-        samples: args[4].parse().expect("samples"),
-        every: Duration::from_millis(report_ms.max(10)),
+        template,
+        requests,
+        every,
         deadline: Instant::now() + Duration::from_secs(args[5].parse().expect("seconds")),
         counts: Arc::new(Counts::default()),
     });

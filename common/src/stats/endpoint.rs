@@ -5,7 +5,7 @@
 //! master's totals touches just those.
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer, V2Serializer};
 
 use super::layout::{HistogramError, MAX_MICROS, SIGFIG};
 
@@ -218,6 +218,21 @@ impl EndpointStats {
     pub fn encode_histogram(&self) -> Result<Vec<u8>, HistogramError> {
         let mut buf = Vec::new();
         V2DeflateSerializer::new()
+            .serialize(&*self.histogram(), &mut buf)
+            .map_err(|e| HistogramError(format!("encode: {e:?}").to_lowercase()))?;
+        Ok(buf)
+    }
+
+    /// The histogram as HdrHistogram V2 bytes without DEFLATE: cheaper to
+    /// make than [`EndpointStats::encode_histogram`] (runs of empty buckets
+    /// are still one number each), for state saved every second.
+    ///
+    /// # Errors
+    ///
+    /// Only if the serializer fails, which it does not for valid histograms.
+    pub fn encode_histogram_plain(&self) -> Result<Vec<u8>, HistogramError> {
+        let mut buf = Vec::new();
+        V2Serializer::new()
             .serialize(&*self.histogram(), &mut buf)
             .map_err(|e| HistogramError(format!("encode: {e:?}").to_lowercase()))?;
         Ok(buf)
