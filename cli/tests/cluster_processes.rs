@@ -2,56 +2,12 @@
 //! `stampede worker`s run a headless test to completion against a
 //! `stampede shop` process; refusals and missing workers end with their codes.
 
-use std::io::{BufRead, BufReader, Read};
-
 mod common;
 
-use common::{ShopProcess, summary_count};
-use std::process::{Child, Command, Stdio};
-
-fn stampede() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.env("RUST_LOG", "info").env("NO_COLOR", "1");
-    c
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads the master's stderr until it says where it listens; the rest of
-/// stderr is drained in the background.
-fn master_addr(child: &mut Child) -> String {
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the master exited before listening"
-        );
-        if line.contains("master listening for workers") {
-            let addr = line
-                .split("addr=")
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_owned();
-            std::thread::spawn(move || {
-                let mut rest = String::new();
-                let _ = reader.read_to_string(&mut rest);
-            });
-            return addr;
-        }
-    }
-}
+use common::{
+    Killed, ShopProcess, logged_stampede as stampede, master_addr, summary_count, worker_process,
+};
+use std::process::Stdio;
 
 #[test]
 fn master_and_two_worker_processes_run_to_completion() {
@@ -175,18 +131,6 @@ fn a_worker_with_the_wrong_token_exits_2_and_says_why() {
         err.contains("error: the master refused this worker: invalid cluster token"),
         "{err}"
     );
-}
-
-/// `stampede worker --id ID` joining the master at `addr`.
-fn worker_process(addr: &str, id: &str) -> Killed {
-    Killed(
-        stampede()
-            .args(["worker", "--master", addr, "--id", id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 /// The requests the shop served within `window` (a measurement, not a wait

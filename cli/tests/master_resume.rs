@@ -6,28 +6,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ShopProcess, summary_count};
+use common::{
+    Killed, ShopProcess, logged_stampede as stampede, master_addr as listening, summary_count,
+    worker_process as worker,
+};
 use serde_json::Value;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn stampede() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.env("RUST_LOG", "info").env("NO_COLOR", "1");
-    c
-}
 
 fn scenario(dir: &Path) -> String {
     let path = dir.join("steady.yaml");
@@ -51,40 +38,6 @@ fn master(file: &str, host: &str, state: &Path, bind: &str, extra: &[&str]) -> C
     .arg(state)
     .args(extra);
     c
-}
-
-/// Reads stderr until the master says where it listens; drains the rest.
-fn listening(child: &mut Child) -> String {
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the master exited"
-        );
-        if let Some(rest) = line.split("addr=").nth(1)
-            && line.contains("master listening for workers")
-        {
-            let addr = rest.split_whitespace().next().unwrap().to_owned();
-            std::thread::spawn(move || {
-                let mut rest = String::new();
-                let _ = reader.read_to_string(&mut rest);
-            });
-            return addr;
-        }
-    }
-}
-
-fn worker(addr: &str, id: &str) -> Killed {
-    Killed(
-        stampede()
-            .args(["worker", "--master", addr, "--id", id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 #[test]
@@ -164,25 +117,32 @@ fn a_master_killed_mid_run_resumes_on_its_state_dir_and_counts_exactly() {
     assert!(err.contains("finished and reported; pass --fresh"), "{err}");
 }
 
-/// The one-line error of a master started on `state`.
-fn refused(state: &Path, users: &str) -> String {
+/// A master with no worker to wait for, started on `state`.
+fn bare_master(state: &Path, extra: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path());
-    let out = stampede()
+    stampede()
+        .args(["master", "-f", &file, "--host", "http://127.0.0.1:9"])
         .args([
-            "master",
-            "-f",
-            &file,
-            "--host",
-            "http://127.0.0.1:9",
             "-u",
-            users,
+            "10",
+            "-t",
+            "5s",
+            "--headless",
+            "--bind",
+            "127.0.0.1:0",
         ])
-        .args(["-t", "5s", "--headless", "--bind", "127.0.0.1:0"])
-        .args(["--expect-workers-max-wait", "1s", "--state-dir"])
+        .args(["--expect-workers-max-wait", "1s"])
+        .args(extra)
+        .arg("--state-dir")
         .arg(state)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The one-line error of a master started on `state`: exit 2.
+fn refused(state: &Path) -> String {
+    let out = bare_master(state, &[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     String::from_utf8(out.stderr).unwrap()
 }
@@ -194,7 +154,7 @@ fn corrupt_finished_and_other_state_dirs_are_refused_and_left_alone() {
     std::fs::create_dir(&state).unwrap();
     // Corrupt.
     std::fs::write(state.join("run.json"), "{\"format\": 1, \"run_id\"").unwrap();
-    let err = refused(&state, "10");
+    let err = refused(&state);
     assert!(
         err.contains(&format!(
             "error: state dir {}: run.json is corrupt (",
@@ -210,7 +170,7 @@ fn corrupt_finished_and_other_state_dirs_are_refused_and_left_alone() {
     // Another run's (a fingerprint that is not this command's).
     let other = r#"{"format":1,"run_id":7,"fingerprint":"0000000000000000","scenario":"steady","started":{"secs_since_epoch":1,"nanos_since_epoch":0},"finished":null}"#;
     std::fs::write(state.join("run.json"), other).unwrap();
-    let err = refused(&state, "10");
+    let err = refused(&state);
     assert!(
         err.contains("holds run 7 of scenario `steady` with other files or settings"),
         "{err}"
@@ -221,29 +181,14 @@ fn corrupt_finished_and_other_state_dirs_are_refused_and_left_alone() {
         "\"finished\":{\"secs_since_epoch\":2,\"nanos_since_epoch\":0}",
     );
     std::fs::write(state.join("run.json"), &finished).unwrap();
-    let err = refused(&state, "10");
+    let err = refused(&state);
     assert!(err.contains("holds run 7, finished and reported"), "{err}");
     assert_eq!(
         std::fs::read_to_string(state.join("run.json")).unwrap(),
         finished
     );
     // --fresh sets it aside, then starts (and, with no worker, gives up).
-    let file = scenario(dir.path());
-    let out = stampede()
-        .args([
-            "master",
-            "-f",
-            &file,
-            "--host",
-            "http://127.0.0.1:9",
-            "-u",
-            "1",
-        ])
-        .args(["-t", "5s", "--headless", "--bind", "127.0.0.1:0"])
-        .args(["--expect-workers-max-wait", "1s", "--fresh", "--state-dir"])
-        .arg(&state)
-        .output()
-        .unwrap();
+    let out = bare_master(&state, &["--fresh"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(state.join("old-7/run.json")).unwrap(),

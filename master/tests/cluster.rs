@@ -250,12 +250,24 @@ async fn a_worker_that_stops_heartbeating_is_missing_until_heard_again() {
         first.kind,
         Some(v1::master_message::Kind::Welcome(_))
     ));
+    tx.send(v1::WorkerMessage {
+        kind: Some(worker_message::Kind::Heartbeat(v1::Heartbeat {
+            users: 5,
+            cpu_percent: 0.0,
+        })),
+    })
+    .await
+    .unwrap();
     c.wait_state("raw", WorkerState::Ready, Duration::from_secs(2))
         .await;
-    // It never heartbeats: missing after the 3 s silence, while its stream stays open.
+    // It never heartbeats again: missing after the 3 s silence, while its stream stays open.
     c.wait_state("raw", WorkerState::Missing, Duration::from_secs(6))
         .await;
     assert_eq!(c.master.connected(), 0);
+    // Missing, its users count for nothing (a killed container's stream can
+    // stay open long after its users are gone).
+    let users: Vec<u64> = c.view().await.workers.iter().map(|w| w.users).collect();
+    assert_eq!(users, [0]);
     // Its stream lived on: one heartbeat, and it is back for good.
     tx.send(v1::WorkerMessage {
         kind: Some(worker_message::Kind::Heartbeat(v1::Heartbeat {

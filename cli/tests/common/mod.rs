@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -79,4 +79,57 @@ pub fn summary_count(stdout: &str) -> u64 {
         .expect(stdout);
     let before = line.split(" requests,").next().unwrap();
     before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// `stampede` with info logs (the master says where it listens), no colour.
+pub fn logged_stampede() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    c.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    c
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a master's stderr (piped) until it says where it listens; the rest
+/// of stderr is drained in the background.
+pub fn master_addr(child: &mut Child) -> String {
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the master exited before listening"
+        );
+        if let Some(rest) = line.split("addr=").nth(1)
+            && line.contains("master listening for workers")
+        {
+            let addr = rest.split_whitespace().next().unwrap().to_owned();
+            std::thread::spawn(move || {
+                let mut rest = String::new();
+                let _ = reader.read_to_string(&mut rest);
+            });
+            return addr;
+        }
+    }
+}
+
+/// `stampede worker --id ID` joining the master at `addr`.
+pub fn worker_process(addr: &str, id: &str) -> Killed {
+    Killed(
+        logged_stampede()
+            .args(["worker", "--master", addr, "--id", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }

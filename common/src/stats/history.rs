@@ -58,6 +58,20 @@ pub struct EndpointPoint {
     pub total: Cumulative,
 }
 
+impl EndpointPoint {
+    /// Endpoint `key`'s second `e`, with `total` its numbers since the start.
+    fn of(key: &StatsKey, e: &EndpointStats, total: &EndpointStats) -> Self {
+        Self {
+            key: key.clone(),
+            requests: e.requests,
+            failures: e.failures,
+            percentiles_ms: PERCENTILES.iter().map(|q| e.percentile_ms(*q)).collect(),
+            avg_ms: e.avg_ms(),
+            total: Cumulative::of(total),
+        }
+    }
+}
+
 /// Numbers since the start of the run, as of one second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cumulative {
@@ -226,14 +240,7 @@ impl History {
                     x.requests += e.requests;
                     x.failures += e.failures;
                 }
-                None => p.endpoints.push(EndpointPoint {
-                    key: key.clone(),
-                    requests: e.requests,
-                    failures: e.failures,
-                    percentiles_ms: PERCENTILES.iter().map(|q| e.percentile_ms(*q)).collect(),
-                    avg_ms: e.avg_ms(),
-                    total: Cumulative::of(e),
-                }),
+                None => p.endpoints.push(EndpointPoint::of(key, e, e)),
             }
             self.closed.entry(key.clone()).or_default().merge(e);
             if !key.is_group() {
@@ -334,14 +341,7 @@ impl History {
                     x.failures += e.failures;
                     x.total = Cumulative::of(cum);
                 }
-                None => p.endpoints.push(EndpointPoint {
-                    key: k.clone(),
-                    requests: e.requests,
-                    failures: e.failures,
-                    percentiles_ms: PERCENTILES.iter().map(|q| e.percentile_ms(*q)).collect(),
-                    avg_ms: e.avg_ms(),
-                    total: Cumulative::of(cum),
-                }),
+                None => p.endpoints.push(EndpointPoint::of(k, e, cum)),
             }
         }
         self.closed_total.merge(&b.total);
@@ -360,14 +360,7 @@ impl History {
         for (k, e) in &b.endpoints {
             let cum = self.closed.entry(k.clone()).or_default();
             cum.merge(e);
-            endpoints.push(EndpointPoint {
-                key: k.clone(),
-                requests: e.requests,
-                failures: e.failures,
-                percentiles_ms: PERCENTILES.iter().map(|q| e.percentile_ms(*q)).collect(),
-                avg_ms: e.avg_ms(),
-                total: Cumulative::of(cum),
-            });
+            endpoints.push(EndpointPoint::of(k, e, cum));
         }
         self.closed_total.merge(&b.total);
         let t = &b.total;

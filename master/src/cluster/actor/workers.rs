@@ -273,7 +273,7 @@ impl Actor {
         let users: u64 = self
             .workers
             .values()
-            .filter(|w| w.conn.is_some())
+            .filter(|w| w.conn.is_some() && !w.missing)
             .map(|w| w.users)
             .sum();
         let holding = self.holding();
@@ -306,7 +306,13 @@ impl Actor {
                 id: id.clone(),
                 hostname: w.hostname.clone(),
                 cores: w.cores,
-                cpu_percent: if w.conn.is_some() { w.cpu_percent } else { 0.0 },
+                // A missing worker (silent, its stream maybe alive) counts
+                // for nothing until it is heard again.
+                cpu_percent: if w.conn.is_some() && !w.missing {
+                    w.cpu_percent
+                } else {
+                    0.0
+                },
                 state: if w.missing || w.conn.is_none() {
                     WorkerState::Missing
                 } else if self.run.as_ref().is_some_and(|r| w.prepared == Some(r.id)) {
@@ -314,7 +320,11 @@ impl Actor {
                 } else {
                     WorkerState::Ready
                 },
-                users: if w.conn.is_some() { w.users } else { 0 },
+                users: if w.conn.is_some() && !w.missing {
+                    w.users
+                } else {
+                    0
+                },
                 last_heard: now.duration_since(w.last_heard),
             })
             .collect();
