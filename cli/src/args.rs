@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use stampede_common::run::Target;
+use stampede_common::run::{Resolve, Target};
 use stampede_common::shape::{ArrivalShape, Rate, Stages};
 use stampede_common::thresholds::Threshold;
 use stampede_shop::LatencyRange;
@@ -186,6 +186,26 @@ pub struct LoadArgs {
     /// Do not verify HTTPS certificates of the target.
     #[arg(long)]
     pub insecure: bool,
+    /// Send connections to HOST:PORT to ADDR instead of looking HOST up
+    /// (curl's form; the Host header and TLS name stay HOST). Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve)]
+    pub resolve: Vec<Resolve>,
+    /// Local addresses users' connections bind to, spread over users by
+    /// index: a list and ranges, `127.0.0.1-127.0.0.8,10.0.0.5`.
+    #[arg(long = "source-ips", value_name = "ADDRS", value_parser = source_ips)]
+    pub source_ips: Option<SourceIps>,
+}
+
+/// `--source-ips`, parsed.
+#[derive(Debug, Clone)]
+pub struct SourceIps(pub Vec<std::net::IpAddr>);
+
+fn resolve(s: &str) -> Result<Resolve, String> {
+    s.parse()
+}
+
+fn source_ips(s: &str) -> Result<SourceIps, String> {
+    stampede_common::run::parse_source_ips(s).map(SourceIps)
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use stampede_common::run::{TagFilter, TlsSettings};
+use stampede_common::run::{NetworkSettings, TagFilter, TlsSettings};
 use stampede_common::scenario::{Scenario, ScenarioSource};
 use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::thresholds::Threshold;
@@ -82,6 +82,10 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
         request_timeout: load.request_timeout,
         stop_timeout: load.stop_timeout,
         tags,
+        network: NetworkSettings {
+            resolve: load.resolve.clone(),
+            source_ips: load.source_ips.clone().map(|s| s.0).unwrap_or_default(),
+        },
         users: load.users,
         spawn_rate: load.spawn_rate,
         classes: load.classes.clone(),

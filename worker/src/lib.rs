@@ -70,6 +70,7 @@ impl Engine {
         let client = HttpClient::new(ClientOptions {
             insecure: settings.tls.insecure,
             ca_cert_pem: settings.tls.ca_cert_pem.clone(),
+            network: settings.network.clone(),
             ..ClientOptions::default()
         })?;
         let recorder = Arc::new(Recorder::new(scenario.stat_keys.clone()));

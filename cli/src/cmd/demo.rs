@@ -56,6 +56,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         request_timeout: Duration::from_secs(60),
         stop_timeout: Duration::ZERO,
         tags: Default::default(),
+        network: Default::default(),
         users: args.users,
         spawn_rate: args.spawn_rate,
         classes: Vec::new(),

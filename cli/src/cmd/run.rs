@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use stampede_common::run::Target;
+use stampede_common::run::{NetworkSettings, Target};
 use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
 
 use super::web::{self, Mode, WebUi};
@@ -25,7 +25,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let outputs = Outputs::check(&args.output)?;
     let mode = if args.headless {
         let plan = headless_plan(&template)?;
-        preflight(&plan.settings.target).await?;
+        preflight(&plan.settings.target, &plan.settings.network).await?;
         Mode::Headless(Box::new(plan), None)
     } else {
         let auth = web::auth(&args.web)?;
@@ -66,15 +66,18 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     shut_down(&tasks, result).await
 }
 
-/// Before a standalone run: can this machine reach the target at all?
-async fn preflight(target: &Target) -> Result<(), Failure> {
+/// Before a standalone run: can this machine reach the target at all (at
+/// the address `--resolve` gives it, if any)?
+async fn preflight(target: &Target, network: &NetworkSettings) -> Result<(), Failure> {
     let unreachable = |why: String| cannot_run(format!("target unreachable: {target}: {why}"));
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(target.socket_addr()),
-    )
-    .await
-    {
+    let (host, port) = target.socket_addr();
+    let connect = async {
+        match network.resolved(&host, port) {
+            Some(ip) => tokio::net::TcpStream::connect((ip, port)).await,
+            None => tokio::net::TcpStream::connect((host.as_str(), port)).await,
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(unreachable(e.to_string().to_lowercase())),
         Err(_) => Err(unreachable("no connection within 5s".into())),

@@ -160,6 +160,8 @@ pub struct RunTemplate {
     pub stop_timeout: Duration,
     /// Which tagged tasks run (`--tags`, `--exclude-tags`).
     pub tags: stampede_common::run::TagFilter,
+    /// Host overrides and source addresses.
+    pub network: stampede_common::run::NetworkSettings,
     /// Default users.
     pub users: u64,
     /// Default spawn rate.
@@ -229,6 +231,7 @@ impl RunTemplate {
                 request_timeout: self.request_timeout,
                 stop_timeout: self.stop_timeout,
                 tags: self.tags.clone(),
+                network: self.network.clone(),
             },
             load: self.load.clone(),
             run_time: req.run_time,
@@ -282,6 +285,7 @@ mod tests {
             request_timeout: Duration::from_secs(60),
             stop_timeout: Duration::ZERO,
             tags: Default::default(),
+            network: Default::default(),
             users: 10,
             spawn_rate: 2.0,
             classes: vec![],

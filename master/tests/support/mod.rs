@@ -217,6 +217,7 @@ pub fn template(plan: RunPlan) -> RunTemplate {
         request_timeout: plan.settings.request_timeout,
         stop_timeout: plan.settings.stop_timeout,
         tags: plan.settings.tags.clone(),
+        network: plan.settings.network.clone(),
         users: plan.users,
         spawn_rate: plan.spawn_rate,
         classes: plan.classes,

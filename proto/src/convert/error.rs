@@ -26,4 +26,7 @@ pub enum ConvertError {
     /// The arrival shape does not make a schedule.
     #[error("arrival shape: {0}")]
     Shape(String),
+    /// A host override or source address does not parse.
+    #[error("network settings: {0}")]
+    Network(String),
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use stampede_common::run::{
-    ArrivalShare, Assignment, RunSettings, TagFilter, TlsSettings, UserSlot,
+    ArrivalShare, Assignment, NetworkSettings, RunSettings, TagFilter, TlsSettings, UserSlot,
 };
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalShape, Rate, RateStage};
@@ -21,6 +21,13 @@ impl From<&RunSettings> for v1::RunSettings {
             request_timeout_ms: s.request_timeout.as_millis() as u64,
             tags: s.tags.include.clone(),
             exclude_tags: s.tags.exclude.clone(),
+            resolve: s.network.resolve.iter().map(ToString::to_string).collect(),
+            source_ips: s
+                .network
+                .source_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -46,6 +53,22 @@ impl TryFrom<v1::RunSettings> for RunSettings {
             tags: TagFilter {
                 include: s.tags,
                 exclude: s.exclude_tags,
+            },
+            network: NetworkSettings {
+                resolve: s
+                    .resolve
+                    .iter()
+                    .map(|r| r.parse().map_err(ConvertError::Network))
+                    .collect::<Result<_, _>>()?,
+                source_ips: s
+                    .source_ips
+                    .iter()
+                    .map(|a| {
+                        a.parse().map_err(|_| {
+                            ConvertError::Network(format!("`{a}` is not an IP address"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             },
         })
     }
@@ -180,9 +203,19 @@ mod tests {
         let mut s = RunSettings::new("https://127.0.0.1:8443".parse().unwrap());
         s.tls.ca_cert_pem = Some(b"pem".to_vec());
         s.stop_timeout = Duration::from_millis(1500);
+        s.network.resolve = vec!["a.test:443:[::1]".parse().unwrap()];
+        s.network.source_ips = vec!["127.0.0.2".parse().unwrap()];
         let wire = v1::RunSettings::from(&s);
         assert_eq!(wire.host, "https://127.0.0.1:8443");
         assert_eq!(RunSettings::try_from(wire.clone()).unwrap(), s);
+        let bad_source = v1::RunSettings {
+            source_ips: vec!["nowhere".into()],
+            ..wire.clone()
+        };
+        assert_eq!(
+            RunSettings::try_from(bad_source).unwrap_err().to_string(),
+            "network settings: `nowhere` is not an IP address"
+        );
         let no_host = v1::RunSettings {
             host: String::new(),
             ..wire.clone()

@@ -4,13 +4,14 @@
 //! exchange on it is [`super::h1`]'s.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
+use stampede_common::run::NetworkSettings;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -80,15 +81,24 @@ pub(crate) enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// Resolves, connects and (for https) runs the TLS handshake, all within
-/// `limit`.
-pub(crate) async fn connect(
-    target: &Target<'_>,
-    tls: &Arc<rustls::ClientConfig>,
-    limit: Duration,
-) -> Result<Stream, HttpError> {
+/// How a session connects.
+pub(crate) struct How<'a> {
+    pub tls: &'a Arc<rustls::ClientConfig>,
+    /// DNS + TCP connect + TLS handshake.
+    pub limit: Duration,
+    /// Host overrides.
+    pub network: &'a NetworkSettings,
+    /// The local address to bind to.
+    pub source: Option<IpAddr>,
+}
+
+/// Resolves (or takes the host override), connects (from the source address,
+/// if any) and for https runs the TLS handshake with the URL's name, all
+/// within `how.limit`.
+pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Stream, HttpError> {
+    let (tls, limit) = (how.tls, how.limit);
     let work = async {
-        let tcp = connect_tcp(target).await?;
+        let tcp = connect_tcp(target, how.network, how.source).await?;
         if !target.https {
             return Ok(Stream::Plain(tcp));
         }
@@ -112,18 +122,24 @@ pub(crate) async fn connect(
         .unwrap_or_else(|_| Err(HttpError::ConnectTimeout(limit)))
 }
 
-async fn connect_tcp(target: &Target<'_>) -> Result<TcpStream, HttpError> {
-    let addrs: Vec<SocketAddr> = match target.host {
-        Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), target.port)],
-        Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), target.port)],
-        Host::Domain(d) => tokio::net::lookup_host((d, target.port))
-            .await
-            .map_err(|e| HttpError::Dns(e.to_string()))?
-            .collect(),
-    };
+async fn connect_tcp(
+    target: &Target<'_>,
+    network: &NetworkSettings,
+    source: Option<IpAddr>,
+) -> Result<TcpStream, HttpError> {
+    let addrs: Vec<SocketAddr> =
+        match (network.resolved(target.host_str, target.port), &target.host) {
+            (Some(ip), _) => vec![SocketAddr::new(ip, target.port)],
+            (None, Host::Ipv4(ip)) => vec![SocketAddr::new((*ip).into(), target.port)],
+            (None, Host::Ipv6(ip)) => vec![SocketAddr::new((*ip).into(), target.port)],
+            (None, Host::Domain(d)) => tokio::net::lookup_host((*d, target.port))
+                .await
+                .map_err(|e| HttpError::Dns(e.to_string()))?
+                .collect(),
+        };
     let mut last = HttpError::Dns(format!("no address found for `{}`", target.host_str));
     for addr in addrs {
-        match TcpStream::connect(addr).await {
+        match open(addr, source).await {
             Ok(tcp) => {
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -134,6 +150,19 @@ async fn connect_tcp(target: &Target<'_>) -> Result<TcpStream, HttpError> {
         }
     }
     Err(last)
+}
+
+/// A TCP connection to `addr`, bound to `source` first if given.
+async fn open(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
 }
 
 impl Stream {

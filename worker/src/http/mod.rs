@@ -29,6 +29,9 @@
 //!   client, SNI from the URL host, system roots (rustls-native-certs) plus an
 //!   optional extra CA; `insecure` accepts any certificate but still checks
 //!   handshake signatures. ALPN offers `http/1.1` only: HTTP/2 is out of scope.
+//! - Addresses: a host override (`--resolve host:port:addr`) connects to the
+//!   given address with the URL's name kept for Host and SNI; a session made
+//!   for a user with source addresses set binds its connections to one.
 //! - Default headers (`Host`, `User-Agent`, `Accept-Encoding: gzip`,
 //!   `Content-Length` for bodies and for POST/PUT/PATCH); a header the caller
 //!   set wins, including `Cookie` (then the jar is not consulted for it).
@@ -75,6 +78,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use stampede_common::run::NetworkSettings;
 use url::Url;
 
 pub use error::HttpError;
@@ -97,6 +101,8 @@ pub struct ClientOptions {
     pub max_redirects: u32,
     /// Default `User-Agent` header.
     pub user_agent: String,
+    /// Host overrides and source addresses.
+    pub network: NetworkSettings,
 }
 
 impl Default for ClientOptions {
@@ -107,6 +113,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             max_redirects: 10,
             user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_owned(),
+            network: NetworkSettings::default(),
         }
     }
 }
@@ -123,6 +130,7 @@ struct ClientInner {
     connect_timeout: Duration,
     max_redirects: u32,
     user_agent: HeaderValue,
+    network: NetworkSettings,
 }
 
 impl HttpClient {
@@ -142,13 +150,20 @@ impl HttpClient {
                 connect_timeout: opts.connect_timeout,
                 max_redirects: opts.max_redirects,
                 user_agent,
+                network: opts.network,
             }),
         })
     }
 
     /// A new, empty session (no cookies, no connection yet).
     pub fn session(&self) -> Session {
-        Session::new(self.clone())
+        Session::new(self.clone(), None)
+    }
+
+    /// A session for user `index`: its connections bind to the source
+    /// address the user's index picks, if any are set.
+    pub fn session_for(&self, index: u64) -> Session {
+        Session::new(self.clone(), self.inner.network.source_for(index))
     }
 }
 

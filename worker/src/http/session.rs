@@ -22,6 +22,8 @@ use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, 
 #[derive(Debug)]
 pub struct Session {
     client: HttpClient,
+    /// The local address its connections bind to.
+    source: Option<std::net::IpAddr>,
     cookies: CookieStore,
     /// Parked connections, least recently used first.
     conns: Vec<Parked>,
@@ -34,9 +36,10 @@ struct Parked {
 }
 
 impl Session {
-    pub(super) fn new(client: HttpClient) -> Self {
+    pub(super) fn new(client: HttpClient, source: Option<std::net::IpAddr>) -> Self {
         Self {
             client,
+            source,
             cookies: CookieStore::new(),
             conns: Vec::new(),
         }
@@ -76,9 +79,11 @@ impl Session {
     async fn follow(&mut self, req: Request) -> Result<Response, HttpError> {
         let Session {
             client,
+            source,
             cookies,
             conns,
         } = self;
+        let source = *source;
         let client: &ClientInner = &client.inner;
         let Request {
             mut method,
@@ -98,7 +103,7 @@ impl Session {
             };
             let h1::Exchange {
                 head, body: raw, ..
-            } = round_trip(client, conns, cookies, &hop).await?;
+            } = round_trip(client, source, conns, cookies, &hop).await?;
             for value in head.headers.get_all(SET_COOKIE) {
                 if let Ok(text) = value.to_str() {
                     // A cookie the jar rejects (bad domain, ...) is skipped, as browsers do.
@@ -158,6 +163,7 @@ struct Hop<'a> {
 /// connection when a reused one fails before any response byte.
 async fn round_trip(
     client: &ClientInner,
+    source: Option<std::net::IpAddr>,
     conns: &mut Vec<Parked>,
     cookies: &CookieStore,
     hop: &Hop<'_>,
@@ -173,10 +179,14 @@ async fn round_trip(
                 (p.origin, p.stream, true)
             } else {
                 drop(p.stream);
-                (p.origin, connect(client, &target).await?, false)
+                (p.origin, connect(client, &target, source).await?, false)
             }
         }
-        None => (Origin::of(&target), connect(client, &target).await?, false),
+        None => (
+            Origin::of(&target),
+            connect(client, &target, source).await?,
+            false,
+        ),
     };
     let out = h1::Outgoing {
         method: hop.method,
@@ -200,7 +210,7 @@ async fn round_trip(
             }
             Err(e) if reused && !got_bytes => {
                 tracing::debug!(error = %e, "reused connection failed before a response, retrying on a new one");
-                stream = connect(client, &target).await?;
+                stream = connect(client, &target, source).await?;
                 reused = false;
             }
             Err(e) => return Err(e),
@@ -210,8 +220,18 @@ async fn round_trip(
 
 /// Boxed: connecting (DNS, TLS handshake) has a large state, needed only for
 /// a new connection; it would otherwise make every request's future larger.
-async fn connect(client: &ClientInner, target: &Target<'_>) -> Result<Stream, HttpError> {
-    Box::pin(conn::connect(target, &client.tls, client.connect_timeout)).await
+async fn connect(
+    client: &ClientInner,
+    target: &Target<'_>,
+    source: Option<std::net::IpAddr>,
+) -> Result<Stream, HttpError> {
+    let how = conn::How {
+        tls: &client.tls,
+        limit: client.connect_timeout,
+        network: &client.network,
+        source,
+    };
+    Box::pin(conn::connect(target, how)).await
 }
 
 fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {

@@ -191,7 +191,7 @@ impl<'a> VirtualUser<'a> {
             class,
             base: class.host.as_ref().map_or(&shared.host, |t| t.as_str()),
             user: UserSession {
-                session: shared.client.session(),
+                session: shared.client.session_for(index),
                 headers: HeaderMap::new(),
                 vars,
             },

@@ -12,6 +12,9 @@ use url::Url;
 
 use crate::shape::ArrivalShape;
 
+mod network;
+pub use network::{NetworkSettings, Resolve, parse_source_ips};
+
 /// A target base URL: `http` or `https` with a host, kept as the user wrote
 /// it (request paths are appended to that text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +120,8 @@ pub struct RunSettings {
     pub stop_timeout: Duration,
     /// Which tagged tasks run.
     pub tags: TagFilter,
+    /// Host overrides and source addresses.
+    pub network: NetworkSettings,
 }
 
 impl RunSettings {
@@ -132,6 +137,7 @@ impl RunSettings {
             request_timeout: Duration::from_secs(60),
             stop_timeout: Duration::ZERO,
             tags: TagFilter::default(),
+            network: NetworkSettings::default(),
         }
     }
 }
