@@ -250,14 +250,18 @@ async fn a_worker_that_stops_heartbeating_is_missing_until_heard_again() {
         first.kind,
         Some(v1::master_message::Kind::Welcome(_))
     ));
-    tx.send(v1::WorkerMessage {
-        kind: Some(worker_message::Kind::Heartbeat(v1::Heartbeat {
-            users: 5,
+    let heartbeat = async |users| {
+        let hb = v1::Heartbeat {
+            users,
             cpu_percent: 0.0,
-        })),
-    })
-    .await
-    .unwrap();
+        };
+        tx.send(v1::WorkerMessage {
+            kind: Some(worker_message::Kind::Heartbeat(hb)),
+        })
+        .await
+        .unwrap();
+    };
+    heartbeat(5).await;
     c.wait_state("raw", WorkerState::Ready, Duration::from_secs(2))
         .await;
     // It never heartbeats again: missing after the 3 s silence, while its stream stays open.
@@ -269,14 +273,7 @@ async fn a_worker_that_stops_heartbeating_is_missing_until_heard_again() {
     let users: Vec<u64> = c.view().await.workers.iter().map(|w| w.users).collect();
     assert_eq!(users, [0]);
     // Its stream lived on: one heartbeat, and it is back for good.
-    tx.send(v1::WorkerMessage {
-        kind: Some(worker_message::Kind::Heartbeat(v1::Heartbeat {
-            users: 0,
-            cpu_percent: 0.0,
-        })),
-    })
-    .await
-    .unwrap();
+    heartbeat(0).await;
     c.wait_state("raw", WorkerState::Ready, Duration::from_secs(2))
         .await;
     assert_eq!(c.master.connected(), 1);
