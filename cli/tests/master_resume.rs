@@ -167,6 +167,15 @@ fn corrupt_finished_and_other_state_dirs_are_refused_and_left_alone() {
         "{\"format\": 1, \"run_id\"",
         "left as it was"
     );
+    // --fresh sets even that aside (it is not read).
+    let out = bare_master(&state, &["--fresh"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let aside: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("old-unreadable-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
     // Another run's (a fingerprint that is not this command's).
     let other = r#"{"format":1,"run_id":7,"fingerprint":"0000000000000000","scenario":"steady","started":{"secs_since_epoch":1,"nanos_since_epoch":0},"finished":null}"#;
     std::fs::write(state.join("run.json"), other).unwrap();

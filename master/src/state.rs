@@ -190,11 +190,17 @@ impl StateDir {
             file,
             why,
         };
-        let meta: Meta = read_json(&meta_path).map_err(|why| corrupt("run.json", why))?;
+        let meta: Result<Meta, String> = read_json(&meta_path);
         if fresh {
-            state.set_aside(meta.run_id).map_err(io)?;
+            // Even a state dir that does not parse is set aside, not read.
+            let label = match &meta {
+                Ok(m) => m.run_id.to_string(),
+                Err(_) => format!("unreadable-{}", unix_ms(SystemTime::now())),
+            };
+            state.set_aside(&label).map_err(io)?;
             return Ok((state, None));
         }
+        let meta = meta.map_err(|why| corrupt("run.json", why))?;
         if meta.format != FORMAT {
             return Err(corrupt(
                 "run.json",
@@ -259,9 +265,9 @@ impl StateDir {
         &self.dir
     }
 
-    /// Moves a run's files into `old-RUNID/`.
-    fn set_aside(&self, run_id: u64) -> std::io::Result<()> {
-        let aside = self.dir.join(format!("old-{run_id}"));
+    /// Moves a run's files into `old-LABEL/` (the run's id).
+    fn set_aside(&self, label: &str) -> std::io::Result<()> {
+        let aside = self.dir.join(format!("old-{label}"));
         std::fs::create_dir_all(&aside)?;
         for f in ["run.json", "stats.json", "history.jsonl"] {
             let from = self.dir.join(f);
@@ -269,7 +275,7 @@ impl StateDir {
                 std::fs::rename(&from, aside.join(f))?;
             }
         }
-        tracing::warn!(dir = %aside.display(), run = run_id, "the state dir's run was set aside (--fresh)");
+        tracing::warn!(dir = %aside.display(), "the state dir's run was set aside (--fresh)");
         Ok(())
     }
 

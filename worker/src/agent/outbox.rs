@@ -12,8 +12,11 @@ use stampede_common::stats::IntervalStats;
 use stampede_proto::convert::{decode_interval, encode_interval};
 use stampede_proto::v1::StatsReport;
 
-/// Unsent reports beyond this are folded into one.
-const MAX_UNSENT: usize = 120;
+/// Unsent reports beyond this are folded into one: two minutes of 250 ms
+/// reports, longer than the default master timeout, so a master's outage
+/// folds nothing (a folded report spans a longer interval, and lands in one
+/// second of the master's history).
+const MAX_UNSENT: usize = 480;
 
 #[derive(Debug)]
 struct Entry {
