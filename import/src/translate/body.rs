@@ -110,86 +110,11 @@ impl<'t, 'a> Body<'t, 'a> {
         out
     }
 
-    fn helpers(&self) -> Helpers<'_, 'a> {
+    pub(super) fn helpers(&self) -> Helpers<'_, 'a> {
         Helpers {
             methods: &self.ctx.methods,
             functions: &self.t.functions,
         }
-    }
-
-    /// A helper called as a statement, or assigned to `into`: its body in
-    /// place. False when `c` calls no helper.
-    fn inline(
-        &mut self,
-        c: &ast::ExprCall,
-        stmt: &Stmt,
-        into: Option<&Expr>,
-        out: &mut Vec<Step>,
-    ) -> bool {
-        let call = match self.helpers().call(c) {
-            None => return false,
-            Some(Err(reason)) => {
-                self.skip(stmt, reason, out);
-                return true;
-            }
-            Some(Ok(call)) => call,
-        };
-        if self.inlining.contains(&call.name) {
-            self.skip(stmt, "a recursive helper has no equivalent", out);
-            return true;
-        }
-        let mut body = match call.body() {
-            Ok(b) => b,
-            Err(reason) => {
-                self.skip(stmt, reason, out);
-                return true;
-            }
-        };
-        let returned = match body.last() {
-            Some(Stmt::Return(r)) => r.value.clone(),
-            _ => None,
-        };
-        if returned.is_some() {
-            body.pop();
-        }
-        match (into, returned) {
-            (Some(target), Some(value)) => body.push(Stmt::Assign(ast::StmtAssign {
-                node_index: Default::default(),
-                range: stmt.range(),
-                targets: vec![target.clone()],
-                value,
-            })),
-            (Some(_), None) => {
-                self.skip(stmt, "the helper returns nothing at its end", out);
-                return true;
-            }
-            // A value nobody keeps: only a request in it matters.
-            (None, Some(value)) if client_call(&value).is_some() => {
-                body.push(Stmt::Expr(ast::StmtExpr {
-                    node_index: Default::default(),
-                    range: stmt.range(),
-                    value,
-                }))
-            }
-            (None, _) => {}
-        }
-        if call.module_level {
-            self.t.used_functions.insert(call.name.clone());
-        }
-        let (line, from) = (self.t.line_of(stmt), self.t.line_of(call.def));
-        out.push(Step::Comment(format!(
-            "line {line}: {}(), inlined from line {from}",
-            if call.module_level {
-                call.name.clone()
-            } else {
-                format!("self.{}", call.name)
-            }
-        )));
-        self.inlining.push(call.name);
-        let steps = self.stmts(&body);
-        out.extend(steps);
-        self.inlining.pop();
-        true
     }
 
     pub(super) fn skip(

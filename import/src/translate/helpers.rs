@@ -12,6 +12,87 @@ use std::collections::{BTreeSet, HashMap};
 
 use ruff_python_ast::visitor::transformer::{self, Transformer};
 use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_text_size::Ranged;
+
+use super::body::{Body, client_call};
+use crate::model::Step;
+
+impl<'a> Body<'_, 'a> {
+    /// A helper called as a statement, or assigned to `into`: its body in
+    /// place. False when `c` calls no helper.
+    pub(super) fn inline(
+        &mut self,
+        c: &ast::ExprCall,
+        stmt: &Stmt,
+        into: Option<&Expr>,
+        out: &mut Vec<Step>,
+    ) -> bool {
+        let call = match self.helpers().call(c) {
+            None => return false,
+            Some(Err(reason)) => {
+                self.skip(stmt, reason, out);
+                return true;
+            }
+            Some(Ok(call)) => call,
+        };
+        if self.inlining.contains(&call.name) {
+            self.skip(stmt, "a recursive helper has no equivalent", out);
+            return true;
+        }
+        let mut body = match call.body() {
+            Ok(b) => b,
+            Err(reason) => {
+                self.skip(stmt, reason, out);
+                return true;
+            }
+        };
+        let returned = match body.last() {
+            Some(Stmt::Return(r)) => r.value.clone(),
+            _ => None,
+        };
+        if returned.is_some() {
+            body.pop();
+        }
+        match (into, returned) {
+            (Some(target), Some(value)) => body.push(Stmt::Assign(ast::StmtAssign {
+                node_index: Default::default(),
+                range: stmt.range(),
+                targets: vec![target.clone()],
+                value,
+            })),
+            (Some(_), None) => {
+                self.skip(stmt, "the helper returns nothing at its end", out);
+                return true;
+            }
+            // A value nobody keeps: only a request in it matters.
+            (None, Some(value)) if client_call(&value).is_some() => {
+                body.push(Stmt::Expr(ast::StmtExpr {
+                    node_index: Default::default(),
+                    range: stmt.range(),
+                    value,
+                }))
+            }
+            (None, _) => {}
+        }
+        if call.module_level {
+            self.t.used_functions.insert(call.name.clone());
+        }
+        let (line, from) = (self.t.line_of(stmt), self.t.line_of(call.def));
+        out.push(Step::Comment(format!(
+            "line {line}: {}(), inlined from line {from}",
+            if call.module_level {
+                call.name.clone()
+            } else {
+                format!("self.{}", call.name)
+            }
+        )));
+        self.inlining.push(call.name);
+        let steps = self.stmts(&body);
+        out.extend(steps);
+        self.inlining.pop();
+        true
+    }
+}
 
 /// How deep helpers may call helpers before the call is left as it is.
 const MAX_DEPTH: u32 = 16;
@@ -218,7 +299,7 @@ fn sends(e: &Expr) -> bool {
     struct Find(bool);
     impl<'x> Visitor<'x> for Find {
         fn visit_expr(&mut self, e: &'x Expr) {
-            if super::body::client_call(e).is_some() {
+            if client_call(e).is_some() {
                 self.0 = true;
             }
             visitor::walk_expr(self, e);

@@ -9,6 +9,7 @@
 mod body;
 mod catch;
 mod class;
+mod flatten;
 mod helpers;
 
 use std::collections::{BTreeSet, HashMap};

@@ -13,87 +13,12 @@ use stampede_common::shape::{ArrivalShape, Rate, Stages};
 use stampede_common::thresholds::Threshold;
 use stampede_shop::LatencyRange;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    stampede_common::duration::parse_duration(s)
-}
-
-fn positive_duration(s: &str) -> Result<Duration, String> {
-    match duration(s)? {
-        d if d.is_zero() => Err("must be above zero".into()),
-        d => Ok(d),
-    }
-}
-
-fn positive_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "invalid spawn rate `{s}`: expected a number of users per second above 0"
-        )),
-    }
-}
-
-fn target(s: &str) -> Result<Target, String> {
-    s.parse()
-        .map_err(|e: stampede_common::run::TargetError| e.to_string())
-}
-
-fn stages(s: &str) -> Result<Stages, String> {
-    s.parse()
-        .map_err(|e: stampede_common::shape::StagesError| e.to_string())
-}
-
-fn arrival_rate(s: &str) -> Result<Rate, String> {
-    s.parse()
-}
-
-fn arrival_stages(s: &str) -> Result<ArrivalShape, String> {
-    s.parse()
-}
-
-fn threshold(s: &str) -> Result<Threshold, String> {
-    s.parse()
-        .map_err(|e: stampede_common::thresholds::ThresholdError| e.to_string())
-}
-
-/// The demo shop's added latency: none, or a fixed time or a range.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Latency(pub Option<LatencyRange>);
-
-/// A fixed `50ms` or a range `20ms..80ms`.
-fn latency_range(s: &str) -> Result<LatencyRange, String> {
-    s.trim().parse().map_err(|e| format!("{e}"))
-}
-
-/// `0`, `0ms` or `0s` (no latency), or a [`latency_range`].
-fn latency(s: &str) -> Result<Latency, String> {
-    match s.trim() {
-        "0" | "0ms" | "0s" | "" => Ok(Latency(None)),
-        text => latency_range(text).map(|l| Latency(Some(l))),
-    }
-}
-
-/// The master's address: `HOST:PORT`, or a URL `http(s)://HOST:PORT`.
-fn master_address(s: &str) -> Result<String, String> {
-    let bad =
-        || format!("invalid master address `{s}`: expected HOST:PORT with a port from 1 to 65535");
-    let url = if s.contains("://") {
-        s.to_owned()
-    } else {
-        format!("http://{s}")
-    };
-    match url::Url::parse(&url) {
-        Ok(u)
-            if matches!(u.scheme(), "http" | "https")
-                && u.host().is_some()
-                && u.port().is_some_and(|p| p > 0)
-                && u.path() == "/" =>
-        {
-            Ok(s.to_owned())
-        }
-        _ => Err(bad()),
-    }
-}
+mod values;
+pub use values::{Latency, SourceIps};
+use values::{
+    arrival_rate, arrival_stages, duration, latency, latency_range, master_address,
+    positive_duration, positive_rate, resolve, source_ips, stages, target, threshold,
+};
 
 /// Distributed load testing: virtual users running a scenario against your service.
 #[derive(Debug, Parser)]
@@ -194,18 +119,6 @@ pub struct LoadArgs {
     /// index: a list and ranges, `127.0.0.1-127.0.0.8,10.0.0.5`.
     #[arg(long = "source-ips", value_name = "ADDRS", value_parser = source_ips)]
     pub source_ips: Option<SourceIps>,
-}
-
-/// `--source-ips`, parsed.
-#[derive(Debug, Clone)]
-pub struct SourceIps(pub Vec<std::net::IpAddr>);
-
-fn resolve(s: &str) -> Result<Resolve, String> {
-    s.parse()
-}
-
-fn source_ips(s: &str) -> Result<SourceIps, String> {
-    stampede_common::run::parse_source_ips(s).map(SourceIps)
 }
 
 #[derive(Debug, Args)]
