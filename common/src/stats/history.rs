@@ -316,6 +316,11 @@ impl History {
             b.dropped += l.dropped;
         }
         let s = self.next;
+        let nothing = b.total.is_empty() && b.endpoints.is_empty() && b.iterations == 0;
+        if nothing && secs < 1e-3 {
+            // The run ended on a second's boundary: no piece after it.
+            return;
+        }
         if secs >= 0.25 || self.points.is_empty() {
             self.open.insert(s, b);
             self.close(s, ended.max(last_start), secs.max(1e-3));

@@ -1,8 +1,9 @@
 //! The worker's link to its master: an explicit connected/disconnected state
 //! machine. Connected, it runs what the master says (Prepare, Spawn, Stop,
-//! in [`runs`]), heartbeats every second and reports every quarter second; disconnected, it
-//! keeps measuring into the outbox, retries with a jittered backoff, and
-//! stops its load when the master has been gone for `master_timeout`.
+//! in [`runs`]), heartbeats every second and reports every quarter second;
+//! disconnected, it keeps measuring into the outbox, retries with a jittered
+//! backoff, and stops its load when the master has been gone for
+//! `master_timeout`.
 //! Reports are resent until acknowledged, so nothing measured is lost or
 //! counted twice.
 

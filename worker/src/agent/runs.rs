@@ -59,7 +59,10 @@ impl Agent {
             failed: Vec::new(),
             status: AgentStatus::default(),
             cpu: CpuMeter::new(),
-            last_heartbeat: Instant::now() - cfg_interval,
+            // The first flush heartbeats at once.
+            last_heartbeat: Instant::now()
+                .checked_sub(cfg_interval)
+                .unwrap_or_else(Instant::now),
         }
     }
 
