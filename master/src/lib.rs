@@ -6,6 +6,7 @@
 
 pub mod cluster;
 mod error;
+mod files;
 pub mod metrics;
 pub mod plan;
 pub mod report;

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use stampede_common::stats::{HistoryPoint, RunStats, SavedStats, unix_ms};
 
+use crate::files::replace;
 use crate::run::RunPlan;
 
 /// The layout's version, in `run.json`.
@@ -357,13 +358,6 @@ impl StateDir {
     pub fn mark_finished(&self, run_id: u64, started: SystemTime) -> std::io::Result<()> {
         self.write_meta(run_id, started, Some(SystemTime::now()))
     }
-}
-
-/// Writes `bytes` beside `path`, then renames it into place.
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {

@@ -217,8 +217,7 @@ impl History {
         b.dropped += interval.dropped_iterations;
     }
 
-    /// Counts of a second already closed: into its point and the totals of
-    /// the points after it.
+    /// Counts of a second already closed: into its point.
     fn add_late(&mut self, s: u64, interval: &IntervalStats) {
         // The point that ends after the second begins (older points may
         // have been merged into longer ones).
@@ -228,12 +227,33 @@ impl History {
         if i >= self.points.len() {
             return;
         }
+        let endpoints: Vec<_> = interval.endpoints.iter().map(|(k, e)| (k, e)).collect();
+        self.add_to_point(
+            i,
+            &endpoints,
+            interval.iterations,
+            interval.dropped_iterations,
+        );
+        tracing::debug!(second = s, "a late report added to a closed second");
+    }
+
+    /// Counts measured within point `i` that it did not hold yet: into its
+    /// rates (over its length) and endpoints, and into the totals of it and
+    /// of the points after it. Its percentiles stay as they were.
+    fn add_to_point(
+        &mut self,
+        i: usize,
+        endpoints: &[(&StatsKey, &EndpointStats)],
+        iterations: u64,
+        dropped: u64,
+    ) {
         let secs = self.length_of(i);
         let p = &mut self.points[i];
-        for (key, e) in &interval.endpoints {
+        for &(key, e) in endpoints {
             if !key.is_group() {
                 p.rps += e.requests as f64 / secs;
                 p.fail_per_s += e.failures as f64 / secs;
+                self.closed_total.merge(e);
             }
             match p.endpoints.iter_mut().find(|x| &x.key == key) {
                 Some(x) => {
@@ -243,21 +263,17 @@ impl History {
                 None => p.endpoints.push(EndpointPoint::of(key, e, e)),
             }
             self.closed.entry(key.clone()).or_default().merge(e);
-            if !key.is_group() {
-                self.closed_total.merge(e);
-            }
         }
-        p.iterations_per_s += interval.iterations as f64 / secs;
-        p.dropped_per_s += interval.dropped_iterations as f64 / secs;
+        p.iterations_per_s += iterations as f64 / secs;
+        p.dropped_per_s += dropped as f64 / secs;
         for p in &mut self.points[i..] {
-            for (key, _) in &interval.endpoints {
-                if let Some(x) = p.endpoints.iter_mut().find(|x| &x.key == key) {
-                    x.total = Cumulative::of(&self.closed[key]);
+            for (key, _) in endpoints {
+                if let Some(x) = p.endpoints.iter_mut().find(|x| &x.key == *key) {
+                    x.total = Cumulative::of(&self.closed[*key]);
                 }
             }
             p.total = Cumulative::of(&self.closed_total);
         }
-        tracing::debug!(second = s, "a late report added to a closed second");
     }
 
     /// The length in seconds of point `i`.
@@ -326,31 +342,22 @@ impl History {
             self.close(s, ended.max(last_start), secs.max(1e-3));
             return;
         }
-        // The short piece into the last point.
+        // The short piece into the last point, whose rates then cover both.
         let i = self.points.len() - 1;
         let before = self.length_of(i);
         let p = &mut self.points[i];
-        let after = before + secs;
-        let rescale = |rate: &mut f64, more: u64| *rate = (*rate * before + more as f64) / after;
-        rescale(&mut p.rps, b.total.requests);
-        rescale(&mut p.fail_per_s, b.total.failures);
-        rescale(&mut p.iterations_per_s, b.iterations);
-        rescale(&mut p.dropped_per_s, b.dropped);
-        p.unix_ms = unix_ms(ended.max(last_start));
-        for (k, e) in &b.endpoints {
-            let cum = self.closed.entry(k.clone()).or_default();
-            cum.merge(e);
-            match p.endpoints.iter_mut().find(|x| &x.key == k) {
-                Some(x) => {
-                    x.requests += e.requests;
-                    x.failures += e.failures;
-                    x.total = Cumulative::of(cum);
-                }
-                None => p.endpoints.push(EndpointPoint::of(k, e, cum)),
-            }
+        let scale = before / (before + secs);
+        for rate in [
+            &mut p.rps,
+            &mut p.fail_per_s,
+            &mut p.iterations_per_s,
+            &mut p.dropped_per_s,
+        ] {
+            *rate *= scale;
         }
-        self.closed_total.merge(&b.total);
-        p.total = Cumulative::of(&self.closed_total);
+        p.unix_ms = unix_ms(ended.max(last_start));
+        let endpoints: Vec<_> = b.endpoints.iter().collect();
+        self.add_to_point(i, &endpoints, b.iterations, b.dropped);
     }
 
     fn close(&mut self, s: u64, end_at: SystemTime, secs: f64) {

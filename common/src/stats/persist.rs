@@ -53,7 +53,7 @@ impl<'de> Deserialize<'de> for EndpointStats {
         let bytes = STANDARD
             .decode(&e.histogram)
             .map_err(serde::de::Error::custom)?;
-        let mut s = EndpointStats::from_wire(
+        let stored = EndpointStats::from_wire(
             e.requests,
             e.failures,
             e.content_bytes,
@@ -65,9 +65,8 @@ impl<'de> Deserialize<'de> for EndpointStats {
         .map_err(serde::de::Error::custom)?;
         // Dense again, to merge into.
         let mut dense = EndpointStats::new();
-        dense.merge(&s);
-        std::mem::swap(&mut s, &mut dense);
-        Ok(s)
+        dense.merge(&stored);
+        Ok(dense)
     }
 }
 

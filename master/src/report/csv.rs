@@ -5,7 +5,7 @@
 //! buckets (exact to 3 significant digits). The history file has four more
 //! columns after Locust's: the load shape's target next to what was achieved.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use stampede_common::stats::{Cumulative, PERCENTILE_LABELS, StatsRow};
 
@@ -188,10 +188,8 @@ pub fn write_all(prefix: &str, r: &RunReport, full_history: bool) -> std::io::Re
     ];
     let mut paths = Vec::new();
     for (suffix, text) in files {
-        let path = Path::new(&format!("{prefix}{suffix}")).to_path_buf();
-        let partial = PathBuf::from(format!("{prefix}{suffix}.partial"));
-        std::fs::write(&partial, text)?;
-        std::fs::rename(&partial, &path)?;
+        let path = PathBuf::from(format!("{prefix}{suffix}"));
+        crate::files::replace(&path, text.as_bytes())?;
         paths.push(path);
     }
     Ok(paths)
