@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use stampede_common::run::{NetworkSettings, TagFilter, TlsSettings};
+use stampede_common::run::{
+    HttpSettings, HttpVersion, NetworkSettings, ProxySettings, TagFilter, TlsSettings,
+};
 use stampede_common::scenario::{Scenario, ScenarioSource};
 use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::thresholds::Threshold;
 use stampede_master::run::{LoadModel, RunPlan, RunTemplate};
 
-use crate::args::{LoadArgs, OutputArgs};
+use crate::args::{LoadArgs, OutputArgs, ProxyArgs};
 use crate::exit::{Failure, io, usage};
 
 /// A scenario file read and compiled.
@@ -86,6 +88,17 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
             resolve: load.resolve.clone(),
             source_ips: load.source_ips.clone().map(|s| s.0).unwrap_or_default(),
         },
+        http: HttpSettings {
+            version: match (load.http_version, load.http2 || load.http2_connections.is_some()) {
+                (Some(v), _) => v,
+                (None, true) => HttpVersion::Http2,
+                (None, false) => HttpVersion::Auto,
+            },
+            h2_connections: load.http2_connections,
+            tls_resumption: !load.no_tls_resumption,
+            proxy: proxies(&load.proxy, scenario.proxy.clone())?
+                .unwrap_or_default(),
+        },
         users: load.users,
         spawn_rate: load.spawn_rate,
         classes: load.classes.clone(),
@@ -95,6 +108,31 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
         scenario: std::sync::Arc::new(scenario),
         source,
     })
+}
+
+/// The proxies of a run or a worker: `--proxy`, else the scenario's
+/// `proxy:` (`scenario`), else the environment's; `--no-proxy` else
+/// `NO_PROXY`. `None` when none of them sets a proxy.
+///
+/// # Errors
+///
+/// A proxy variable of the environment that is not a usable URL.
+pub fn proxies(
+    args: &ProxyArgs,
+    scenario: Option<stampede_common::run::ProxyUrl>,
+) -> Result<Option<ProxySettings>, Failure> {
+    let env = ProxySettings::from_env(|name| std::env::var(name).ok()).map_err(usage)?;
+    let mut settings = match args.proxy.clone().or(scenario) {
+        Some(url) => ProxySettings {
+            no_proxy: env.no_proxy,
+            ..ProxySettings::all(url)
+        },
+        None => env,
+    };
+    if let Some(n) = &args.no_proxy {
+        settings.no_proxy = n.clone();
+    }
+    Ok(settings.is_set().then_some(settings))
 }
 
 /// The plan of a headless run: the template's defaults, which must name a target.

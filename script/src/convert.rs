@@ -59,6 +59,7 @@ pub(crate) fn http_call(
         name: None,
         timeout: None,
         follow_redirects: None,
+        http_version: None,
         status: Vec::new(),
     };
     let Some(opts) = opts else {
@@ -78,10 +79,11 @@ pub(crate) fn http_call(
                 | "name"
                 | "timeout"
                 | "allow_redirects"
+                | "http_version"
                 | "status"
         ) {
             return Err(err(format!(
-                "http.{}: unknown option `{k}` (query, headers, json, form, body, name, timeout, allow_redirects, status)",
+                "http.{}: unknown option `{k}` (query, headers, json, form, body, name, timeout, allow_redirects, http_version, status)",
                 call.method.to_lowercase()
             )));
         }
@@ -106,6 +108,18 @@ pub(crate) fn http_call(
         None => None,
     };
     call.follow_redirects = opts.get("allow_redirects")?;
+    call.http_version = match opts.get::<Value>("http_version")? {
+        Value::Nil => None,
+        Value::String(s) => Some(s.to_str()?.to_owned()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => {
+            return Err(err(format!(
+                "http_version must be \"auto\", \"1.1\" or \"2\", got {}",
+                other.type_name()
+            )));
+        }
+    };
     call.status = match opts.get::<Value>("status")? {
         Value::Nil => Vec::new(),
         Value::Integer(i) => {

@@ -30,6 +30,9 @@ pub struct HttpCall {
     pub timeout: Option<Duration>,
     /// Follow redirects (true unless set).
     pub follow_redirects: Option<bool>,
+    /// `auto`, `1.1` or `2` as written (the engine checks it); the class's
+    /// or the run's when unset.
+    pub http_version: Option<String>,
     /// Statuses that pass; when empty, any status below 400 passes.
     pub status: Vec<u16>,
 }

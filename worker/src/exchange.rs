@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use minijinja::Value;
+use stampede_common::run::HttpVersion;
 use stampede_common::scenario::model::{Body, Expect, Extract, ExtractFrom, RequestStep};
 use stampede_common::scenario::template::Templates;
 use stampede_script::{HttpBody, HttpCall};
@@ -82,7 +83,7 @@ pub(crate) async fn perform_call(
     base: &str,
     user: &mut UserSession,
 ) -> (Outcome, stampede_script::Response) {
-    let req = match call_parts(call)
+    let req = match call_parts(call, user.http_version)
         .and_then(|parts| parts.assemble(&shared.urls, base, &user.headers, shared.default_timeout))
     {
         Ok(r) => r,
@@ -170,6 +171,7 @@ struct Parts<'a> {
     content_type: Option<&'static str>,
     timeout: Option<std::time::Duration>,
     follow_redirects: bool,
+    version: Option<HttpVersion>,
 }
 
 impl Parts<'_> {
@@ -203,6 +205,7 @@ impl Parts<'_> {
             body: self.body,
             timeout: Some(self.timeout.unwrap_or(default_timeout)),
             follow_redirects: self.follow_redirects,
+            version: self.version,
         })
     }
 }
@@ -259,10 +262,16 @@ fn build<'a>(step: &'a RequestStep, t: &Templates, ctx: &Value) -> Result<Parts<
         content_type,
         timeout: step.timeout,
         follow_redirects: step.follow_redirects,
+        version: step.http_version,
     })
 }
 
-fn call_parts(call: &HttpCall) -> Result<Parts<'_>, String> {
+/// `class_version`: the version of the user's class, when it names one.
+fn call_parts(call: &HttpCall, class_version: Option<HttpVersion>) -> Result<Parts<'_>, String> {
+    let version = match &call.http_version {
+        Some(v) => Some(v.parse::<HttpVersion>()?),
+        None => class_version,
+    };
     let method = Method::from_bytes(call.method.as_bytes())
         .map_err(|_| format!("invalid http method `{}`", call.method))?;
     let path = call.path.trim();
@@ -303,6 +312,7 @@ fn call_parts(call: &HttpCall) -> Result<Parts<'_>, String> {
         content_type,
         timeout: call.timeout,
         follow_redirects: call.follow_redirects.unwrap_or(true),
+        version,
     })
 }
 

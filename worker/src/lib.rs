@@ -71,6 +71,7 @@ impl Engine {
             insecure: settings.tls.insecure,
             ca_cert_pem: settings.tls.ca_cert_pem.clone(),
             network: settings.network.clone(),
+            http: settings.http.clone(),
             ..ClientOptions::default()
         })?;
         let recorder = Arc::new(Recorder::new(scenario.stat_keys.clone()));

@@ -37,4 +37,6 @@ pub(crate) struct UserSession {
     pub session: Session,
     pub headers: HeaderMap,
     pub vars: BTreeMap<String, Value>,
+    /// The `http_version` of the user's class, for its scripts' requests.
+    pub http_version: Option<stampede_common::run::HttpVersion>,
 }

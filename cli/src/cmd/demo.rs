@@ -57,6 +57,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         stop_timeout: Duration::ZERO,
         tags: Default::default(),
         network: Default::default(),
+        http: Default::default(),
         users: args.users,
         spawn_rate: args.spawn_rate,
         classes: Vec::new(),

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use stampede_common::run::{NetworkSettings, Target};
+use stampede_common::run::RunSettings;
 use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
 
 use super::web::{self, Mode, WebUi};
@@ -25,7 +25,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let outputs = Outputs::check(&args.output)?;
     let mode = if args.headless {
         let plan = headless_plan(&template)?;
-        preflight(&plan.settings.target, &plan.settings.network).await?;
+        preflight(&plan.settings).await?;
         Mode::Headless(Box::new(plan), None)
     } else {
         let auth = web::auth(&args.web)?;
@@ -67,10 +67,21 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 /// Before a standalone run: can this machine reach the target at all (at
-/// the address `--resolve` gives it, if any)?
-async fn preflight(target: &Target, network: &NetworkSettings) -> Result<(), Failure> {
-    let unreachable = |why: String| cannot_run(format!("target unreachable: {target}: {why}"));
+/// the address `--resolve` gives it, if any), or its proxy?
+async fn preflight(settings: &RunSettings) -> Result<(), Failure> {
+    let (target, network) = (&settings.target, &settings.network);
     let (host, port) = target.socket_addr();
+    let https = target.url().scheme() == "https";
+    if let Some(proxy) = settings.http.proxy.for_target(https, &host) {
+        let unreachable = |why: String| cannot_run(format!("proxy unreachable: {proxy}: {why}"));
+        let connect = tokio::net::TcpStream::connect((proxy.host.as_str(), proxy.port));
+        return match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unreachable(e.to_string().to_lowercase())),
+            Err(_) => Err(unreachable("no connection within 5s".into())),
+        };
+    }
+    let unreachable = |why: String| cannot_run(format!("target unreachable: {target}: {why}"));
     let connect = async {
         match network.resolved(&host, port) {
             Some(ip) => tokio::net::TcpStream::connect((ip, port)).await,

@@ -50,6 +50,7 @@ pub async fn worker(args: WorkerArgs) -> Result<ExitCode, Failure> {
     };
     cfg.tls_domain = args.tls_domain.clone();
     cfg.master_timeout = args.master_timeout;
+    cfg.proxy = crate::config::proxies(&args.proxy, None)?;
     let (status_tx, status) = tokio::sync::watch::channel(AgentStatus::default());
     cfg.status = Some(status_tx);
     tracing::info!(worker = %cfg.worker_id, master = %cfg.master_url, "worker starting");

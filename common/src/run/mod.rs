@@ -12,7 +12,9 @@ use url::Url;
 
 use crate::shape::ArrivalShape;
 
+mod http;
 mod network;
+pub use http::{HttpSettings, HttpVersion, NoProxy, ProxySettings, ProxyUrl};
 pub use network::{NetworkSettings, Resolve, parse_source_ips};
 
 /// A target base URL: `http` or `https` with a host, kept as the user wrote
@@ -122,6 +124,8 @@ pub struct RunSettings {
     pub tags: TagFilter,
     /// Host overrides and source addresses.
     pub network: NetworkSettings,
+    /// HTTP version, shared connections, TLS resumption and proxies.
+    pub http: HttpSettings,
 }
 
 impl RunSettings {
@@ -138,6 +142,7 @@ impl RunSettings {
             stop_timeout: Duration::ZERO,
             tags: TagFilter::default(),
             network: NetworkSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

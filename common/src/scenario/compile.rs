@@ -15,7 +15,7 @@ use super::model::{FeedOrder, Feeder, Scenario, Task, Tasks, UserClass, WaitTime
 use super::raw::{RawFeeder, RawOrder, RawScenario, RawUserClass, RawWait, Sp, Text, TextMap};
 use super::template::{BUILTIN_VARIABLES, Template, Templates};
 use crate::duration::parse_duration;
-use crate::run::{Target, TargetError};
+use crate::run::{HttpVersion, ProxyUrl, Target, TargetError};
 use crate::stats::StatsKey;
 use stampede_script::ProgramBuilder;
 
@@ -29,6 +29,10 @@ pub(crate) struct Compiler<'a> {
     pub default_headers: Vec<(HeaderName, Template)>,
     /// `defaults: {on_failure: continue}`.
     pub default_continue: bool,
+    /// `defaults: {http_version: ...}`.
+    pub default_version: Option<HttpVersion>,
+    /// The `http_version` of the class being compiled (or the default).
+    pub class_version: Option<HttpVersion>,
     /// The scenario's scripts, gathered as classes and steps are compiled.
     pub script: ProgramBuilder,
     /// Where each script was named, for its errors.
@@ -54,6 +58,8 @@ pub(crate) fn compile(
         default_timeout: None,
         default_headers: Vec::new(),
         default_continue: false,
+        default_version: None,
+        class_version: None,
         script: ProgramBuilder::default(),
         script_spans: Vec::new(),
     };
@@ -69,7 +75,17 @@ pub(crate) fn compile(
         if let Some(f) = &d.on_failure {
             c.default_continue = c.on_failure(f)?;
         }
+        c.default_version = d.http_version.as_ref().map(|v| c.http_version(v)).transpose()?;
     }
+    let proxy = raw
+        .proxy
+        .as_ref()
+        .map(|p| {
+            p.value
+                .parse::<ProxyUrl>()
+                .map_err(|e| c.loc.at(&p.referenced, e))
+        })
+        .transpose()?;
     let host = raw
         .host
         .as_ref()
@@ -132,6 +148,7 @@ pub(crate) fn compile(
         name,
         description: raw.description.clone(),
         host,
+        proxy,
         classes,
         templates: c.templates,
         stat_keys: c.stat_keys,
@@ -211,6 +228,10 @@ impl Compiler<'_> {
             super::flow::assigned_names(&step.value, &mut known);
         }
 
+        self.class_version = match &raw.http_version {
+            Some(v) => Some(self.http_version(v)?),
+            None => self.default_version,
+        };
         let mut headers = self.default_headers.clone();
         headers.extend(self.headers(&raw.headers, &known)?);
         let on_start = self.steps(&raw.on_start, &known)?;
@@ -277,6 +298,7 @@ impl Compiler<'_> {
             weight: raw.weight.as_ref().map_or(1, |w| w.value),
             fixed_count: raw.fixed_count.as_ref().map(|f| f.value),
             host,
+            http_version: self.class_version,
             wait,
             feeder,
             variables,
@@ -397,6 +419,10 @@ impl Compiler<'_> {
                 format!("`on_failure` is `stop` or `continue`, not `{other}`"),
             )),
         }
+    }
+
+    pub(crate) fn http_version(&self, t: &Sp<Text>) -> Result<HttpVersion> {
+        t.value.0.parse().map_err(|e: String| self.loc.at(&t.referenced, e))
     }
 
     pub(crate) fn duration(&self, t: &Sp<Text>) -> Result<Duration> {

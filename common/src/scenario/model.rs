@@ -10,7 +10,7 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 
 use super::template::{Template, Templates, ValueTemplate};
-use crate::run::Target;
+use crate::run::{HttpVersion, ProxyUrl, Target};
 use crate::stats::StatsKey;
 
 /// A scenario ready to run, shared by every virtual user of a worker.
@@ -22,6 +22,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// Default target host (`--host` wins).
     pub host: Option<Target>,
+    /// The proxy of every request (`--proxy` wins, the environment's loses).
+    pub proxy: Option<ProxyUrl>,
     /// The user classes, in file order.
     pub classes: Vec<UserClass>,
     /// Every template of the scenario.
@@ -99,6 +101,8 @@ pub struct UserClass {
     pub fixed_count: Option<u32>,
     /// Overrides the scenario host.
     pub host: Option<Target>,
+    /// `http_version` of the class (or of `defaults:`); the run's otherwise.
+    pub http_version: Option<HttpVersion>,
     /// Pause after each task.
     pub wait: WaitTime,
     /// Rows each user takes its variables from.
@@ -339,6 +343,9 @@ pub struct RequestStep {
     pub timeout: Option<Duration>,
     /// Follow redirects (Locust's `allow_redirects`).
     pub follow_redirects: bool,
+    /// `http_version` of the step, its class or `defaults:`; the run's
+    /// otherwise.
+    pub http_version: Option<HttpVersion>,
     /// What makes the response a success.
     pub expect: Expect,
     /// Values taken from the response into user variables.

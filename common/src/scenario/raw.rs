@@ -20,6 +20,9 @@ pub(crate) struct RawScenario {
     pub description: Option<String>,
     #[serde(default)]
     pub host: Option<Sp<String>>,
+    /// The proxy of every request (`--proxy` wins).
+    #[serde(default)]
+    pub proxy: Option<Sp<String>>,
     #[serde(default)]
     pub variables: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
@@ -150,6 +153,9 @@ pub(crate) struct RawDefaults {
     pub headers: TextMap,
     #[serde(default)]
     pub timeout: Option<Sp<Text>>,
+    /// `auto`, `"1.1"` or `"2"`.
+    #[serde(default)]
+    pub http_version: Option<Sp<Text>>,
     /// What a failed request does to its task: `stop` (the default) or `continue`.
     #[serde(default)]
     pub on_failure: Option<Sp<String>>,
@@ -165,6 +171,8 @@ pub(crate) struct RawUserClass {
     pub fixed_count: Option<Sp<u32>>,
     #[serde(default)]
     pub host: Option<Sp<String>>,
+    #[serde(default)]
+    pub http_version: Option<Sp<Text>>,
     #[serde(default)]
     pub wait: Option<Sp<RawWait>>,
     #[serde(default)]
@@ -324,6 +332,8 @@ pub(crate) struct RawStep {
     pub timeout: Option<Sp<Text>>,
     #[serde(default)]
     pub allow_redirects: Option<bool>,
+    #[serde(default)]
+    pub http_version: Option<Sp<Text>>,
     #[serde(default)]
     pub expect: Option<Sp<RawExpect>>,
     #[serde(default)]

@@ -229,6 +229,10 @@ impl Compiler<'_> {
             body,
             timeout,
             follow_redirects: raw.allow_redirects.unwrap_or(true),
+            http_version: match &raw.http_version {
+                Some(v) => Some(self.http_version(v)?),
+                None => self.class_version,
+            },
             expect,
             extract,
         })
@@ -366,6 +370,7 @@ fn request_option(raw: &RawStep) -> Option<&'static str> {
         ("body", raw.body.is_some()),
         ("timeout", raw.timeout.is_some()),
         ("allow_redirects", raw.allow_redirects.is_some()),
+        ("http_version", raw.http_version.is_some()),
         ("expect", raw.expect.is_some()),
         ("extract", !raw.extract.is_empty()),
         ("retry", raw.retry.is_some()),

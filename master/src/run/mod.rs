@@ -162,6 +162,8 @@ pub struct RunTemplate {
     pub tags: stampede_common::run::TagFilter,
     /// Host overrides and source addresses.
     pub network: stampede_common::run::NetworkSettings,
+    /// HTTP version, shared connections, TLS resumption and proxies.
+    pub http: stampede_common::run::HttpSettings,
     /// Default users.
     pub users: u64,
     /// Default spawn rate.
@@ -232,6 +234,7 @@ impl RunTemplate {
                 stop_timeout: self.stop_timeout,
                 tags: self.tags.clone(),
                 network: self.network.clone(),
+                http: self.http.clone(),
             },
             load: self.load.clone(),
             run_time: req.run_time,
@@ -286,6 +289,7 @@ mod tests {
             stop_timeout: Duration::ZERO,
             tags: Default::default(),
             network: Default::default(),
+            http: Default::default(),
             users: 10,
             spawn_rate: 2.0,
             classes: vec![],

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use stampede_common::run::{
-    ArrivalShare, Assignment, NetworkSettings, RunSettings, TagFilter, TlsSettings, UserSlot,
+    ArrivalShare, Assignment, HttpSettings, NetworkSettings, ProxySettings, RunSettings,
+    TagFilter, TlsSettings, UserSlot,
 };
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalShape, Rate, RateStage};
@@ -28,8 +29,18 @@ impl From<&RunSettings> for v1::RunSettings {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            http_version: s.http.version.to_string(),
+            h2_connections: s.http.h2_connections.map_or(0, |n| n.get()),
+            no_tls_resumption: !s.http.tls_resumption,
+            http_proxy: text(s.http.proxy.http.as_ref()),
+            https_proxy: text(s.http.proxy.https.as_ref()),
+            no_proxy: s.http.proxy.no_proxy.to_string(),
         }
     }
+}
+
+fn text(v: Option<&impl ToString>) -> String {
+    v.map(ToString::to_string).unwrap_or_default()
 }
 
 impl TryFrom<v1::RunSettings> for RunSettings {
@@ -42,6 +53,7 @@ impl TryFrom<v1::RunSettings> for RunSettings {
         if s.request_timeout_ms == 0 {
             return Err(ConvertError::ZeroTimeout);
         }
+        let http = http_settings(&s)?;
         Ok(Self {
             target: s.host.parse()?,
             tls: TlsSettings {
@@ -70,8 +82,27 @@ impl TryFrom<v1::RunSettings> for RunSettings {
                     })
                     .collect::<Result<_, _>>()?,
             },
+            http,
         })
     }
+}
+
+fn http_settings(s: &v1::RunSettings) -> Result<HttpSettings, ConvertError> {
+    let bad = ConvertError::Network;
+    let proxy = |t: &str| (!t.is_empty()).then(|| t.parse()).transpose().map_err(bad);
+    Ok(HttpSettings {
+        version: match s.http_version.as_str() {
+            "" => Default::default(),
+            v => v.parse().map_err(bad)?,
+        },
+        h2_connections: std::num::NonZeroU32::new(s.h2_connections),
+        tls_resumption: !s.no_tls_resumption,
+        proxy: ProxySettings {
+            http: proxy(&s.http_proxy)?,
+            https: proxy(&s.https_proxy)?,
+            no_proxy: s.no_proxy.parse().map_err(bad)?,
+        },
+    })
 }
 
 /// The scenario as shipped to workers.
@@ -205,6 +236,11 @@ mod tests {
         s.stop_timeout = Duration::from_millis(1500);
         s.network.resolve = vec!["a.test:443:[::1]".parse().unwrap()];
         s.network.source_ips = vec!["127.0.0.2".parse().unwrap()];
+        s.http.version = stampede_common::run::HttpVersion::Http2;
+        s.http.h2_connections = std::num::NonZeroU32::new(4);
+        s.http.tls_resumption = false;
+        s.http.proxy = ProxySettings::all("http://u:p@127.0.0.1:3128".parse().unwrap());
+        s.http.proxy.no_proxy = "localhost,10.0.0.0/8".parse().unwrap();
         let wire = v1::RunSettings::from(&s);
         assert_eq!(wire.host, "https://127.0.0.1:8443");
         assert_eq!(RunSettings::try_from(wire.clone()).unwrap(), s);

@@ -31,6 +31,9 @@ pub struct AgentConfig {
     pub backoff: Backoff,
     /// Where the agent publishes its state (for health checks and tests).
     pub status: Option<tokio::sync::watch::Sender<AgentStatus>>,
+    /// The worker's own proxies (its `--proxy` or environment): they win
+    /// over the ones the master ships.
+    pub proxy: Option<stampede_common::run::ProxySettings>,
 }
 
 /// What the agent is doing, published after every change and interval.
@@ -72,6 +75,7 @@ impl AgentConfig {
             backoff: Backoff::try_new(Duration::from_millis(200), Duration::from_secs(5), 0.3)
                 .expect("valid"),
             status: None,
+            proxy: None,
         }
     }
 }

@@ -127,7 +127,10 @@ impl Agent {
         let span = info_span!("run", run.id = p.run_id);
         let _g = span.enter();
         match prepared(p.scenario, p.settings) {
-            Ok((scenario, settings)) => {
+            Ok((scenario, mut settings)) => {
+                if let Some(own) = &self.cfg.proxy {
+                    settings.http.proxy = own.clone();
+                }
                 let classes = scenario.classes.len();
                 match Engine::start(Arc::new(scenario), &settings, span.clone()) {
                     Ok(engine) => {

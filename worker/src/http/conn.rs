@@ -1,7 +1,9 @@
-//! One origin's connection: DNS + TCP connect (TCP_NODELAY) + optional TLS,
-//! the socket type a session parks between requests ([`Stream`], plain or
-//! TLS) and the liveness check of a parked socket before it is reused. The
-//! exchange on it is [`super::h1`]'s.
+//! One origin's connection: DNS + TCP connect (TCP_NODELAY, from a source
+//! address when set), a proxy's CONNECT tunnel when asked, and TLS with the
+//! ALPN offer the caller chose; the socket type a session parks between
+//! requests ([`Stream`], plain or TLS) and the liveness check of a parked
+//! socket before it is reused. The exchanges on it are [`super::h1`]'s and
+//! [`super::h2`]'s.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -10,14 +12,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use http::HeaderValue;
 use rustls::pki_types::ServerName;
-use stampede_common::run::NetworkSettings;
+use stampede_common::run::{NetworkSettings, ProxyUrl};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use url::{Host, Url};
 
 use super::HttpError;
+use super::dns::Resolver;
 
 /// Where a request goes: scheme, host and port of its URL.
 #[derive(Debug)]
@@ -83,63 +87,89 @@ pub(crate) enum Stream {
 
 /// How a session connects.
 pub(crate) struct How<'a> {
-    pub tls: &'a Arc<rustls::ClientConfig>,
-    /// DNS + TCP connect + TLS handshake.
+    /// For https: the config (and so the ALPN offer) of the handshake.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// DNS + TCP connect + proxy tunnel + TLS handshake.
     pub limit: Duration,
     /// Host overrides.
     pub network: &'a NetworkSettings,
+    pub resolver: &'a Resolver,
     /// The local address to bind to.
     pub source: Option<IpAddr>,
+    /// The proxy to connect to instead of the target, with its
+    /// `Proxy-Authorization`.
+    pub proxy: Option<(&'a ProxyUrl, Option<&'a HeaderValue>)>,
+    /// Through the proxy, ask for a CONNECT tunnel to the target.
+    pub tunnel: bool,
+}
+
+/// A new connection, and whether TLS agreed on `h2` by ALPN.
+#[derive(Debug)]
+pub(crate) struct Connected {
+    pub stream: Stream,
+    pub h2: bool,
 }
 
 /// Resolves (or takes the host override), connects (from the source address,
-/// if any) and for https runs the TLS handshake with the URL's name, all
-/// within `how.limit`.
-pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Stream, HttpError> {
-    let (tls, limit) = (how.tls, how.limit);
+/// if any; to the proxy, if any, tunnelling when asked) and for https runs
+/// the TLS handshake with the URL's name, all within `how.limit`.
+pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Connected, HttpError> {
+    let limit = how.limit;
     let work = async {
-        let tcp = connect_tcp(target, how.network, how.source).await?;
-        if !target.https {
-            return Ok(Stream::Plain(tcp));
+        let mut tcp = match how.proxy {
+            Some((proxy, _)) => {
+                let host = match proxy.host.parse::<IpAddr>() {
+                    Ok(IpAddr::V6(_)) => format!("[{}]", proxy.host),
+                    _ => proxy.host.clone(),
+                };
+                connect_tcp(&host, proxy.port, &how).await?
+            }
+            None => connect_tcp(target.host_str, target.port, &how).await?,
+        };
+        if let (Some((_, auth)), true) = (how.proxy, how.tunnel) {
+            let authority = format!("{}:{}", target.host_str, target.port);
+            super::proxy::tunnel(&mut tcp, &authority, auth).await?;
         }
+        let Some(tls) = how.tls else {
+            return Ok(Connected {
+                stream: Stream::Plain(tcp),
+                h2: false,
+            });
+        };
         let name = match target.host {
             Host::Domain(d) => ServerName::try_from(d.to_owned())
                 .map_err(|e| HttpError::InvalidUrl(format!("host `{d}`: {e}")))?,
             Host::Ipv4(ip) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
             Host::Ipv6(ip) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
         };
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+        let tls = tokio_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
             .await
             .map_err(|e| match HttpError::from_io(&e) {
                 err @ (HttpError::Tls(_) | HttpError::ConnectionReset) => err,
                 _ => HttpError::Tls(e.to_string()),
             })?;
-        Ok(Stream::Tls(Box::new(tls)))
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok(Connected {
+            stream: Stream::Tls(Box::new(tls)),
+            h2,
+        })
     };
     tokio::time::timeout(limit, work)
         .await
         .unwrap_or_else(|_| Err(HttpError::ConnectTimeout(limit)))
 }
 
-async fn connect_tcp(
-    target: &Target<'_>,
-    network: &NetworkSettings,
-    source: Option<IpAddr>,
-) -> Result<TcpStream, HttpError> {
-    let addrs: Vec<SocketAddr> =
-        match (network.resolved(target.host_str, target.port), &target.host) {
-            (Some(ip), _) => vec![SocketAddr::new(ip, target.port)],
-            (None, Host::Ipv4(ip)) => vec![SocketAddr::new((*ip).into(), target.port)],
-            (None, Host::Ipv6(ip)) => vec![SocketAddr::new((*ip).into(), target.port)],
-            (None, Host::Domain(d)) => tokio::net::lookup_host((*d, target.port))
-                .await
-                .map_err(|e| HttpError::Dns(e.to_string()))?
-                .collect(),
-        };
-    let mut last = HttpError::Dns(format!("no address found for `{}`", target.host_str));
-    for addr in addrs {
-        match open(addr, source).await {
+/// A TCP connection to `host:port` (`host` as in a URL: IPv6 in brackets).
+async fn connect_tcp(host: &str, port: u16, how: &How<'_>) -> Result<TcpStream, HttpError> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Arc<[SocketAddr]> = match (how.network.resolved(host, port), literal.parse()) {
+        (Some(ip), _) | (None, Ok(ip)) => Arc::new([SocketAddr::new(ip, port)]),
+        (None, Err(_)) => how.resolver.lookup(host, port).await?,
+    };
+    let mut last = HttpError::Dns(format!("no address found for `{host}`"));
+    for &addr in addrs.iter() {
+        match open(addr, how.source).await {
             Ok(tcp) => {
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");

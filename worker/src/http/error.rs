@@ -42,9 +42,16 @@ pub enum HttpError {
     /// The URL (or a redirect's `Location`) cannot be requested.
     #[error("invalid url: {0}")]
     InvalidUrl(String),
-    /// The server's response is not valid HTTP/1.
+    /// The server's response is not valid HTTP/1.1.
     #[error("http protocol error: {0}")]
     Protocol(String),
+    /// The HTTP/2 connection or stream failed (reset, GOAWAY, a server
+    /// that does not speak HTTP/2, ...).
+    #[error("http/2 error: {0}")]
+    Http2(String),
+    /// The proxy refused the tunnel or its credentials.
+    #[error("proxy error: {0}")]
+    Proxy(String),
     /// The response's head (status line and headers) or its trailers are
     /// larger than the limit, in bytes.
     #[error("response head too large (over {0} bytes)")]
@@ -90,7 +97,7 @@ impl HttpError {
     }
 }
 
-fn lowercase_first(s: &str) -> String {
+pub(crate) fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),

@@ -1,6 +1,6 @@
 //! The per-virtual-user HTTP session: the engine's hot path.
 //!
-//! This module owns the HTTP/1.1 client the virtual users speak through: one
+//! This module owns the HTTP client the virtual users speak through: one
 //! [`HttpClient`] per worker (TLS config and options, shared behind an `Arc`)
 //! and one [`Session`] per virtual user, with its own cookie jar and its own
 //! keep-alive connection(s), sharing nothing mutable with other sessions.
@@ -25,10 +25,22 @@
 //!
 //! # Behaviour
 //!
-//! - http and https. TLS is rustls with ring, one `Arc<ClientConfig>` per
-//!   client, SNI from the URL host, system roots (rustls-native-certs) plus an
-//!   optional extra CA; `insecure` accepts any certificate but still checks
-//!   handshake signatures. ALPN offers `http/1.1` only: HTTP/2 is out of scope.
+//! - http and https. TLS is rustls with ring, SNI from the URL host, system
+//!   roots (rustls-native-certs) plus an optional extra CA; `insecure`
+//!   accepts any certificate but still checks handshake signatures. Each
+//!   user keeps its own TLS session tickets and resumes with them when it
+//!   reconnects (unless resumption is off), as a browser does (`tls`).
+//! - HTTP/1.1 and HTTP/2, one session type over both (`h1`, `h2`): a
+//!   request's version is its step's, its class's or the run's
+//!   ([`HttpVersion`]); `auto` lets ALPN pick over TLS (h2, as browsers
+//!   get) and is HTTP/1.1 in cleartext; `2` is ALPN `h2` only over TLS and
+//!   prior knowledge (h2c) in cleartext. A user's HTTP/2 connection is its
+//!   own, parked between requests like an HTTP/1.1 socket, unless the run
+//!   shares few connections among all users (`shared`).
+//! - Proxies (`proxy`): `http://` targets through the proxy in absolute
+//!   form, `https://` ones (and h2c) through a CONNECT tunnel, with basic
+//!   credentials; `NO_PROXY` hosts directly.
+//! - Names are looked up once per refresh interval (`dns`).
 //! - Addresses: a host override (`--resolve host:port:addr`) connects to the
 //!   given address with the URL's name kept for Host and SNI; a session made
 //!   for a user with source addresses set binds its connections to one.
@@ -68,9 +80,13 @@
 
 mod body;
 mod conn;
+mod dns;
 mod error;
 mod h1;
+mod h2;
+mod proxy;
 mod session;
+mod shared;
 mod tls;
 
 use std::sync::Arc;
@@ -78,9 +94,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use stampede_common::run::NetworkSettings;
+use stampede_common::run::{HttpSettings, HttpVersion, NetworkSettings, ProxySettings, ProxyUrl};
 use url::Url;
 
+pub use dns::REFRESH as DNS_REFRESH;
 pub use error::HttpError;
 pub use session::Session;
 
@@ -103,6 +120,8 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// Host overrides and source addresses.
     pub network: NetworkSettings,
+    /// HTTP version, shared connections, TLS resumption, proxies.
+    pub http: HttpSettings,
 }
 
 impl Default for ClientOptions {
@@ -114,6 +133,7 @@ impl Default for ClientOptions {
             max_redirects: 10,
             user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_owned(),
             network: NetworkSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -126,11 +146,35 @@ pub struct HttpClient {
 
 #[derive(Debug)]
 struct ClientInner {
-    tls: Arc<rustls::ClientConfig>,
+    tls: tls::Configs,
     connect_timeout: Duration,
     max_redirects: u32,
     user_agent: HeaderValue,
     network: NetworkSettings,
+    /// Of requests that name none.
+    version: HttpVersion,
+    proxies: Proxies,
+    resolver: dns::Resolver,
+    /// The shared HTTP/2 connections, when users share them.
+    shared: Option<shared::Pool>,
+}
+
+/// The run's proxies, with their `Proxy-Authorization` values.
+#[derive(Debug)]
+struct Proxies {
+    settings: ProxySettings,
+    http_auth: Option<HeaderValue>,
+    https_auth: Option<HeaderValue>,
+}
+
+impl Proxies {
+    /// The proxy of a request to `host` over http(s), and its credentials.
+    fn for_target(&self, https: bool, host: &str) -> Option<(&ProxyUrl, Option<&HeaderValue>)> {
+        let auth = if https { &self.https_auth } else { &self.http_auth };
+        self.settings
+            .for_target(https, host)
+            .map(|p| (p, auth.as_ref()))
+    }
 }
 
 impl HttpClient {
@@ -141,29 +185,43 @@ impl HttpClient {
     /// [`HttpError::Config`] for an unusable `ca_cert_pem` or `user_agent`.
     /// Missing system roots are not an error (https then fails per request).
     pub fn new(opts: ClientOptions) -> Result<Self, HttpError> {
-        let tls = tls::client_config(opts.insecure, opts.ca_cert_pem.as_deref())?;
+        let tls = tls::Configs::new(
+            opts.insecure,
+            opts.ca_cert_pem.as_deref(),
+            opts.http.tls_resumption,
+        )?;
         let user_agent = HeaderValue::from_str(&opts.user_agent)
             .map_err(|_| HttpError::Config(format!("invalid user agent `{}`", opts.user_agent)))?;
+        let proxy = opts.http.proxy;
         Ok(Self {
             inner: Arc::new(ClientInner {
-                tls: Arc::new(tls),
+                tls,
                 connect_timeout: opts.connect_timeout,
                 max_redirects: opts.max_redirects,
                 user_agent,
                 network: opts.network,
+                version: opts.http.version,
+                proxies: Proxies {
+                    http_auth: proxy.http.as_ref().and_then(proxy::authorization),
+                    https_auth: proxy.https.as_ref().and_then(proxy::authorization),
+                    settings: proxy,
+                },
+                resolver: dns::Resolver::default(),
+                shared: opts.http.h2_connections.map(shared::Pool::new),
             }),
         })
     }
 
     /// A new, empty session (no cookies, no connection yet).
     pub fn session(&self) -> Session {
-        Session::new(self.clone(), None)
+        Session::new(self.clone(), 0, None)
     }
 
     /// A session for user `index`: its connections bind to the source
-    /// address the user's index picks, if any are set.
+    /// address the user's index picks, if any are set, and it sends on the
+    /// shared connection its index picks, if users share them.
     pub fn session_for(&self, index: u64) -> Session {
-        Session::new(self.clone(), self.inner.network.source_for(index))
+        Session::new(self.clone(), index, self.inner.network.source_for(index))
     }
 }
 
@@ -179,6 +237,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Follow 3xx responses that have a `Location` (default true).
     pub follow_redirects: bool,
+    /// The HTTP version; the client's when `None`.
+    pub version: Option<HttpVersion>,
 }
 
 impl Request {
@@ -191,6 +251,7 @@ impl Request {
             body: Bytes::new(),
             timeout: None,
             follow_redirects: true,
+            version: None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! [`Session`]: one virtual user's browser-like state (cookie jar and parked
 //! keep-alive connections) and the request loop around it: default headers,
 //! cookies, redirects, connection reuse, the stale-connection retry and the
-//! request's one deadline. The bytes on the wire are [`super::h1`]'s.
+//! request's one deadline. The bytes on the wire are [`super::h1`]'s or
+//! [`super::h2`]'s, on the user's own connections or on shared ones
+//! ([`super::shared`]).
 
 use bytes::Bytes;
 use cookie_store::CookieStore;
@@ -10,11 +12,17 @@ use http::header::{
     TRANSFER_ENCODING,
 };
 use http::{HeaderMap, Method, StatusCode};
+use stampede_common::run::HttpVersion;
+use std::sync::Arc;
 use tokio::time::Instant;
 use url::Url;
 
-use super::conn::{self, Origin, Stream, Target};
-use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, body, h1};
+use super::conn::{self, Connected, Origin, Stream, Target};
+use super::h1::cookie_header;
+use super::tls::{Alpn, UserTls};
+use super::{
+    ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, body, h1, h2, shared,
+};
 
 /// One virtual user's browser-like session: cookie jar, keep-alive
 /// connection(s) (one per origin; normally one), no shared state with other
@@ -22,26 +30,32 @@ use super::{ClientInner, HttpClient, HttpError, MAX_ORIGINS, Request, Response, 
 #[derive(Debug)]
 pub struct Session {
     client: HttpClient,
+    /// The user's index: its slot of the shared connections.
+    index: u64,
     /// The local address its connections bind to.
     source: Option<std::net::IpAddr>,
     cookies: CookieStore,
     /// Parked connections, least recently used first.
     conns: Vec<Parked>,
+    /// Its TLS session tickets.
+    tls: UserTls,
 }
 
 #[derive(Debug)]
 struct Parked {
     origin: Origin,
-    stream: Stream,
+    conn: Conn,
 }
 
 impl Session {
-    pub(super) fn new(client: HttpClient, source: Option<std::net::IpAddr>) -> Self {
+    pub(super) fn new(client: HttpClient, index: u64, source: Option<std::net::IpAddr>) -> Self {
         Self {
             client,
+            index,
             source,
             cookies: CookieStore::new(),
             conns: Vec::new(),
+            tls: UserTls::default(),
         }
     }
 
@@ -79,11 +93,12 @@ impl Session {
     async fn follow(&mut self, req: Request) -> Result<Response, HttpError> {
         let Session {
             client,
+            index,
             source,
             cookies,
             conns,
+            tls,
         } = self;
-        let source = *source;
         let client: &ClientInner = &client.inner;
         let Request {
             mut method,
@@ -91,8 +106,10 @@ impl Session {
             mut headers,
             mut body,
             follow_redirects,
+            version,
             ..
         } = req;
+        let version = version.unwrap_or(client.version);
         let mut redirects = 0u32;
         loop {
             let hop = Hop {
@@ -100,10 +117,16 @@ impl Session {
                 url: &url,
                 headers: &headers,
                 body: &body,
+                version,
+            };
+            let link = Link {
+                client,
+                tls,
+                source: *source,
             };
             let h1::Exchange {
                 head, body: raw, ..
-            } = round_trip(client, source, conns, cookies, &hop).await?;
+            } = round_trip(link, *index, conns, cookies, &hop).await?;
             for value in head.headers.get_all(SET_COOKIE) {
                 if let Ok(text) = value.to_str() {
                     // A cookie the jar rejects (bad domain, ...) is skipped, as browsers do.
@@ -156,38 +179,54 @@ struct Hop<'a> {
     method: &'a Method,
     url: &'a Url,
     headers: &'a HeaderMap,
-    body: &'a [u8],
+    body: &'a Bytes,
+    version: HttpVersion,
 }
 
-/// Sends one hop on a parked or new connection, retrying once on a new
-/// connection when a reused one fails before any response byte.
-async fn round_trip(
-    client: &ClientInner,
+/// A parked connection of either protocol.
+#[derive(Debug)]
+enum Conn {
+    H1(Stream),
+    /// Boxed: the `h2` crate's connection state is large.
+    H2(Box<h2::Own>),
+}
+
+impl Conn {
+    fn is_reusable(&mut self) -> bool {
+        match self {
+            Conn::H1(s) => s.is_reusable(),
+            Conn::H2(c) => c.is_reusable(),
+        }
+    }
+
+    /// Whether a request of `version` may go on it.
+    fn fits(&self, version: HttpVersion, https: bool) -> bool {
+        match self {
+            Conn::H1(_) => version != HttpVersion::Http2,
+            Conn::H2(_) => version == HttpVersion::Http2 || (version == HttpVersion::Auto && https),
+        }
+    }
+}
+
+/// What a session connects with.
+struct Link<'a> {
+    client: &'a ClientInner,
+    tls: &'a mut UserTls,
     source: Option<std::net::IpAddr>,
+}
+
+/// Sends one hop on a parked or new connection (or a shared one), retrying
+/// once on a new connection when a reused one fails before any response.
+async fn round_trip(
+    mut link: Link<'_>,
+    index: u64,
     conns: &mut Vec<Parked>,
     cookies: &CookieStore,
     hop: &Hop<'_>,
 ) -> Result<h1::Exchange, HttpError> {
+    let client = link.client;
     let target = Target::from_url(hop.url)?;
-    let parked = conns
-        .iter()
-        .position(|p| p.origin.is(&target))
-        .map(|i| conns.remove(i));
-    let (origin, mut stream, mut reused) = match parked {
-        Some(mut p) => {
-            if p.stream.is_reusable() {
-                (p.origin, p.stream, true)
-            } else {
-                drop(p.stream);
-                (p.origin, connect(client, &target, source).await?, false)
-            }
-        }
-        None => (
-            Origin::of(&target),
-            connect(client, &target, source).await?,
-            false,
-        ),
-    };
+    let proxy = client.proxies.for_target(target.https, target.host_str);
     let out = h1::Outgoing {
         method: hop.method,
         url: hop.url,
@@ -195,22 +234,56 @@ async fn round_trip(
         body: hop.body,
         user_agent: &client.user_agent,
         cookies,
+        // Plain HTTP/1.1 goes to the proxy in absolute form; the rest tunnels.
+        via_proxy: proxy
+            .filter(|_| !target.https && hop.version != HttpVersion::Http2)
+            .map(|(_, auth)| auth),
+    };
+    let h2_wanted = hop.version == HttpVersion::Http2
+        || (hop.version == HttpVersion::Auto && target.https);
+    if let Some(pool) = &client.shared
+        && h2_wanted
+    {
+        return shared_round_trip(pool, link, index, &target, &out, hop).await;
+    }
+    let parked = conns
+        .iter()
+        .position(|p| p.origin.is(&target))
+        .map(|i| conns.remove(i));
+    let (origin, mut conn, mut reused) = match parked {
+        Some(mut p) => {
+            if p.conn.fits(hop.version, target.https) && p.conn.is_reusable() {
+                (p.origin, p.conn, true)
+            } else {
+                drop(p.conn);
+                (p.origin, connect(&mut link, &target, hop.version).await?, false)
+            }
+        }
+        None => (
+            Origin::of(&target),
+            connect(&mut link, &target, hop.version).await?,
+            false,
+        ),
     };
     loop {
         let mut got_bytes = false;
-        match h1::exchange(&mut stream, &out, &mut got_bytes).await {
+        let result = match &mut conn {
+            Conn::H1(stream) => h1::exchange(stream, &out, &mut got_bytes).await,
+            Conn::H2(own) => own.exchange(&out, hop.body, &mut got_bytes).await,
+        };
+        match result {
             Ok(ex) => {
                 if ex.reusable {
                     if conns.len() >= MAX_ORIGINS {
                         conns.remove(0);
                     }
-                    conns.push(Parked { origin, stream });
+                    conns.push(Parked { origin, conn });
                 }
                 return Ok(ex);
             }
             Err(e) if reused && !got_bytes => {
                 tracing::debug!(error = %e, "reused connection failed before a response, retrying on a new one");
-                stream = connect(client, &target, source).await?;
+                conn = connect(&mut link, &target, hop.version).await?;
                 reused = false;
             }
             Err(e) => return Err(e),
@@ -218,33 +291,104 @@ async fn round_trip(
     }
 }
 
-/// Boxed: connecting (DNS, TLS handshake) has a large state, needed only for
-/// a new connection; it would otherwise make every request's future larger.
-async fn connect(
-    client: &ClientInner,
+/// One hop on the shared HTTP/2 connection of the user's slot.
+async fn shared_round_trip(
+    pool: &shared::Pool,
+    link: Link<'_>,
+    index: u64,
     target: &Target<'_>,
-    source: Option<std::net::IpAddr>,
-) -> Result<Stream, HttpError> {
-    let how = conn::How {
-        tls: &client.tls,
-        limit: client.connect_timeout,
-        network: &client.network,
-        source,
+    out: &h1::Outgoing<'_>,
+    hop: &Hop<'_>,
+) -> Result<h1::Exchange, HttpError> {
+    let client = link.client;
+    let source = link.source;
+    let connect = async || {
+        let how = how(client, target, hop.version, source, |alpn| {
+            Arc::clone(client.tls.shared(alpn))
+        });
+        let connected = Box::pin(conn::connect(target, how)).await?;
+        let stream = h2_stream(connected, target)?;
+        let (send, driver) = h2::handshake(stream).await?;
+        tokio::spawn(async move {
+            if let Err(e) = driver.await {
+                tracing::debug!(error = %e, "shared http/2 connection ended");
+            }
+        });
+        Ok(send)
     };
-    Box::pin(conn::connect(target, how)).await
+    let mut fresh = false;
+    loop {
+        let mut lease = pool.lease(target, index, connect).await?;
+        let mut got_bytes = false;
+        match h2::exchange(&mut lease.send, out, hop.body, &mut got_bytes).await {
+            Ok(ex) => return Ok(ex),
+            Err(e) if !got_bytes && !fresh => {
+                tracing::debug!(error = %e, "shared connection failed before a response, retrying on a new one");
+                lease.discard().await;
+                fresh = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {
-    let mut out = String::new();
-    for (name, value) in cookies.get_request_values(url) {
-        if !out.is_empty() {
-            out.push_str("; ");
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(value);
+/// The connection settings of a request of `version` to `target`; `tls`
+/// gives the config of an ALPN offer.
+fn how<'a>(
+    client: &'a ClientInner,
+    target: &Target<'_>,
+    version: HttpVersion,
+    source: Option<std::net::IpAddr>,
+    tls: impl FnOnce(Alpn) -> Arc<rustls::ClientConfig>,
+) -> conn::How<'a> {
+    let alpn = match version {
+        HttpVersion::Http1 => Alpn::Http1,
+        HttpVersion::Auto => Alpn::Either,
+        HttpVersion::Http2 => Alpn::H2,
+    };
+    let prior_knowledge = !target.https && version == HttpVersion::Http2;
+    conn::How {
+        tls: target.https.then(|| tls(alpn)),
+        limit: client.connect_timeout,
+        network: &client.network,
+        resolver: &client.resolver,
+        source,
+        proxy: client.proxies.for_target(target.https, target.host_str),
+        tunnel: target.https || prior_knowledge,
     }
-    (!out.is_empty()).then_some(out)
+}
+
+/// The stream of an HTTP/2 connection: TLS that agreed on h2, or cleartext
+/// (prior knowledge).
+fn h2_stream(connected: Connected, target: &Target<'_>) -> Result<Stream, HttpError> {
+    if target.https && !connected.h2 {
+        return Err(HttpError::Http2(
+            "the server did not agree to http/2 in the tls handshake (alpn)".into(),
+        ));
+    }
+    Ok(connected.stream)
+}
+
+/// A new connection of the user for a request of `version`, with the
+/// user's own TLS tickets. Boxed: connecting (DNS, TLS handshake) has a
+/// large state, needed only for a new connection; it would otherwise make
+/// every request's future larger.
+async fn connect(
+    link: &mut Link<'_>,
+    target: &Target<'_>,
+    version: HttpVersion,
+) -> Result<Conn, HttpError> {
+    let client = link.client;
+    let user_tls = &mut *link.tls;
+    let how = how(client, target, version, link.source, |alpn| {
+        user_tls.config(&client.tls, alpn)
+    });
+    let connected = Box::pin(conn::connect(target, how)).await?;
+    if connected.h2 || version == HttpVersion::Http2 {
+        let stream = h2_stream(connected, target)?;
+        return Ok(Conn::H2(Box::new(Box::pin(h2::Own::handshake(stream)).await?)));
+    }
+    Ok(Conn::H1(connected.stream))
 }
 
 fn is_redirect(status: StatusCode) -> bool {

@@ -1,28 +1,121 @@
-//! The worker-wide rustls `ClientConfig`: root store (system roots plus an
-//! optional extra CA), ALPN `http/1.1`, and the `insecure` verifier. Built once
-//! per `HttpClient` and shared by every session; nothing is installed globally.
+//! The worker's rustls client configs: root store (system roots plus an
+//! optional extra CA) and the `insecure` verifier, in three ALPN variants
+//! ([`Alpn`]: `http/1.1`, `h2` then `http/1.1`, `h2`). Built once per
+//! `HttpClient`; nothing is installed globally. A session that resumes TLS
+//! sessions takes its own copy of a variant with its own ticket store
+//! ([`UserTls`]), so each virtual user resumes its own sessions, as each
+//! browser does, and a new user pays a full handshake.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::client::{ClientSessionMemoryCache, Resumption};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::error::HttpError;
 
-/// Builds the shared client config. Missing system roots are not an error:
-/// plain `http://` targets must still work, and `https://` then fails per
-/// request with a tls error.
-pub(crate) fn client_config(
-    insecure: bool,
-    ca_cert_pem: Option<&[u8]>,
-) -> Result<ClientConfig, HttpError> {
+/// What a TLS connection offers in ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// `http/1.1` only.
+    Http1,
+    /// `h2`, then `http/1.1`: the server picks (a browser's offer).
+    Either,
+    /// `h2` only.
+    H2,
+}
+
+/// TLS sessions (tickets) a user keeps: one per origin it talks to.
+const TICKETS_PER_USER: usize = crate::http::MAX_ORIGINS;
+/// Sessions the shared connections of a worker keep.
+const TICKETS_SHARED: usize = 256;
+
+/// The three ALPN variants of the worker's config.
+#[derive(Debug)]
+pub(crate) struct Configs {
+    http1: Arc<ClientConfig>,
+    either: Arc<ClientConfig>,
+    h2: Arc<ClientConfig>,
+    /// Users resume their TLS sessions.
+    pub resumption: bool,
+}
+
+impl Configs {
+    /// Builds the configs. Missing system roots are not an error: plain
+    /// `http://` targets must still work, and `https://` then fails per
+    /// request with a tls error.
+    pub fn new(
+        insecure: bool,
+        ca_cert_pem: Option<&[u8]>,
+        resumption: bool,
+    ) -> Result<Self, HttpError> {
+        let mut base = client_config(insecure, ca_cert_pem)?;
+        base.resumption = if resumption {
+            Resumption::in_memory_sessions(TICKETS_SHARED)
+        } else {
+            Resumption::disabled()
+        };
+        let with = |alpn: &[&[u8]]| {
+            let mut c = base.clone();
+            c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+            Arc::new(c)
+        };
+        Ok(Self {
+            http1: with(&[b"http/1.1"]),
+            either: with(&[b"h2", b"http/1.1"]),
+            h2: with(&[b"h2"]),
+            resumption,
+        })
+    }
+
+    /// The worker-wide variant (its tickets shared by whoever uses it).
+    pub fn shared(&self, alpn: Alpn) -> &Arc<ClientConfig> {
+        match alpn {
+            Alpn::Http1 => &self.http1,
+            Alpn::Either => &self.either,
+            Alpn::H2 => &self.h2,
+        }
+    }
+}
+
+/// One user's TLS state between connections: its ticket store and the
+/// variant it last connected with, made on its first https connection.
+#[derive(Debug, Default)]
+pub(crate) struct UserTls {
+    tickets: Option<Arc<ClientSessionMemoryCache>>,
+    config: Option<(Alpn, Arc<ClientConfig>)>,
+}
+
+impl UserTls {
+    /// The config of this user's next connection offering `alpn`.
+    pub fn config(&mut self, configs: &Configs, alpn: Alpn) -> Arc<ClientConfig> {
+        if !configs.resumption {
+            return Arc::clone(configs.shared(alpn));
+        }
+        if let Some((a, c)) = &self.config
+            && *a == alpn
+        {
+            return Arc::clone(c);
+        }
+        let tickets = self
+            .tickets
+            .get_or_insert_with(|| Arc::new(ClientSessionMemoryCache::new(TICKETS_PER_USER)));
+        let mut config = ClientConfig::clone(configs.shared(alpn));
+        config.resumption = Resumption::store(Arc::clone(tickets) as _);
+        let config = Arc::new(config);
+        self.config = Some((alpn, Arc::clone(&config)));
+        config
+    }
+}
+
+fn client_config(insecure: bool, ca_cert_pem: Option<&[u8]>) -> Result<ClientConfig, HttpError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| HttpError::Config(format!("tls: {e}")))?;
-    let mut config = if insecure {
+    let config = if insecure {
         let verifier = AcceptAnyCert {
             algorithms: provider.signature_verification_algorithms,
         };
@@ -35,7 +128,6 @@ pub(crate) fn client_config(
             .with_root_certificates(root_store(ca_cert_pem)?)
             .with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

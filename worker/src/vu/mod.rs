@@ -194,6 +194,7 @@ impl<'a> VirtualUser<'a> {
                 session: shared.client.session_for(index),
                 headers: HeaderMap::new(),
                 vars,
+                http_version: class.http_version,
             },
             ctx: None,
             iteration: 0,

@@ -25,6 +25,9 @@ pub(crate) struct Outgoing<'a> {
     pub body: &'a [u8],
     pub user_agent: &'a HeaderValue,
     pub cookies: &'a CookieStore,
+    /// Sent to a proxy: the request target in absolute form, with this
+    /// `Proxy-Authorization` if any.
+    pub via_proxy: Option<Option<&'a HeaderValue>>,
 }
 
 impl Outgoing<'_> {
@@ -48,6 +51,9 @@ pub(super) fn request(req: &Outgoing<'_>, buf: &mut BytesMut) -> Encoded {
     let headers = req.headers;
     buf.put_slice(req.method.as_str().as_bytes());
     buf.put_u8(b' ');
+    if req.via_proxy.is_some() {
+        buf.put_slice(url[..Position::BeforePath].as_bytes());
+    }
     let target = &url[Position::BeforePath..Position::AfterQuery];
     buf.put_slice(if target.is_empty() {
         b"/"
@@ -55,6 +61,9 @@ pub(super) fn request(req: &Outgoing<'_>, buf: &mut BytesMut) -> Encoded {
         target.as_bytes()
     });
     buf.put_slice(b" HTTP/1.1\r\n");
+    if let Some(Some(auth)) = req.via_proxy {
+        line(buf, b"proxy-authorization", auth.as_bytes());
+    }
     if !headers.contains_key(HOST) {
         line(
             buf,
@@ -136,8 +145,22 @@ fn cookie_line(buf: &mut BytesMut, cookies: &CookieStore, url: &Url) {
     }
 }
 
+/// The `Cookie` header value the jar has for `url`, if any.
+pub(crate) fn cookie_header(cookies: &CookieStore, url: &Url) -> Option<String> {
+    let mut out = String::new();
+    for (name, value) in cookies.get_request_values(url) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// True when the comma-separated header value has `token` (any case).
-pub(super) fn has_token(value: &HeaderValue, token: &str) -> bool {
+pub(crate) fn has_token(value: &HeaderValue, token: &str) -> bool {
     value
         .as_bytes()
         .split(|&b| b == b',')
@@ -187,6 +210,7 @@ mod tests {
             body,
             user_agent: &ua,
             cookies: &cookies,
+            via_proxy: None,
         };
         let mut buf = BytesMut::new();
         let enc = request(&req, &mut buf);
@@ -223,6 +247,34 @@ mod tests {
         assert!(enc.close);
         let (text, _) = encode(Method::PUT, "http://a.test/", HeaderMap::new(), b"");
         assert!(text.ends_with("content-length: 0\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn a_request_to_a_proxy_is_in_absolute_form_with_its_credentials() {
+        let url = Url::parse("http://a.test:8080/p?q=1").unwrap();
+        let (ua, cookies, auth) = (
+            HeaderValue::from_static("ua/1"),
+            CookieStore::new(),
+            HeaderValue::from_static("Basic dTpw"),
+        );
+        let headers = HeaderMap::new();
+        let req = Outgoing {
+            method: &Method::GET,
+            url: &url,
+            headers: &headers,
+            body: b"",
+            user_agent: &ua,
+            cookies: &cookies,
+            via_proxy: Some(Some(&auth)),
+        };
+        let mut buf = BytesMut::new();
+        request(&req, &mut buf);
+        assert!(
+            buf.starts_with(
+                b"GET http://a.test:8080/p?q=1 HTTP/1.1\r\nproxy-authorization: Basic dTpw\r\nhost: a.test:8080\r\n"
+            ),
+            "{buf:?}"
+        );
     }
 
     #[test]

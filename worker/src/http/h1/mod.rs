@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use tokio::io::AsyncWriteExt;
 
-pub(crate) use encode::Outgoing;
+pub(crate) use encode::{Outgoing, cookie_header, has_token};
 
 use super::HttpError;
 use super::conn::Stream;
