@@ -1,5 +1,7 @@
 //! Tests of the per-user HTTP session against an in-process axum app on
-//! 127.0.0.1:0: reuse, default headers, cookies, redirects, gzip, timeouts.
+//! 127.0.0.1:0: reuse, default headers, cookies, redirects, gzip, timeouts,
+//! each over HTTP/1.1 and over HTTP/2 (prior knowledge: the app serves
+//! both on one port, as hyper's server does).
 //! (Connection-level behaviour against a scripted raw server:
 //! `http_connections.rs`.)
 
@@ -13,13 +15,20 @@ use axum::extract::Path;
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
+use stampede_common::run::HttpVersion;
 use stampede_worker::http::{ClientOptions, HttpClient, HttpError, Request};
 use tokio::net::TcpListener;
 use url::Url;
 
+fn client_of(version: HttpVersion) -> HttpClient {
+    let mut opts = ClientOptions::default();
+    opts.http.version = version;
+    HttpClient::new(opts).unwrap()
+}
+
 fn client() -> HttpClient {
-    HttpClient::new(ClientOptions::default()).unwrap()
+    client_of(HttpVersion::Auto)
 }
 
 fn url(base: &str, path: &str) -> Url {
@@ -28,7 +37,14 @@ fn url(base: &str, path: &str) -> Url {
 
 const GZIP_TEXT: &str = "stampede gzip body, stampede gzip body, stampede gzip body";
 
-async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> String {
+/// Echoes the request; the response's `x-version` says which HTTP version
+/// it came in.
+async fn echo(
+    version: Version,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ([(&'static str, String); 1], String) {
     let h = |name: header::HeaderName| {
         headers
             .get(name)
@@ -36,7 +52,7 @@ async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> String {
             .unwrap_or("-")
             .to_owned()
     };
-    format!(
+    let text = format!(
         "method={method} body={} cl={} ua={} ae={} cookie={} auth={}",
         String::from_utf8_lossy(&body),
         h(header::CONTENT_LENGTH),
@@ -44,7 +60,16 @@ async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> String {
         h(header::ACCEPT_ENCODING),
         h(header::COOKIE),
         h(header::AUTHORIZATION),
-    )
+    );
+    ([("x-version", format!("{version:?}"))], text)
+}
+
+/// The version `v` gets in cleartext: HTTP/2 only when asked for.
+fn expected_version(v: HttpVersion) -> &'static str {
+    match v {
+        HttpVersion::Http2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 async fn redirect(Path(code): Path<u16>) -> (StatusCode, [(header::HeaderName, &'static str); 2]) {
@@ -59,8 +84,15 @@ async fn redirect(Path(code): Path<u16>) -> (StatusCode, [(header::HeaderName, &
 }
 
 /// Redirects `127.0.0.1:PORT` to `localhost:PORT`: same server, other host.
-async fn cross_host(headers: HeaderMap) -> (StatusCode, [(header::HeaderName, String); 1]) {
-    let host = headers[header::HOST].to_str().unwrap();
+async fn cross_host(
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> (StatusCode, [(header::HeaderName, String); 1]) {
+    // HTTP/2 carries the host as the `:authority` of the request's URI.
+    let host = match headers.get(header::HOST) {
+        Some(h) => h.to_str().unwrap().to_owned(),
+        None => uri.authority().unwrap().to_string(),
+    };
     let port = host.rsplit(':').next().unwrap();
     let to = format!("http://localhost:{port}/echo");
     (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)])
@@ -119,16 +151,16 @@ async fn spawn_app() -> (String, Arc<AtomicUsize>) {
     (base, conns)
 }
 
-#[tokio::test]
-async fn one_connection_is_reused_with_default_headers() {
+async fn one_connection_is_reused_with_default_headers(v: HttpVersion) {
     let (base, conns) = spawn_app().await;
-    let mut session = client().session();
+    let mut session = client_of(v).session();
     for _ in 0..5 {
         let resp = session
             .send(Request::get(url(&base, "/echo")))
             .await
             .unwrap();
         assert_eq!(resp.status, StatusCode::OK);
+        assert_eq!(resp.headers["x-version"], expected_version(v));
         let text = std::str::from_utf8(&resp.body).unwrap();
         assert!(
             text.starts_with("method=GET body= cl=- ua=stampede/"),
@@ -150,10 +182,9 @@ async fn one_connection_is_reused_with_default_headers() {
     );
 }
 
-#[tokio::test]
-async fn cookies_persist_per_session_only() {
+async fn cookies_persist_per_session_only(v: HttpVersion) {
     let (base, _) = spawn_app().await;
-    let c = client();
+    let c = client_of(v);
     let (mut alice, mut bob) = (c.session(), c.session());
     alice.send(Request::get(url(&base, "/set"))).await.unwrap();
     let text = alice
@@ -184,10 +215,9 @@ async fn cookies_persist_per_session_only() {
     );
 }
 
-#[tokio::test]
-async fn redirects_rewrite_or_keep_the_method() {
+async fn redirects_rewrite_or_keep_the_method(v: HttpVersion) {
     let (base, _) = spawn_app().await;
-    let mut session = client().session();
+    let mut session = client_of(v).session();
     for (code, expected) in [
         (301, "method=GET body= cl=-"),
         (302, "method=GET body= cl=-"),
@@ -213,10 +243,9 @@ async fn redirects_rewrite_or_keep_the_method() {
     }
 }
 
-#[tokio::test]
-async fn redirect_limits_and_opt_out() {
+async fn redirect_limits_and_opt_out(v: HttpVersion) {
     let (base, _) = spawn_app().await;
-    let mut session = client().session();
+    let mut session = client_of(v).session();
     let err = session
         .send(Request::get(url(&base, "/loop")))
         .await
@@ -232,10 +261,9 @@ async fn redirect_limits_and_opt_out() {
     assert_eq!(resp.redirects, 0);
 }
 
-#[tokio::test]
-async fn redirect_to_another_host_drops_authorization() {
+async fn redirect_to_another_host_drops_authorization(v: HttpVersion) {
     let (base, conns) = spawn_app().await;
-    let mut session = client().session();
+    let mut session = client_of(v).session();
     session
         .send(Request::get(url(&base, "/echo")))
         .await
@@ -261,10 +289,9 @@ async fn redirect_to_another_host_drops_authorization() {
     assert_eq!(conns.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
-async fn gzip_bodies_are_decoded() {
+async fn gzip_bodies_are_decoded(v: HttpVersion) {
     let (base, _) = spawn_app().await;
-    let resp = client()
+    let resp = client_of(v)
         .session()
         .send(Request::get(url(&base, "/gzip")))
         .await
@@ -274,10 +301,9 @@ async fn gzip_bodies_are_decoded() {
     assert_eq!(resp.content_length, GZIP_TEXT.len() as u64);
 }
 
-#[tokio::test]
-async fn request_timeout_and_unsupported_scheme() {
+async fn request_timeout_and_unsupported_scheme(v: HttpVersion) {
     let (base, _) = spawn_app().await;
-    let mut session = client().session();
+    let mut session = client_of(v).session();
     let mut req = Request::get(url(&base, "/hang"));
     req.timeout = Some(Duration::from_millis(200));
     let err = session.send(req).await.unwrap_err();
@@ -313,3 +339,23 @@ fn send_future_is_send_and_bad_ca_is_rejected() {
     let err = HttpClient::new(opts).unwrap_err();
     assert!(matches!(err, HttpError::Config(_)), "{err:?}");
 }
+
+/// Each session test over HTTP/1.1 (`h1::`) and HTTP/2 (`h2::`).
+macro_rules! over_both {
+    ($($name:ident),* $(,)?) => {
+        mod h1 {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::HttpVersion::Http1).await
+            })*
+        }
+        mod h2 {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::HttpVersion::Http2).await
+            })*
+        }
+    };
+}
+
+over_both!(one_connection_is_reused_with_default_headers, cookies_persist_per_session_only, redirects_rewrite_or_keep_the_method, redirect_limits_and_opt_out, redirect_to_another_host_drops_authorization, gzip_bodies_are_decoded, request_timeout_and_unsupported_scheme);
