@@ -89,15 +89,17 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
             source_ips: load.source_ips.clone().map(|s| s.0).unwrap_or_default(),
         },
         http: HttpSettings {
-            version: match (load.http_version, load.http2 || load.http2_connections.is_some()) {
+            version: match (
+                load.http_version,
+                load.http2 || load.http2_connections.is_some(),
+            ) {
                 (Some(v), _) => v,
                 (None, true) => HttpVersion::Http2,
                 (None, false) => HttpVersion::Auto,
             },
             h2_connections: load.http2_connections,
             tls_resumption: !load.no_tls_resumption,
-            proxy: proxies(&load.proxy, scenario.proxy.clone())?
-                .unwrap_or_default(),
+            proxy: proxies(&load.proxy, scenario.proxy.clone())?.unwrap_or_default(),
         },
         users: load.users,
         spawn_rate: load.spawn_rate,

@@ -358,4 +358,12 @@ macro_rules! over_both {
     };
 }
 
-over_both!(one_connection_is_reused_with_default_headers, cookies_persist_per_session_only, redirects_rewrite_or_keep_the_method, redirect_limits_and_opt_out, redirect_to_another_host_drops_authorization, gzip_bodies_are_decoded, request_timeout_and_unsupported_scheme);
+over_both!(
+    one_connection_is_reused_with_default_headers,
+    cookies_persist_per_session_only,
+    redirects_rewrite_or_keep_the_method,
+    redirect_limits_and_opt_out,
+    redirect_to_another_host_drops_authorization,
+    gzip_bodies_are_decoded,
+    request_timeout_and_unsupported_scheme
+);

@@ -122,7 +122,11 @@ pub struct LoadArgs {
     /// HTTP version of requests whose scenario names none: auto (ALPN over
     /// TLS, so h2 where the server offers it; HTTP/1.1 in cleartext), 1.1,
     /// or 2 (ALPN h2 only over TLS, prior knowledge in cleartext).
-    #[arg(long = "http-version", value_name = "VERSION", conflicts_with = "http2")]
+    #[arg(
+        long = "http-version",
+        value_name = "VERSION",
+        conflicts_with = "http2"
+    )]
     pub http_version: Option<HttpVersion>,
     /// Same as --http-version 2.
     #[arg(long)]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,13 +13,29 @@ use std::time::Duration;
 pub fn stampede() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.env("RUST_LOG", "warn").timeout(Duration::from_secs(120));
+    for var in PROXY_VARS {
+        c.env_remove(var);
+    }
     c
 }
+
+/// The environment's proxy settings: no test takes them from the machine.
+pub const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
 
 /// `stampede` as a plain process, to spawn and signal.
 pub fn stampede_process() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.env("RUST_LOG", "warn");
+    for var in PROXY_VARS {
+        c.env_remove(var);
+    }
     c
 }
 

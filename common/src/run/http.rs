@@ -118,7 +118,9 @@ impl ProxySettings {
         Ok(Self {
             http: url("http_proxy")?,
             https: url("https_proxy")?,
-            no_proxy: var("no_proxy").map(|(_, v)| v.parse()).unwrap_or(Ok(NoProxy::default()))?,
+            no_proxy: var("no_proxy")
+                .map(|(_, v)| v.parse())
+                .unwrap_or(Ok(NoProxy::default()))?,
         })
     }
 
@@ -236,11 +238,15 @@ impl NoProxy {
         }
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.blocks.iter().any(|(net, bits)| in_block(ip, *net, *bits));
+            return self
+                .blocks
+                .iter()
+                .any(|(net, bits)| in_block(ip, *net, *bits));
         }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         self.domains.iter().any(|d| {
-            host == *d || (host.ends_with(d.as_str()) && host[..host.len() - d.len()].ends_with('.'))
+            host == *d
+                || (host.ends_with(d.as_str()) && host[..host.len() - d.len()].ends_with('.'))
         })
     }
 }
@@ -265,14 +271,13 @@ impl FromStr for NoProxy {
             let bare = addr.trim_start_matches('[').trim_end_matches(']');
             if let Ok(ip) = bare.parse::<IpAddr>() {
                 let max = if ip.is_ipv4() { 32 } else { 128 };
-                let bits = match bits {
-                    None => max,
-                    Some(b) => b
-                        .parse::<u8>()
-                        .ok()
-                        .filter(|b| *b <= max)
-                        .ok_or_else(|| format!("no_proxy: `{entry}` is not an address block"))?,
-                };
+                let bits =
+                    match bits {
+                        None => max,
+                        Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
+                            format!("no_proxy: `{entry}` is not an address block")
+                        })?,
+                    };
                 out.blocks.push((ip, bits));
                 continue;
             }
@@ -282,7 +287,9 @@ impl FromStr for NoProxy {
             };
             let name = name.trim_start_matches("*.").trim_start_matches('.');
             if name.is_empty() || bits.is_some() {
-                return Err(format!("no_proxy: `{entry}` is not a host, address or block"));
+                return Err(format!(
+                    "no_proxy: `{entry}` is not a host, address or block"
+                ));
             }
             out.domains.push(name.to_ascii_lowercase());
         }
@@ -333,16 +340,26 @@ mod tests {
         assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", 3128));
         assert_eq!(p.credentials.as_deref(), Some("us@er:p:ss"));
         let bare: ProxyUrl = "proxy.test:8080".parse().unwrap();
-        assert_eq!((bare.host.as_str(), bare.port, bare.credentials), ("proxy.test", 8080, None));
+        assert_eq!(
+            (bare.host.as_str(), bare.port, bare.credentials),
+            ("proxy.test", 8080, None)
+        );
         let v6: ProxyUrl = "http://[::1]:3128".parse().unwrap();
         assert_eq!(v6.host, "::1");
-        assert!("https://p.test".parse::<ProxyUrl>().unwrap_err().contains("only http://"));
+        assert!(
+            "https://p.test"
+                .parse::<ProxyUrl>()
+                .unwrap_err()
+                .contains("only http://")
+        );
         assert!("http://".parse::<ProxyUrl>().is_err());
     }
 
     #[test]
     fn no_proxy_matches_domains_addresses_and_blocks() {
-        let n: NoProxy = "example.com, .internal, 10.0.0.0/8, ::1, shop.test:8080".parse().unwrap();
+        let n: NoProxy = "example.com, .internal, 10.0.0.0/8, ::1, shop.test:8080"
+            .parse()
+            .unwrap();
         assert!(n.bypasses("example.com"));
         assert!(n.bypasses("api.example.com"));
         assert!(!n.bypasses("badexample.com"));

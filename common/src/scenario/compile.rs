@@ -75,7 +75,11 @@ pub(crate) fn compile(
         if let Some(f) = &d.on_failure {
             c.default_continue = c.on_failure(f)?;
         }
-        c.default_version = d.http_version.as_ref().map(|v| c.http_version(v)).transpose()?;
+        c.default_version = d
+            .http_version
+            .as_ref()
+            .map(|v| c.http_version(v))
+            .transpose()?;
     }
     let proxy = raw
         .proxy
@@ -422,7 +426,10 @@ impl Compiler<'_> {
     }
 
     pub(crate) fn http_version(&self, t: &Sp<Text>) -> Result<HttpVersion> {
-        t.value.0.parse().map_err(|e: String| self.loc.at(&t.referenced, e))
+        t.value
+            .0
+            .parse()
+            .map_err(|e: String| self.loc.at(&t.referenced, e))
     }
 
     pub(crate) fn duration(&self, t: &Sp<Text>) -> Result<Duration> {

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use stampede_common::run::{
-    ArrivalShare, Assignment, HttpSettings, NetworkSettings, ProxySettings, RunSettings,
-    TagFilter, TlsSettings, UserSlot,
+    ArrivalShare, Assignment, HttpSettings, NetworkSettings, ProxySettings, RunSettings, TagFilter,
+    TlsSettings, UserSlot,
 };
 use stampede_common::scenario::ScenarioSource;
 use stampede_common::shape::{ArrivalShape, Rate, RateStage};

@@ -103,6 +103,10 @@ pub(crate) struct How<'a> {
     pub tunnel: bool,
 }
 
+/// A server that was offered only h2 by ALPN and took none (or refused).
+pub(crate) const NO_H2_BY_ALPN: &str =
+    "the server did not agree to http/2 in the tls handshake (alpn)";
+
 /// A new connection, and whether TLS agreed on `h2` by ALPN.
 #[derive(Debug)]
 pub(crate) struct Connected {
@@ -142,12 +146,20 @@ pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Connect
             Host::Ipv4(ip) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
             Host::Ipv6(ip) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
         };
+        let h2_only = tls.alpn_protocols == [b"h2".to_vec()];
         let tls = tokio_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
             .await
-            .map_err(|e| match HttpError::from_io(&e) {
-                err @ (HttpError::Tls(_) | HttpError::ConnectionReset) => err,
-                _ => HttpError::Tls(e.to_string()),
+            .map_err(|e| {
+                let no_protocol = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
+                    == Some(&rustls::Error::AlertReceived(
+                        rustls::AlertDescription::NoApplicationProtocol,
+                    ));
+                match HttpError::from_io(&e) {
+                    _ if no_protocol && h2_only => HttpError::Http2(NO_H2_BY_ALPN.into()),
+                    err @ (HttpError::Tls(_) | HttpError::ConnectionReset) => err,
+                    _ => HttpError::Tls(e.to_string()),
+                }
             })?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok(Connected {

@@ -44,7 +44,9 @@ impl Resolver {
         Ok(addrs)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>> {
         // The map stays consistent whatever panicked while holding it.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -63,7 +65,10 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &again), "served from the cache");
         tokio::time::advance(REFRESH).await;
         let later = r.lookup("localhost", 80).await.unwrap();
-        assert!(!Arc::ptr_eq(&first, &later), "looked up again after the refresh");
+        assert!(
+            !Arc::ptr_eq(&first, &later),
+            "looked up again after the refresh"
+        );
         assert!(matches!(
             r.lookup("no-such-host.invalid", 80).await,
             Err(HttpError::Dns(_))

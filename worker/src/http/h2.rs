@@ -231,35 +231,30 @@ fn request(out: &Outgoing<'_>) -> Result<(http::Request<()>, bool), HttpError> {
     Ok((req, close))
 }
 
-/// What a server that does not speak HTTP/2 in cleartext is told.
+/// Why a server does not speak HTTP/2 in cleartext: it answered in HTTP/1.
 const NOT_H2C: &str = "the server answered in http/1.1: it does not speak http/2 in cleartext (h2c with prior knowledge); use http_version auto or \"1.1\", or https";
+/// ... or with something else that is no HTTP/2 preface.
+const NOT_H2: &str =
+    "the server's first bytes are no http/2 preface: it does not speak http/2 here";
 
 /// Maps an `h2` error to the session's.
 fn map_err(e: &::h2::Error) -> HttpError {
     if let Some(io) = e.get_io() {
-        if io.get_ref().is_some_and(|inner| inner.is::<NotHttp2>()) {
-            return HttpError::Http2(NOT_H2C.into());
+        // h2 keeps an io error's kind and text, not the error itself.
+        let text = io.to_string();
+        if io.kind() == io::ErrorKind::InvalidData && (text == NOT_H2C || text == NOT_H2) {
+            return HttpError::Http2(text);
         }
         return HttpError::from_io(io);
     }
     HttpError::Http2(super::error::lowercase_first(&e.to_string()))
 }
 
-/// The marker error of a server that answered in HTTP/1.
-#[derive(Debug)]
-struct NotHttp2;
-
-impl std::fmt::Display for NotHttp2 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(NOT_H2C)
-    }
-}
-
-impl std::error::Error for NotHttp2 {}
-
 /// The connection's stream, watching its first five bytes: a server's
-/// HTTP/2 preface is a SETTINGS frame, and `HTTP/` there is an HTTP/1
-/// answer to ours, failed with [`NotHttp2`] instead of a frame-size error.
+/// HTTP/2 preface is a SETTINGS frame (type 4 in its fourth byte), and
+/// anything else there (`HTTP/`: an HTTP/1 answer to ours) fails the read
+/// with a message that says so, instead of the frame-size error h2 would
+/// find.
 #[derive(Debug)]
 pub(crate) struct Sniff<S> {
     inner: S,
@@ -293,8 +288,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
             let at = usize::from(this.seen);
             this.head[at..at + take].copy_from_slice(&new[..take]);
             this.seen += take as u8;
-            if usize::from(this.seen) == this.head.len() && &this.head == b"HTTP/" {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, NotHttp2)));
+            if usize::from(this.seen) == this.head.len() && this.head[3] != 4 {
+                let why = if &this.head == b"HTTP/" {
+                    NOT_H2C
+                } else {
+                    NOT_H2
+                };
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
             }
         }
         polled
@@ -336,6 +336,43 @@ mod tests {
     use super::*;
     use cookie_store::CookieStore;
     use http::HeaderMap;
+
+    #[tokio::test]
+    async fn an_http1_answer_to_the_preface_says_so() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut own = Own::handshake(Stream::Plain(tcp)).await.unwrap();
+        let url = url::Url::parse(&format!("http://{addr}/")).unwrap();
+        let (ua, cookies, headers) = (
+            HeaderValue::from_static("ua"),
+            CookieStore::new(),
+            HeaderMap::new(),
+        );
+        let out = Outgoing {
+            method: &Method::GET,
+            url: &url,
+            headers: &headers,
+            body: b"",
+            user_agent: &ua,
+            cookies: &cookies,
+            via_proxy: None,
+        };
+        let err = own
+            .exchange(&out, &Bytes::new(), &mut false)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), format!("http/2 error: {NOT_H2C}"));
+    }
 
     #[test]
     fn the_request_keeps_the_defaults_and_drops_connection_headers() {

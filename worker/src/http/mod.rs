@@ -170,7 +170,11 @@ struct Proxies {
 impl Proxies {
     /// The proxy of a request to `host` over http(s), and its credentials.
     fn for_target(&self, https: bool, host: &str) -> Option<(&ProxyUrl, Option<&HeaderValue>)> {
-        let auth = if https { &self.https_auth } else { &self.http_auth };
+        let auth = if https {
+            &self.https_auth
+        } else {
+            &self.http_auth
+        };
         self.settings
             .for_target(https, host)
             .map(|p| (p, auth.as_ref()))

@@ -80,7 +80,9 @@ pub(crate) async fn tunnel(
             }
             Ok(httparse::Status::Partial) if buf.len() < ANSWER_MAX => {}
             Ok(httparse::Status::Partial) => {
-                return Err(HttpError::Proxy("the proxy's answer to CONNECT is too long".into()));
+                return Err(HttpError::Proxy(
+                    "the proxy's answer to CONNECT is too long".into(),
+                ));
             }
             Err(e) => {
                 return Err(HttpError::Proxy(format!(
@@ -97,7 +99,9 @@ mod tests {
 
     #[test]
     fn credentials_become_basic_auth() {
-        let p: ProxyUrl = "http://aladdin:open%20sesame@127.0.0.1:3128".parse().unwrap();
+        let p: ProxyUrl = "http://aladdin:open%20sesame@127.0.0.1:3128"
+            .parse()
+            .unwrap();
         assert_eq!(
             authorization(&p).unwrap(),
             "Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ=="

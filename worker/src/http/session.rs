@@ -186,7 +186,8 @@ struct Hop<'a> {
 /// A parked connection of either protocol.
 #[derive(Debug)]
 enum Conn {
-    H1(Stream),
+    /// `offered_h2`: made offering h2 by ALPN, and the server chose 1.1.
+    H1 { stream: Stream, offered_h2: bool },
     /// Boxed: the `h2` crate's connection state is large.
     H2(Box<h2::Own>),
 }
@@ -194,7 +195,7 @@ enum Conn {
 impl Conn {
     fn is_reusable(&mut self) -> bool {
         match self {
-            Conn::H1(s) => s.is_reusable(),
+            Conn::H1 { stream, .. } => stream.is_reusable(),
             Conn::H2(c) => c.is_reusable(),
         }
     }
@@ -202,7 +203,13 @@ impl Conn {
     /// Whether a request of `version` may go on it.
     fn fits(&self, version: HttpVersion, https: bool) -> bool {
         match self {
-            Conn::H1(_) => version != HttpVersion::Http2,
+            // Over TLS, `auto` takes what ALPN gave it, not a 1.1 connection
+            // a step pinned to "1.1" made.
+            Conn::H1 { offered_h2, .. } => match version {
+                HttpVersion::Http1 => true,
+                HttpVersion::Auto => !https || *offered_h2,
+                HttpVersion::Http2 => false,
+            },
             Conn::H2(_) => version == HttpVersion::Http2 || (version == HttpVersion::Auto && https),
         }
     }
@@ -239,24 +246,30 @@ async fn round_trip(
             .filter(|_| !target.https && hop.version != HttpVersion::Http2)
             .map(|(_, auth)| auth),
     };
-    let h2_wanted = hop.version == HttpVersion::Http2
-        || (hop.version == HttpVersion::Auto && target.https);
+    let h2_wanted =
+        hop.version == HttpVersion::Http2 || (hop.version == HttpVersion::Auto && target.https);
     if let Some(pool) = &client.shared
         && h2_wanted
     {
         return shared_round_trip(pool, link, index, &target, &out, hop).await;
     }
+    // A connection of the origin that fits the version (an origin may have
+    // one of each protocol parked when steps pin different versions).
     let parked = conns
         .iter()
-        .position(|p| p.origin.is(&target))
+        .position(|p| p.origin.is(&target) && p.conn.fits(hop.version, target.https))
         .map(|i| conns.remove(i));
     let (origin, mut conn, mut reused) = match parked {
         Some(mut p) => {
-            if p.conn.fits(hop.version, target.https) && p.conn.is_reusable() {
+            if p.conn.is_reusable() {
                 (p.origin, p.conn, true)
             } else {
                 drop(p.conn);
-                (p.origin, connect(&mut link, &target, hop.version).await?, false)
+                (
+                    p.origin,
+                    connect(&mut link, &target, hop.version).await?,
+                    false,
+                )
             }
         }
         None => (
@@ -268,7 +281,7 @@ async fn round_trip(
     loop {
         let mut got_bytes = false;
         let result = match &mut conn {
-            Conn::H1(stream) => h1::exchange(stream, &out, &mut got_bytes).await,
+            Conn::H1 { stream, .. } => h1::exchange(stream, &out, &mut got_bytes).await,
             Conn::H2(own) => own.exchange(&out, hop.body, &mut got_bytes).await,
         };
         match result {
@@ -362,9 +375,7 @@ fn how<'a>(
 /// (prior knowledge).
 fn h2_stream(connected: Connected, target: &Target<'_>) -> Result<Stream, HttpError> {
     if target.https && !connected.h2 {
-        return Err(HttpError::Http2(
-            "the server did not agree to http/2 in the tls handshake (alpn)".into(),
-        ));
+        return Err(HttpError::Http2(conn::NO_H2_BY_ALPN.into()));
     }
     Ok(connected.stream)
 }
@@ -386,9 +397,14 @@ async fn connect(
     let connected = Box::pin(conn::connect(target, how)).await?;
     if connected.h2 || version == HttpVersion::Http2 {
         let stream = h2_stream(connected, target)?;
-        return Ok(Conn::H2(Box::new(Box::pin(h2::Own::handshake(stream)).await?)));
+        return Ok(Conn::H2(Box::new(
+            Box::pin(h2::Own::handshake(stream)).await?,
+        )));
     }
-    Ok(Conn::H1(connected.stream))
+    Ok(Conn::H1 {
+        stream: connected.stream,
+        offered_h2: target.https && version == HttpVersion::Auto,
+    })
 }
 
 fn is_redirect(status: StatusCode) -> bool {
