@@ -103,6 +103,9 @@ pub fn summary_count(stdout: &str) -> u64 {
 pub fn logged_stampede() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    for var in PROXY_VARS {
+        c.env_remove(var);
+    }
     c
 }
 

@@ -67,10 +67,11 @@ pub(crate) async fn tunnel(
                     200..=299 => Err(HttpError::Proxy(
                         "the proxy sent bytes after its answer to CONNECT".into(),
                     )),
-                    407 if auth.is_some() => Err(HttpError::Proxy(format!(
+                    // 407 is the standard answer; tinyproxy says 401.
+                    401 | 407 if auth.is_some() => Err(HttpError::Proxy(format!(
                         "the proxy refused the credentials ({code} {reason})"
                     ))),
-                    407 => Err(HttpError::Proxy(format!(
+                    401 | 407 => Err(HttpError::Proxy(format!(
                         "the proxy wants credentials ({code} {reason}): give them as http://user:password@host:port"
                     ))),
                     _ => Err(HttpError::Proxy(format!(
