@@ -202,6 +202,37 @@ fn a_scenario_pins_its_version_per_step() {
 }
 
 #[test]
+fn a_script_takes_its_class_version_or_names_its_own() {
+    let s = setup();
+    std::fs::write(
+        s.dir.path().join("s.luau"),
+        "function visit(user)\n  http.get('/login')\n  http.get('/hello/x', { http_version = '1.1' })\nend\ntasks = { visit = 1 }\n",
+    )
+    .unwrap();
+    let yaml = "users:\n  - name: S\n    http_version: \"2\"\n    wait: {constant: 20ms}\n    script: s.luau\n";
+    std::fs::write(s.dir.path().join("s.yaml"), yaml).unwrap();
+    let (ok, stdout, _) = s.run(&format!("https://localhost:{}", s.nginx.h2), &[]);
+    assert!(ok, "{stdout}");
+    let lines = s.nginx.requests();
+    assert!(lines.len() > 10, "{lines:?}");
+    for l in &lines {
+        let want = if l[4] == "/login" {
+            "HTTP/2.0"
+        } else {
+            "HTTP/1.1"
+        };
+        assert_eq!(l[0], want, "{l:?}");
+    }
+    std::fs::write(
+        s.dir.path().join("s.luau"),
+        "function visit(user)\n  http.get('/login', { http_version = '3' })\nend\ntasks = { visit = 1 }\n",
+    )
+    .unwrap();
+    let (_, stdout, _) = s.run(&format!("https://localhost:{}", s.nginx.h2), &[]);
+    assert!(stdout.contains("unknown http version `3`"), "{stdout}");
+}
+
+#[test]
 fn users_share_few_connections_when_asked() {
     let s = setup();
     let (ok, stdout, _) = s.run(
