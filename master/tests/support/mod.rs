@@ -218,6 +218,7 @@ pub fn template(plan: RunPlan) -> RunTemplate {
         stop_timeout: plan.settings.stop_timeout,
         tags: plan.settings.tags.clone(),
         network: plan.settings.network.clone(),
+        http: plan.settings.http.clone(),
         users: plan.users,
         spawn_rate: plan.spawn_rate,
         classes: plan.classes,

@@ -17,10 +17,13 @@ use super::HttpError;
 /// How long a lookup's addresses are used before the name is looked up again.
 pub const REFRESH: Duration = Duration::from_secs(30);
 
+/// `host:port` → its addresses and when they were looked up.
+type Cache = HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>;
+
 /// Names a worker looked up, with their addresses.
 #[derive(Debug, Default)]
 pub(crate) struct Resolver {
-    cache: Mutex<HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>>,
+    cache: Mutex<Cache>,
 }
 
 impl Resolver {
@@ -44,9 +47,7 @@ impl Resolver {
         Ok(addrs)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         // The map stays consistent whatever panicked while holding it.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }

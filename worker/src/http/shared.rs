@@ -21,11 +21,14 @@ use super::conn::Target;
 /// one unless that failed.
 type Slot = tokio::sync::Mutex<(u64, Option<SendRequest<Bytes>>)>;
 
+/// An origin: https, host, port.
+type OriginKey = (bool, Box<str>, u16);
+
 /// The shared connections of a worker.
 #[derive(Debug)]
 pub(crate) struct Pool {
     per_origin: NonZeroU32,
-    origins: Mutex<HashMap<(bool, Box<str>, u16), Arc<[Slot]>>>,
+    origins: Mutex<HashMap<OriginKey, Arc<[Slot]>>>,
 }
 
 /// A handle on one shared connection.
