@@ -156,7 +156,9 @@ async fn drive<T>(
             return Poll::Pending;
         }
         match Pin::new(&mut *driver).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            // What the driver read may have answered the work: look now
+            // rather than after a round through the scheduler.
+            Poll::Pending => work.as_mut().poll(cx),
             Poll::Ready(Err(e)) => Poll::Ready(Err(map_err(&e))),
             Poll::Ready(Ok(())) => {
                 // Closed cleanly (GOAWAY): the streams have their answer now.
