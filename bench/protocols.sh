@@ -109,7 +109,8 @@ users:
         name: /
 EOF
 # No tool verifies the certificate (all check the handshake signatures).
-ST=("$STAMPEDE" run --headless --only-summary -r 10000 -t "${DURATION}s" --insecure)
+ST_BASE=("$STAMPEDE" run --headless --only-summary --insecure)
+ST=("${ST_BASE[@]}" -r 10000 -t "${DURATION}s")
 
 # row NAME CMD...: one measured run, one line of results.tsv.
 row() {
@@ -152,10 +153,10 @@ for r in "${ROWS[@]}"; do
         ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
         for v in 2 1.1; do
             for n in 1 "$IDLE_USERS"; do
-                "${ON_GEN[@]}" timeout 300 "${ST[@]}" -f "$RUN_DIR/idle.yaml" -u "$n" -r 2000 \
+                "${ON_GEN[@]}" timeout 300 "${ST_BASE[@]}" -f "$RUN_DIR/idle.yaml" --host "$TLS_URL" -u "$n" -r 2000 \
                     -t $((n / 2000 + 25))s --http-version "$v" >"$RUN_DIR/idle-$v-$n.out" 2>&1 &
                 BG_PIDS+=($!)
-                pid=$(child_pid "${BG_PIDS[-1]}")
+                pid=$(child_pid "${BG_PIDS[-1]}") || die "stampede did not start: $(cat "$RUN_DIR/idle-$v-$n.out")"
                 sleep $((n / 2000 + 15)) # the ramp, then idle users (bounded by -t)
                 rss=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
                 printf 'idle %s %s\t%s\n' "$v" "$n" "$rss" >>"$RUN_DIR/idle.tsv"
