@@ -49,6 +49,8 @@ command -v wrk >/dev/null || apt_install wrk
 command -v python3 >/dev/null || apt_install python3
 command -v curl >/dev/null || apt_install curl
 command -v valgrind >/dev/null || apt_install valgrind   # bench/callgrind.sh
+command -v h2load >/dev/null || apt_install nghttp2-client # bench/protocols.sh
+command -v openssl >/dev/null || apt_install openssl       # its test certificate
 
 # 3. oha from crates.io (cargo puts it in ~/.cargo/bin).
 export PATH="$HOME/.cargo/bin:$PATH"
