@@ -123,13 +123,15 @@ pub fn proxies(
     args: &ProxyArgs,
     scenario: Option<stampede_common::run::ProxyUrl>,
 ) -> Result<Option<ProxySettings>, Failure> {
-    let env = ProxySettings::from_env(|name| std::env::var(name).ok()).map_err(usage)?;
+    let env = |name: &str| std::env::var(name).ok();
+    // A proxy given here makes the environment's proxies irrelevant, even
+    // unusable ones; its NO_PROXY still applies (as with curl's -x).
     let mut settings = match args.proxy.clone().or(scenario) {
         Some(url) => ProxySettings {
-            no_proxy: env.no_proxy,
+            no_proxy: stampede_common::run::NoProxy::from_env(&env).map_err(usage)?,
             ..ProxySettings::all(url)
         },
-        None => env,
+        None => ProxySettings::from_env(env).map_err(usage)?,
     };
     if let Some(n) = &args.no_proxy {
         settings.no_proxy = n.clone();

@@ -104,23 +104,15 @@ impl ProxySettings {
     ///
     /// A set variable whose value is not a usable proxy URL, naming it.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let var = |name: &str| {
-            get(name)
-                .or_else(|| get(&name.to_ascii_uppercase()))
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| (name.to_ascii_uppercase(), v))
-        };
         let url = |name: &str| {
-            var(name)
+            env_var(&get, name)
                 .map(|(n, v)| v.parse::<ProxyUrl>().map_err(|e| format!("{n}: {e}")))
                 .transpose()
         };
         Ok(Self {
             http: url("http_proxy")?,
             https: url("https_proxy")?,
-            no_proxy: var("no_proxy")
-                .map(|(_, v)| v.parse())
-                .unwrap_or(Ok(NoProxy::default()))?,
+            no_proxy: NoProxy::from_env(&get)?,
         })
     }
 
@@ -229,7 +221,25 @@ pub struct NoProxy {
     text: String,
 }
 
+/// The variable `name` (lowercase) or its uppercase twin, when set and not
+/// blank, with the name it was found under.
+fn env_var(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<(String, String)> {
+    get(name)
+        .or_else(|| get(&name.to_ascii_uppercase()))
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| (name.to_ascii_uppercase(), v))
+}
+
 impl NoProxy {
+    /// `no_proxy`, else `NO_PROXY`, from the environment `get` reads.
+    ///
+    /// # Errors
+    ///
+    /// An entry that is not a host, address or block.
+    pub fn from_env(get: &impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        env_var(get, "no_proxy").map_or(Ok(Self::default()), |(_, v)| v.parse())
+    }
+
     /// Whether `host` (a name, or an address with or without brackets) is
     /// reached directly.
     pub fn bypasses(&self, host: &str) -> bool {
