@@ -90,16 +90,20 @@ pub fn template(loaded: Loaded, load: &LoadArgs, out: &OutputArgs) -> Result<Run
         },
         http: HttpSettings {
             version: match (
-                load.http_version,
-                load.http2 || load.http2_connections.is_some(),
+                load.http.http_version,
+                load.http.http2 || load.http.http2_connections.is_some(),
             ) {
                 (Some(v), _) => v,
                 (None, true) => HttpVersion::Http2,
                 (None, false) => HttpVersion::Auto,
             },
-            h2_connections: load.http2_connections,
-            tls_resumption: !load.no_tls_resumption,
-            proxy: proxies(&load.proxy, scenario.proxy.clone())?.unwrap_or_default(),
+            h2_connections: load.http.http2_connections,
+            tls_resumption: !load.http.no_tls_resumption,
+            max_body: load
+                .http
+                .max_body_size
+                .unwrap_or(stampede_common::run::DEFAULT_MAX_BODY),
+            proxy: proxies(&load.http.proxy, scenario.proxy.clone())?.unwrap_or_default(),
         },
         users: load.users,
         spawn_rate: load.spawn_rate,

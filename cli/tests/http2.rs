@@ -300,3 +300,37 @@ fn the_shop_scenarios_run_over_h2c_with_counts_equal_to_the_shop() {
     assert!(count > 0);
     assert_eq!(count, shop.served(), "{stdout}");
 }
+
+#[test]
+fn bad_http_flags_are_usage_errors() {
+    for (flags, message) in [
+        (&["--http-version", "3"][..], "unknown http version `3`"),
+        (&["--http2-connections", "0"][..], "--http2-connections"),
+        (
+            &["--max-body-size", "0"][..],
+            "`0`: the size must be above zero",
+        ),
+        (
+            &["--max-body-size", "10XB"][..],
+            "`10XB`: unknown unit `xb`",
+        ),
+        (
+            &["--http2", "--http-version", "1.1"][..],
+            "cannot be used with",
+        ),
+    ] {
+        stampede()
+            .args([
+                "run",
+                "-f",
+                &scenario("browse"),
+                "--host",
+                "http://127.0.0.1:9",
+            ])
+            .args(["--headless", "-t", "1s"])
+            .args(flags)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(message));
+    }
+}

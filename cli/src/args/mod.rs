@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use stampede_common::run::{HttpVersion, NoProxy, ProxyUrl, Resolve, Target};
+use stampede_common::run::{Resolve, Target};
 use stampede_common::shape::{ArrivalShape, Rate, Stages};
 use stampede_common::thresholds::Threshold;
 use stampede_shop::LatencyRange;
 
+mod http;
 mod values;
+pub use http::{HttpArgs, ProxyArgs};
 pub use values::{Latency, SourceIps};
 use values::{
     arrival_rate, arrival_stages, duration, latency, latency_range, master_address,
@@ -119,41 +121,8 @@ pub struct LoadArgs {
     /// index: a list and ranges, `127.0.0.1-127.0.0.8,10.0.0.5`.
     #[arg(long = "source-ips", value_name = "ADDRS", value_parser = source_ips)]
     pub source_ips: Option<SourceIps>,
-    /// HTTP version of requests whose scenario names none: auto (ALPN over
-    /// TLS, so h2 where the server offers it; HTTP/1.1 in cleartext), 1.1,
-    /// or 2 (ALPN h2 only over TLS, prior knowledge in cleartext).
-    #[arg(
-        long = "http-version",
-        value_name = "VERSION",
-        conflicts_with = "http2"
-    )]
-    pub http_version: Option<HttpVersion>,
-    /// Same as --http-version 2.
-    #[arg(long)]
-    pub http2: bool,
-    /// Users of each worker share N HTTP/2 connections per origin (h2load's
-    /// -c) instead of one connection each; implies --http2 unless
-    /// --http-version says otherwise.
-    #[arg(long = "http2-connections", value_name = "N")]
-    pub http2_connections: Option<std::num::NonZeroU32>,
-    /// Users do not resume TLS sessions: every TLS handshake is a full one.
-    #[arg(long = "no-tls-resumption")]
-    pub no_tls_resumption: bool,
     #[command(flatten)]
-    pub proxy: ProxyArgs,
-}
-
-/// The proxy of the users' requests (the environment's otherwise).
-#[derive(Debug, Args)]
-pub struct ProxyArgs {
-    /// Send every request through this HTTP proxy, http://[user:password@]host:port
-    /// (wins over the scenario's `proxy:` and over HTTP_PROXY/HTTPS_PROXY).
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<ProxyUrl>,
-    /// Hosts reached without the proxy: `*`, or domains, addresses and CIDR
-    /// blocks, comma-separated (wins over NO_PROXY).
-    #[arg(long = "no-proxy", value_name = "HOSTS")]
-    pub no_proxy: Option<NoProxy>,
+    pub http: HttpArgs,
 }
 
 #[derive(Debug, Args)]

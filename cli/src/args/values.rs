@@ -103,3 +103,32 @@ pub(super) fn resolve(s: &str) -> Result<Resolve, String> {
 pub(super) fn source_ips(s: &str) -> Result<SourceIps, String> {
     stampede_common::run::parse_source_ips(s).map(SourceIps)
 }
+
+/// `--max-body-size`: bytes, or a number with kB, KiB, MB, MiB, GB or GiB.
+pub(super) fn byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (like 10MB, 512KiB or 1048576)"))?;
+    let unit_size: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `{other}` (B, kB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    match n.checked_mul(unit_size) {
+        Some(0) => Err(format!("`{s}`: the size must be above zero")),
+        Some(v) => Ok(v),
+        None => Err(format!("`{s}` is too large")),
+    }
+}

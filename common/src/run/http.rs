@@ -50,6 +50,9 @@ impl fmt::Display for HttpVersion {
     }
 }
 
+/// The default limit of a response body: 64 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
+
 /// The run's HTTP settings, shipped to every worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
@@ -60,6 +63,9 @@ pub struct HttpSettings {
     pub h2_connections: Option<NonZeroU32>,
     /// Each user keeps its TLS session tickets and resumes with them.
     pub tls_resumption: bool,
+    /// The largest response body read (as received, and decoded): a bigger
+    /// one fails its request instead of filling the worker's memory.
+    pub max_body: u64,
     /// Where requests go through a proxy.
     pub proxy: ProxySettings,
 }
@@ -70,6 +76,7 @@ impl Default for HttpSettings {
             version: HttpVersion::Auto,
             h2_connections: None,
             tls_resumption: true,
+            max_body: DEFAULT_MAX_BODY,
             proxy: ProxySettings::default(),
         }
     }

@@ -14,7 +14,7 @@ use crate::shape::ArrivalShape;
 
 mod http;
 mod network;
-pub use http::{HttpSettings, HttpVersion, NoProxy, ProxySettings, ProxyUrl};
+pub use http::{DEFAULT_MAX_BODY, HttpSettings, HttpVersion, NoProxy, ProxySettings, ProxyUrl};
 pub use network::{NetworkSettings, Resolve, parse_source_ips};
 
 /// A target base URL: `http` or `https` with a host, kept as the user wrote

@@ -35,6 +35,7 @@ impl From<&RunSettings> for v1::RunSettings {
             http_proxy: text(s.http.proxy.http.as_ref()),
             https_proxy: text(s.http.proxy.https.as_ref()),
             no_proxy: s.http.proxy.no_proxy.to_string(),
+            max_body_bytes: s.http.max_body,
         }
     }
 }
@@ -97,6 +98,10 @@ fn http_settings(s: &v1::RunSettings) -> Result<HttpSettings, ConvertError> {
         },
         h2_connections: std::num::NonZeroU32::new(s.h2_connections),
         tls_resumption: !s.no_tls_resumption,
+        max_body: match s.max_body_bytes {
+            0 => stampede_common::run::DEFAULT_MAX_BODY,
+            n => n,
+        },
         proxy: ProxySettings {
             http: proxy(&s.http_proxy)?,
             https: proxy(&s.https_proxy)?,
@@ -239,6 +244,7 @@ mod tests {
         s.http.version = stampede_common::run::HttpVersion::Http2;
         s.http.h2_connections = std::num::NonZeroU32::new(4);
         s.http.tls_resumption = false;
+        s.http.max_body = 1234;
         s.http.proxy = ProxySettings::all("http://u:p@127.0.0.1:3128".parse().unwrap());
         s.http.proxy.no_proxy = "localhost,10.0.0.0/8".parse().unwrap();
         let wire = v1::RunSettings::from(&s);

@@ -56,6 +56,10 @@ pub enum HttpError {
     /// larger than the limit, in bytes.
     #[error("response head too large (over {0} bytes)")]
     ResponseHeadTooLarge(usize),
+    /// The response body (as received or decoded) is over the limit, in
+    /// bytes (`--max-body-size`).
+    #[error("response body over {} (--max-body-size)", Size(*.0))]
+    BodyTooLarge(u64),
     /// A `Content-Encoding`d body could not be decoded.
     #[error("{encoding} decode error: {message}")]
     Decode {
@@ -105,6 +109,21 @@ pub(crate) fn lowercase_first(s: &str) -> String {
     }
 }
 
+/// A byte count for messages: `64 MiB`, `1500 bytes`.
+struct Size(u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+            if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+                return write!(f, "{} {unit}", n >> shift);
+            }
+        }
+        write!(f, "{n} bytes")
+    }
+}
+
 /// Compact duration for messages: `10s`, `200ms`, `1.5s`.
 struct Human(Duration);
 
@@ -124,6 +143,16 @@ impl fmt::Display for Human {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(
+            HttpError::BodyTooLarge(64 << 20).to_string(),
+            "response body over 64 MiB (--max-body-size)"
+        );
+        assert_eq!(Size(1500).to_string(), "1500 bytes");
+        assert_eq!(Size(3 << 30).to_string(), "3 GiB");
+    }
 
     #[test]
     fn durations_read_well() {

@@ -118,6 +118,11 @@ pub(crate) async fn exchange(
     let mut more = BytesMut::new();
     while let Some(chunk) = incoming.data().await {
         let chunk = chunk.map_err(err)?;
+        let so_far = first.as_ref().map_or(more.len(), Bytes::len);
+        if (so_far + chunk.len()) as u64 > out.max_body {
+            // Dropping the stream resets it: the server stops sending.
+            return Err(HttpError::BodyTooLarge(out.max_body));
+        }
         // Credit back at once: the body is kept here, not in h2's buffers.
         let _ = incoming.flow_control().release_capacity(chunk.len());
         match &first {
@@ -368,6 +373,7 @@ mod tests {
             user_agent: &ua,
             cookies: &cookies,
             via_proxy: None,
+            max_body: u64::MAX,
         };
         let err = own
             .exchange(&out, &Bytes::new(), &mut false)
@@ -392,6 +398,7 @@ mod tests {
             user_agent: &ua,
             cookies: &cookies,
             via_proxy: None,
+            max_body: u64::MAX,
         };
         let (req, close) = request(&out).unwrap();
         assert!(close);

@@ -74,6 +74,10 @@
 //!   connection. A response head over 64 KiB is an error, as is a malformed
 //!   response ([`HttpError::Protocol`]) or a body cut short by the server's
 //!   close ([`HttpError::ConnectionClosed`]).
+//! - A response body over the limit (`max_body`, 64 MiB by default),
+//!   received or decoded, fails the request ([`HttpError::BodyTooLarge`])
+//!   without reading the rest: memory per user stays bounded whatever a
+//!   server sends.
 //! - `Request::timeout` covers connect, sending, the response and the whole
 //!   body, across redirects (one deadline per request); without it only
 //!   `connect_timeout` applies.
@@ -153,6 +157,8 @@ struct ClientInner {
     network: NetworkSettings,
     /// Of requests that name none.
     version: HttpVersion,
+    /// The largest response body read (received and decoded).
+    max_body: u64,
     proxies: Proxies,
     resolver: dns::Resolver,
     /// The shared HTTP/2 connections, when users share them.
@@ -205,6 +211,7 @@ impl HttpClient {
                 user_agent,
                 network: opts.network,
                 version: opts.http.version,
+                max_body: opts.http.max_body,
                 proxies: Proxies {
                     http_auth: proxy.http.as_ref().and_then(proxy::authorization),
                     https_auth: proxy.https.as_ref().and_then(proxy::authorization),

@@ -139,7 +139,7 @@ impl Session {
                 None
             };
             let Some(next) = next else {
-                let body = body::decode(&head.headers, raw)?;
+                let body = body::decode(&head.headers, raw, client.max_body)?;
                 return Ok(Response {
                     status: head.status,
                     headers: head.headers,
@@ -241,6 +241,7 @@ async fn round_trip(
         body: hop.body,
         user_agent: &client.user_agent,
         cookies,
+        max_body: client.max_body,
         // Plain HTTP/1.1 goes to the proxy in absolute form; the rest tunnels.
         via_proxy: proxy
             .filter(|_| !target.https && hop.version != HttpVersion::Http2)

@@ -28,6 +28,8 @@ pub(crate) struct Outgoing<'a> {
     /// Sent to a proxy: the request target in absolute form, with this
     /// `Proxy-Authorization` if any.
     pub via_proxy: Option<Option<&'a HeaderValue>>,
+    /// The largest response body read.
+    pub max_body: u64,
 }
 
 impl Outgoing<'_> {
@@ -211,6 +213,7 @@ mod tests {
             user_agent: &ua,
             cookies: &cookies,
             via_proxy: None,
+            max_body: u64::MAX,
         };
         let mut buf = BytesMut::new();
         let enc = request(&req, &mut buf);
@@ -266,6 +269,7 @@ mod tests {
             user_agent: &ua,
             cookies: &cookies,
             via_proxy: Some(Some(&auth)),
+            max_body: u64::MAX,
         };
         let mut buf = BytesMut::new();
         request(&req, &mut buf);

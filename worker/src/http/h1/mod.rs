@@ -74,7 +74,7 @@ pub(crate) async fn exchange(
     stream.flush().await.map_err(io_err)?;
     buf.0.clear();
 
-    let mut reader = read::Reader::new(stream, &mut buf.0, got_bytes);
+    let mut reader = read::Reader::new(stream, &mut buf.0, got_bytes, req.max_body);
     let head = reader.head(req.is_head()).await?;
     let body = reader.body(head.framing).await?;
     let clean = buf.0.is_empty() && head.framing != read::Framing::Close;

@@ -2,7 +2,9 @@
 //! 1xx responses skipped, a size limit on the head), its body framing decided
 //! from the status, the request method and the headers, and the body read as
 //! framed (length, chunks with their extensions and trailers skipped, or up
-//! to the connection's close).
+//! to the connection's close), never past the body limit: an announced
+//! length over it fails at once, a chunked or close-delimited body as soon
+//! as it grows past it.
 
 use std::mem::MaybeUninit;
 
@@ -53,11 +55,19 @@ pub(super) struct Reader<'a> {
     stream: &'a mut Stream,
     buf: &'a mut BytesMut,
     got_bytes: &'a mut bool,
+    /// The largest body read.
+    limit: u64,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(stream: &'a mut Stream, buf: &'a mut BytesMut, got_bytes: &'a mut bool) -> Self {
+    pub fn new(
+        stream: &'a mut Stream,
+        buf: &'a mut BytesMut,
+        got_bytes: &'a mut bool,
+        limit: u64,
+    ) -> Self {
         Self {
+            limit,
             stream,
             buf,
             got_bytes,
@@ -108,6 +118,9 @@ impl<'a> Reader<'a> {
         match framing {
             Framing::Empty => Ok(Bytes::new()),
             Framing::Length(len) => {
+                if len > self.limit {
+                    return Err(HttpError::BodyTooLarge(self.limit));
+                }
                 if self.buf.len() as u64 >= len {
                     // The usual case: the whole body came with the head.
                     return Ok(Bytes::copy_from_slice(&self.buf.split_to(len as usize)));
@@ -145,6 +158,9 @@ impl<'a> Reader<'a> {
                     return Ok(out.into());
                 }
                 Ok(httparse::Status::Complete((used, size))) => {
+                    if (out.len() as u64).saturating_add(size) > self.limit {
+                        return Err(HttpError::BodyTooLarge(self.limit));
+                    }
                     self.buf.advance(used);
                     self.copy_exact(&mut out, size).await?;
                     self.chunk_end().await?;
@@ -195,6 +211,9 @@ impl<'a> Reader<'a> {
         loop {
             match self.read_more().await {
                 Ok(0) => return Ok(self.buf.split().freeze()),
+                Ok(_) if self.buf.len() as u64 > self.limit => {
+                    return Err(HttpError::BodyTooLarge(self.limit));
+                }
                 Ok(_) => {}
                 // A TLS peer that closes without close_notify: the body
                 // still ends there, as it does on plain TCP.
