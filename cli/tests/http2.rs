@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::servers::{Certs, Nginx};
+use common::servers::Site;
 use common::{ShopProcess, scenario, stampede, summary_count};
 
 /// Login sets a cookie; `/old` redirects to `/me`, which wants the cookie
@@ -38,28 +38,18 @@ users:
         name: hello
 "#;
 
-struct Setup {
-    dir: tempfile::TempDir,
-    certs: Certs,
-    nginx: Nginx,
+fn setup() -> Site {
+    Site::start(LOCATIONS, SESSION)
 }
 
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::make(dir.path());
-    let nginx = Nginx::start(dir.path(), &certs, LOCATIONS);
-    std::fs::write(dir.path().join("s.yaml"), SESSION).unwrap();
-    Setup { dir, certs, nginx }
-}
-
-impl Setup {
+impl Site {
     /// Runs the session scenario against `host` with `extra` flags; the
     /// exit status, stdout and the JSON report.
     fn run(&self, host: &str, extra: &[&str]) -> (bool, String, serde_json::Value) {
         let json = self.dir.path().join("r.json");
         let out = stampede()
             .args(["run", "-f"])
-            .arg(self.dir.path().join("s.yaml"))
+            .arg(self.scenario())
             .args(["--headless", "-r", "100", "-t", "2s", "--only-summary"])
             .args(if extra.contains(&"-u") {
                 &[][..]

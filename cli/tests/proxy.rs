@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::servers::{Certs, Nginx, Tinyproxy};
+use common::servers::{Site, Tinyproxy};
 use common::{Killed, ShopProcess, master_addr, stampede, summary_count};
 
 const LOCATIONS: &str = "location / { return 200 \"ok\\n\"; }";
@@ -17,26 +17,16 @@ const LOCATIONS: &str = "location / { return 200 \"ok\\n\"; }";
 const SCENARIO: &str =
     "users:\n  - name: U\n    wait: {constant: 20ms}\n    sequence: [{get: /a}]\n";
 
-struct Setup {
-    dir: tempfile::TempDir,
-    certs: Certs,
-    nginx: Nginx,
+fn setup() -> Site {
+    Site::start(LOCATIONS, SCENARIO)
 }
 
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::make(dir.path());
-    let nginx = Nginx::start(dir.path(), &certs, LOCATIONS);
-    std::fs::write(dir.path().join("s.yaml"), SCENARIO).unwrap();
-    Setup { dir, certs, nginx }
-}
-
-impl Setup {
+impl Site {
     /// `stampede run` of the scenario against `host`, 2 users for 1 s.
     fn run(&self, host: &str) -> assert_cmd::Command {
         let mut c = stampede();
         c.args(["run", "-f"])
-            .arg(self.dir.path().join("s.yaml"))
+            .arg(self.scenario())
             .args([
                 "--headless",
                 "-u",

@@ -63,6 +63,29 @@ fn start_on_free_ports(
     panic!("{what} did not come up on free ports in five tries");
 }
 
+/// A temporary directory with a certificate, nginx serving `locations`
+/// with it, and a scenario file `s.yaml`.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub certs: Certs,
+    pub nginx: Nginx,
+}
+
+impl Site {
+    pub fn start(locations: &str, scenario: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = Certs::make(dir.path());
+        let nginx = Nginx::start(dir.path(), &certs, locations);
+        std::fs::write(dir.path().join("s.yaml"), scenario).unwrap();
+        Self { dir, certs, nginx }
+    }
+
+    /// The scenario file.
+    pub fn scenario(&self) -> PathBuf {
+        self.dir.path().join("s.yaml")
+    }
+}
+
 /// A certificate for `localhost` and 127.0.0.1 (self-signed: the tests
 /// trust it with `--ca-cert`), written to `dir`.
 pub struct Certs {
