@@ -56,8 +56,9 @@
 //!   is plenty for real sites). 301/302/303 turn into a body-less GET (HEAD
 //!   stays HEAD); 307/308 keep method and body. A redirect to another host
 //!   drops the caller's `Authorization`, `Cookie` and `Host` headers.
-//! - Keep-alive: one connection per origin, at most [`MAX_ORIGINS`] origins
-//!   per session (the least recently used is closed). A parked socket is
+//! - Keep-alive: one connection per origin (one of each protocol when steps
+//!   pin different versions), at most [`MAX_ORIGINS`] parked per session
+//!   (the least recently used is closed). A parked socket is
 //!   checked before reuse (EOF, error or unsolicited bytes mean it is
 //!   dropped); `Connection: close` from either side is honoured. A request
 //!   that fails on a reused connection before any response byte arrived is
