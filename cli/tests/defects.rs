@@ -2,8 +2,10 @@
 //! against the real binary: output paths checked before any load, a report
 //! that cannot be written at the end not keeping the others from being
 //! written (and no stray warning from the in-process workers), an invalid
-//! master address refused as a usage error, and the final table's req/s
-//! being the run's average rather than the last window's.
+//! master address refused as a usage error, the final table's req/s
+//! being the run's average rather than the last window's, and huge, deeply
+//! nested and alias-bomb scenario files refused in bounded time with a
+//! bounded message.
 
 mod common;
 
@@ -164,4 +166,51 @@ fn the_final_table_shows_the_runs_average_rate() {
     let stdout = String::from_utf8(out).unwrap();
     let rps = final_rps(&stdout, "/api/auth/login/");
     assert!(rps > 0.5, "logins per second over the run: {rps}\n{stdout}");
+}
+
+#[test]
+fn huge_deep_and_alias_bomb_scenarios_are_refused_in_bounded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = "users:\n  - name: U\n    sequence: [{get: /}]\n";
+    // "Billion laughs": nine levels of nine aliases each.
+    let mut bomb =
+        String::from("variables:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        bomb.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    let deep = format!(
+        "variables:\n  x: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let mut huge = String::from("variables:\n");
+    for i in 0..400_000 {
+        huge.push_str(&format!("  v{i}: {}\n", "x".repeat(40)));
+    }
+    for (name, text, message) in [
+        ("bomb.yaml", bomb, "YAML document too large or too complex"),
+        ("deep.yaml", deep, "recursion limit exceeded"),
+        ("huge.yaml", huge, "YAML document too large or too complex"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{text}{users}")).unwrap();
+        let out = stampede()
+            .args(["check", "-f"])
+            .arg(&path)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!("{name}:")) && stderr.contains(message),
+            "{stderr}"
+        );
+        assert!(
+            stderr.len() < 1_000,
+            "a bounded message for {name}: {} bytes",
+            stderr.len()
+        );
+    }
 }

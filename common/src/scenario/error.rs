@@ -71,23 +71,50 @@ impl Locator<'_> {
     }
 }
 
+/// The most characters of the source line a snippet shows on each side of
+/// the column: a minified or generated line stays readable.
+const SNIPPET_SIDE: usize = 60;
+
 fn snippet(text: &str, line: u64, col: u64) -> String {
     let Some(src) = text.lines().nth((line - 1) as usize) else {
         return String::new();
     };
     let num = line.to_string();
     let pad = " ".repeat(num.len());
-    let caret_pad: String = src
+    let col = (col - 1) as usize;
+    let chars: Vec<char> = src.chars().collect();
+    let from = col.saturating_sub(SNIPPET_SIDE);
+    let to = (col + SNIPPET_SIDE).min(chars.len());
+    let head = if from > 0 { "..." } else { "" };
+    let tail = if to < chars.len() { "..." } else { "" };
+    let shown: String = chars[from.min(to)..to].iter().collect();
+    let caret_pad: String = head
         .chars()
-        .take((col - 1) as usize)
+        .chain(chars[from.min(to)..col.min(to)].iter().copied())
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    format!("{pad} |\n{num} | {src}\n{pad} | {caret_pad}^")
+    format!("{pad} |\n{num} | {head}{shown}{tail}\n{pad} | {caret_pad}^")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_is_shown_around_its_column() {
+        let text = format!("x: {}\n", "[".repeat(10_000));
+        let loc = Locator {
+            file: "s.yaml",
+            text: &text,
+        };
+        let rendered = loc
+            .at_line_col(1, 5_000, "recursion limit exceeded")
+            .render();
+        assert!(rendered.len() < 400, "{rendered}");
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines[2], format!("1 | ...{}...", "[".repeat(120)));
+        assert_eq!(lines[3], format!("  | {}^", " ".repeat(63)));
+    }
 
     #[test]
     fn renders_one_line_then_snippet() {

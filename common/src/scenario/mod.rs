@@ -154,10 +154,13 @@ fn parse_raw(src: &ScenarioSource) -> Result<RawScenario, ScenarioError> {
     })
 }
 
+/// The message with its first letter lowercase, unless it starts with an
+/// acronym (`YAML document too large ...`).
 fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+    match (c.next(), c.next()) {
+        (Some(f), Some(second)) if f.is_uppercase() && second.is_uppercase() => s.to_owned(),
+        (Some(f), _) => f.to_lowercase().chain(s.chars().skip(1)).collect(),
+        (None, _) => String::new(),
     }
 }
