@@ -152,13 +152,9 @@ async fn drive<T>(
     driver: &mut Driver,
 ) -> Result<T, HttpError> {
     let mut work = pin!(work);
-    let mut closed = false;
     poll_fn(|cx| {
         if let Poll::Ready(out) = work.as_mut().poll(cx) {
             return Poll::Ready(out);
-        }
-        if closed {
-            return Poll::Pending;
         }
         match Pin::new(&mut *driver).poll(cx) {
             // What the driver read may have answered the work: look now
@@ -166,8 +162,8 @@ async fn drive<T>(
             Poll::Pending => work.as_mut().poll(cx),
             Poll::Ready(Err(e)) => Poll::Ready(Err(map_err(&e))),
             Poll::Ready(Ok(())) => {
-                // Closed cleanly (GOAWAY): the streams have their answer now.
-                closed = true;
+                // Closed cleanly (GOAWAY): the streams have their answer now,
+                // and none will come later.
                 match work.as_mut().poll(cx) {
                     Poll::Ready(out) => Poll::Ready(out),
                     Poll::Pending => Poll::Ready(Err(HttpError::ConnectionClosed)),
