@@ -71,13 +71,7 @@ fn plain_http_goes_through_the_proxy_in_absolute_form() {
     let (ok, stdout) = output(s.run(&host).env("HTTP_PROXY", proxy.url()));
     assert!(ok, "{stdout}");
     assert!(s.vias().iter().all(|v| v.contains("tinyproxy")));
-    assert!(
-        proxy
-            .log()
-            .contains(&format!("GET http://127.0.0.1:{}/a", s.nginx.plain)),
-        "{}",
-        proxy.log()
-    );
+    proxy.assert_logged(&format!("GET http://127.0.0.1:{}/a", s.nginx.plain));
 }
 
 #[test]
@@ -93,24 +87,14 @@ fn https_and_h2c_go_through_connect_tunnels() {
         lines.iter().all(|l| l[0] == "HTTP/2.0"),
         "h2 inside the tunnel: {lines:?}"
     );
-    assert!(
-        proxy
-            .log()
-            .contains(&format!("CONNECT localhost:{}", s.nginx.h2)),
-        "{}",
-        proxy.log()
-    );
+    proxy.assert_logged(&format!("CONNECT localhost:{}", s.nginx.h2));
 
     let shop = ShopProcess::start(&[]);
     let (ok, stdout) = output(s.run(&shop.url).args(["--http2", "--proxy", &proxy.url()]));
     assert!(ok, "{stdout}");
     assert_eq!(summary_count(&stdout), shop.served());
     let port = shop.url.rsplit(':').next().unwrap();
-    assert!(
-        proxy.log().contains(&format!("CONNECT 127.0.0.1:{port}")),
-        "{}",
-        proxy.log()
-    );
+    proxy.assert_logged(&format!("CONNECT 127.0.0.1:{port}"));
 }
 
 #[test]

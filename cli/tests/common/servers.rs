@@ -223,6 +223,12 @@ impl Tinyproxy {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Fails, showing the log, unless the log has `what`.
+    pub fn assert_logged(&self, what: &str) {
+        let log = self.log();
+        assert!(log.contains(what), "no `{what}` in the proxy's log:\n{log}");
+    }
 }
 
 impl Drop for Tinyproxy {

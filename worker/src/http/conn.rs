@@ -121,13 +121,7 @@ pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Connect
     let limit = how.limit;
     let work = async {
         let mut tcp = match how.proxy {
-            Some((proxy, _)) => {
-                let host = match proxy.host.parse::<IpAddr>() {
-                    Ok(IpAddr::V6(_)) => format!("[{}]", proxy.host),
-                    _ => proxy.host.clone(),
-                };
-                connect_tcp(&host, proxy.port, &how).await?
-            }
+            Some((proxy, _)) => connect_tcp(&proxy.host, proxy.port, &how).await?,
             None => connect_tcp(target.host_str, target.port, &how).await?,
         };
         if let (Some((_, auth)), true) = (how.proxy, how.tunnel) {
@@ -172,7 +166,7 @@ pub(crate) async fn connect(target: &Target<'_>, how: How<'_>) -> Result<Connect
         .unwrap_or_else(|_| Err(HttpError::ConnectTimeout(limit)))
 }
 
-/// A TCP connection to `host:port` (`host` as in a URL: IPv6 in brackets).
+/// A TCP connection to `host:port` (an IPv6 `host` with or without brackets).
 async fn connect_tcp(host: &str, port: u16, how: &How<'_>) -> Result<TcpStream, HttpError> {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Arc<[SocketAddr]> = match (how.network.resolved(host, port), literal.parse()) {

@@ -361,16 +361,7 @@ mod tests {
             CookieStore::new(),
             HeaderMap::new(),
         );
-        let out = Outgoing {
-            method: &Method::GET,
-            url: &url,
-            headers: &headers,
-            body: b"",
-            user_agent: &ua,
-            cookies: &cookies,
-            via_proxy: None,
-            max_body: u64::MAX,
-        };
+        let out = Outgoing::for_test(&Method::GET, &url, &headers, b"", &ua, &cookies);
         let err = own
             .exchange(&out, &Bytes::new(), &mut false)
             .await
@@ -386,16 +377,7 @@ mod tests {
         headers.insert(HOST, HeaderValue::from_static("other.test"));
         headers.insert("x-a", HeaderValue::from_static("1"));
         let (ua, cookies) = (HeaderValue::from_static("ua/1"), CookieStore::new());
-        let out = Outgoing {
-            method: &Method::POST,
-            url: &url,
-            headers: &headers,
-            body: b"hi",
-            user_agent: &ua,
-            cookies: &cookies,
-            via_proxy: None,
-            max_body: u64::MAX,
-        };
+        let out = Outgoing::for_test(&Method::POST, &url, &headers, b"hi", &ua, &cookies);
         let (req, close) = request(&out).unwrap();
         assert!(close);
         assert_eq!(req.uri(), "http://other.test/p?q=1");

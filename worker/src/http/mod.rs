@@ -102,7 +102,6 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use stampede_common::run::{HttpSettings, HttpVersion, NetworkSettings, ProxySettings, ProxyUrl};
 use url::Url;
 
-pub use dns::REFRESH as DNS_REFRESH;
 pub use error::HttpError;
 pub use session::Session;
 

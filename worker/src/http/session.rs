@@ -210,9 +210,15 @@ impl Conn {
                 HttpVersion::Auto => !https || *offered_h2,
                 HttpVersion::Http2 => false,
             },
-            Conn::H2(_) => version == HttpVersion::Http2 || (version == HttpVersion::Auto && https),
+            Conn::H2(_) => may_be_h2(version, https),
         }
     }
+}
+
+/// Whether a request of `version` to an http(s) origin may go over HTTP/2:
+/// when asked for, or by ALPN over TLS.
+fn may_be_h2(version: HttpVersion, https: bool) -> bool {
+    version == HttpVersion::Http2 || (version == HttpVersion::Auto && https)
 }
 
 /// What a session connects with.
@@ -247,10 +253,8 @@ async fn round_trip(
             .filter(|_| !target.https && hop.version != HttpVersion::Http2)
             .map(|(_, auth)| auth),
     };
-    let h2_wanted =
-        hop.version == HttpVersion::Http2 || (hop.version == HttpVersion::Auto && target.https);
     if let Some(pool) = &client.shared
-        && h2_wanted
+        && may_be_h2(hop.version, target.https)
     {
         return shared_round_trip(pool, link, index, &target, &out, hop).await;
     }

@@ -32,9 +32,31 @@ pub(crate) struct Outgoing<'a> {
     pub max_body: u64,
 }
 
-impl Outgoing<'_> {
+impl<'a> Outgoing<'a> {
     pub(super) fn is_head(&self) -> bool {
         *self.method == Method::HEAD
+    }
+
+    /// A request to `url` with no proxy and no body limit, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        method: &'a Method,
+        url: &'a Url,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        user_agent: &'a HeaderValue,
+        cookies: &'a CookieStore,
+    ) -> Self {
+        Self {
+            method,
+            url,
+            headers,
+            body,
+            user_agent,
+            cookies,
+            via_proxy: None,
+            max_body: u64::MAX,
+        }
     }
 }
 
@@ -205,16 +227,7 @@ mod tests {
         let url = Url::parse(url).unwrap();
         let ua = HeaderValue::from_static("ua/1");
         let cookies = CookieStore::new();
-        let req = Outgoing {
-            method: &method,
-            url: &url,
-            headers: &headers,
-            body,
-            user_agent: &ua,
-            cookies: &cookies,
-            via_proxy: None,
-            max_body: u64::MAX,
-        };
+        let req = Outgoing::for_test(&method, &url, &headers, body, &ua, &cookies);
         let mut buf = BytesMut::new();
         let enc = request(&req, &mut buf);
         (String::from_utf8(buf.to_vec()).unwrap(), enc)
@@ -262,14 +275,8 @@ mod tests {
         );
         let headers = HeaderMap::new();
         let req = Outgoing {
-            method: &Method::GET,
-            url: &url,
-            headers: &headers,
-            body: b"",
-            user_agent: &ua,
-            cookies: &cookies,
             via_proxy: Some(Some(&auth)),
-            max_body: u64::MAX,
+            ..Outgoing::for_test(&Method::GET, &url, &headers, b"", &ua, &cookies)
         };
         let mut buf = BytesMut::new();
         request(&req, &mut buf);
