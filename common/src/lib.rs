@@ -3,6 +3,8 @@
 //! statistics on HDR histograms, thresholds, human durations and telemetry init.
 
 pub mod duration;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod run;
 pub mod scenario;
 pub mod shape;

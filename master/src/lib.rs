@@ -7,6 +7,8 @@
 pub mod cluster;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod plan;
 pub mod report;

@@ -6,6 +6,8 @@
 //! or "start iterations on this schedule"), by the master over gRPC.
 
 pub mod agent;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 
 mod arrival;

@@ -74,6 +74,9 @@ pub struct RenderError(String);
 
 impl From<MjError> for RenderError {
     fn from(e: MjError) -> Self {
+        if e.kind() == minijinja::ErrorKind::OutOfFuel {
+            return RenderError(format!("the template ran past {RENDER_FUEL} steps"));
+        }
         let mut msg = e.kind().to_string();
         if let Some(detail) = e.detail() {
             msg = format!("{msg}: {detail}");
@@ -81,6 +84,10 @@ impl From<MjError> for RenderError {
         RenderError(msg.to_lowercase())
     }
 }
+
+/// Steps of the template engine one render may take: far beyond any
+/// request's template (a loop over a thousand items takes some ten thousand).
+pub const RENDER_FUEL: u64 = 1_000_000;
 
 /// The compiled templates of one scenario, shared by all its users.
 #[derive(Debug)]
@@ -103,6 +110,9 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // A template that loops for ever fails its render instead of
+        // holding its user (and the worker's thread) for good.
+        env.set_fuel(Some(RENDER_FUEL));
         env.add_function("random_int", random_int);
         env.add_function("random_float", random_float);
         env.add_function("random_choice", random_choice);

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::cap::{Capped, Held, cap};
 use super::history::{History, HistoryPoint, Load, Measured};
 use super::{EndpointStats, FailureKey, IntervalStats, PERCENTILES, StatsKey};
 
@@ -130,6 +131,8 @@ pub struct RunStats {
     pub(super) exceptions: BTreeMap<String, u64>,
     pub(super) history: History,
     pub(super) open: OpenModel,
+    /// The bounds (`cap.rs`) reached so far.
+    pub(super) capped: Capped,
 }
 
 /// The open model's extra numbers: uncorrected service times and iterations.
@@ -152,6 +155,7 @@ impl RunStats {
             exceptions: BTreeMap::new(),
             history: History::new(started),
             open: OpenModel::default(),
+            capped: Capped::default(),
         }
     }
 
@@ -160,8 +164,23 @@ impl RunStats {
         self.started
     }
 
-    /// Merges one worker interval, `measured` then and received at `now`.
-    pub fn add(&mut self, interval: &IntervalStats, measured: Measured, now: SystemTime) {
+    /// Merges one worker interval, `measured` then and received at `now`,
+    /// within the run's bounds (`cap.rs`); says which bounds it was the
+    /// first to reach, for the caller to warn about once.
+    pub fn add(&mut self, interval: &IntervalStats, measured: Measured, now: SystemTime) -> Capped {
+        let held = Held {
+            endpoints: &self.endpoints,
+            failures: &self.failures,
+            exceptions: &self.exceptions,
+        };
+        let (interval, capped) = cap(&held, interval);
+        let interval = &*interval;
+        let first = Capped {
+            names: capped.names && !self.capped.names,
+            errors: capped.errors && !self.capped.errors,
+        };
+        self.capped.names |= capped.names;
+        self.capped.errors |= capped.errors;
         self.history.add(interval, measured);
         // Stats off the wire hold only their non-empty buckets: each merge
         // below touches just those.
@@ -192,6 +211,7 @@ impl RunStats {
         }
         open.iterations += interval.iterations;
         open.dropped += interval.dropped_iterations;
+        first
     }
 
     /// Notes the load at `now` for the second it is in, and closes the

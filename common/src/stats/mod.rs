@@ -6,6 +6,7 @@
 //! of samples, so memory stays flat and merged percentiles are exact.
 
 mod aggregate;
+mod cap;
 mod downsample;
 mod endpoint;
 mod history;
@@ -13,11 +14,12 @@ mod layout;
 mod persist;
 mod recorder;
 pub mod table;
-mod wire;
+pub(crate) mod wire;
 
 use serde::{Deserialize, Serialize};
 
 pub use aggregate::{CLOSE_AFTER, FailureEntry, RunStats, Snapshot, StatsRow, unix_ms};
+pub use cap::{Capped, MAX_ERRORS, MAX_NAMES, MAX_TEXT, OTHER_ERRORS, OTHER_NAMES};
 pub use endpoint::EndpointStats;
 pub use history::{Cumulative, EndpointPoint, HistoryPoint, Load, Measured};
 pub use layout::{HistogramError, MAX_MICROS};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::aggregate::{FailureEntry, OpenModel, RunStats};
 use super::history::{Bucket, History, HistoryPoint, Load};
-use super::{EndpointStats, FailureKey, StatsKey};
+use super::{Capped, EndpointStats, FailureKey, StatsKey};
 
 /// [`EndpointStats`] as stored.
 #[derive(Debug, Serialize, Deserialize)]
@@ -202,6 +202,8 @@ impl RunStats {
                 iterations: saved.iterations,
                 dropped: saved.dropped,
             },
+            // Warned about again if reached again: at most once more.
+            capped: Capped::default(),
         }
     }
 }

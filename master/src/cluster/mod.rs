@@ -5,6 +5,7 @@
 
 mod actor;
 pub mod headless;
+pub(crate) mod intake;
 mod service;
 mod view;
 
@@ -264,7 +265,9 @@ pub fn start(
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
             .map_err(|e| MasterError::Tls(e.to_string()))?;
     }
-    let router = builder.add_service(CoordinatorServer::new(svc));
+    let router = builder.add_service(
+        CoordinatorServer::new(svc).max_decoding_message_size(stampede_proto::MAX_WORKER_MESSAGE),
+    );
     tasks.spawn(async move {
         let served = router
             .serve_with_incoming_shutdown(

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use stampede_proto::PROTOCOL_VERSION;
 use stampede_proto::v1::coordinator_client::CoordinatorClient;
 use stampede_proto::v1::{self, worker_message};
+use stampede_proto::{MAX_MASTER_MESSAGE, PROTOCOL_VERSION};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
@@ -66,7 +66,7 @@ pub(super) async fn connect(
         token: cfg.token.clone(),
     };
     let _ = tx.send(msg(worker_message::Kind::Hello(hello))).await;
-    let mut client = CoordinatorClient::new(channel);
+    let mut client = CoordinatorClient::new(channel).max_decoding_message_size(MAX_MASTER_MESSAGE);
     match client.attach(ReceiverStream::new(rx)).await {
         Ok(resp) => Ok((tx, resp.into_inner())),
         Err(s)

@@ -83,11 +83,11 @@
 //!   body, across redirects (one deadline per request); without it only
 //!   `connect_timeout` applies.
 
-mod body;
+pub(crate) mod body;
 mod conn;
 mod dns;
 mod error;
-mod h1;
+pub(crate) mod h1;
 mod h2;
 mod proxy;
 mod session;

@@ -7,13 +7,13 @@ use std::time::SystemTime;
 
 use stampede_common::stats::Load;
 use stampede_proto::PROTOCOL_VERSION;
-use stampede_proto::convert::{decode_interval, measured_from_wire};
 use stampede_proto::v1::{self, master_message, worker_message};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::link::{Link, Sent};
 use super::{Actor, Outbound, Worker};
+use crate::cluster::intake::merge_report;
 use crate::cluster::view::{ClusterView, RunView, WorkerInfo, WorkerState};
 
 impl Actor {
@@ -208,13 +208,8 @@ impl Actor {
             if seq > floor {
                 // Reports come more often than heartbeats: the users they saw.
                 w.users = report.users;
-                match decode_interval(&report) {
-                    Ok(interval) => {
-                        let now = SystemTime::now();
-                        run.stats
-                            .add(&interval, measured_from_wire(&report, now), now);
-                        w.merged_seq = seq;
-                    }
+                match merge_report(&mut run.stats, id, &report, SystemTime::now()) {
+                    Ok(()) => w.merged_seq = seq,
                     Err(e) => {
                         error!(worker = id, seq, error = %e, "dropping a report that does not decode");
                         return;

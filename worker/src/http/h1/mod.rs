@@ -25,7 +25,7 @@ use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 pub(crate) use encode::{Outgoing, cookie_header, has_token};
 
@@ -74,12 +74,30 @@ pub(crate) async fn exchange(
     stream.flush().await.map_err(io_err)?;
     buf.0.clear();
 
-    let mut reader = read::Reader::new(stream, &mut buf.0, got_bytes, req.max_body);
-    let head = reader.head(req.is_head()).await?;
+    let mut done =
+        read_response(stream, &mut buf.0, got_bytes, req.is_head(), req.max_body).await?;
+    done.reusable &= !sent.close;
+    Ok(done)
+}
+
+/// Reads one response off `stream` into `buf` (empty, or holding bytes
+/// already read): the final head, then the body as framed, at most
+/// `max_body` bytes. Reusable when the server allows keep-alive and nothing
+/// followed the framed body. The fuzz targets (`crate::fuzzing`) call it on
+/// bytes from memory, delivered in pieces.
+pub(crate) async fn read_response<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    got_bytes: &mut bool,
+    head_request: bool,
+    max_body: u64,
+) -> Result<Exchange, HttpError> {
+    let mut reader = read::Reader::new(stream, buf, got_bytes, max_body);
+    let head = reader.head(head_request).await?;
     let body = reader.body(head.framing).await?;
-    let clean = buf.0.is_empty() && head.framing != read::Framing::Close;
+    let clean = buf.is_empty() && head.framing != read::Framing::Close;
     Ok(Exchange {
-        reusable: clean && head.keep_alive && !sent.close,
+        reusable: clean && head.keep_alive,
         head: ResponseHead {
             status: head.status,
             headers: head.headers,

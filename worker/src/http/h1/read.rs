@@ -11,11 +11,10 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::encode::has_token;
 use crate::http::HttpError;
-use crate::http::conn::Stream;
 
 /// Largest response head (status line and headers, or trailers) accepted.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -49,19 +48,20 @@ pub(super) struct Head {
     pub keep_alive: bool,
 }
 
-/// The response side of an exchange: the socket, the exchange buffer
-/// (holding what was read but not yet consumed) and whether any byte came.
-pub(super) struct Reader<'a> {
-    stream: &'a mut Stream,
+/// The response side of an exchange: the socket (any byte stream: the fuzz
+/// targets feed it from memory), the exchange buffer (holding what was read
+/// but not yet consumed) and whether any byte came.
+pub(super) struct Reader<'a, S> {
+    stream: &'a mut S,
     buf: &'a mut BytesMut,
     got_bytes: &'a mut bool,
     /// The largest body read.
     limit: u64,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
     pub fn new(
-        stream: &'a mut Stream,
+        stream: &'a mut S,
         buf: &'a mut BytesMut,
         got_bytes: &'a mut bool,
         limit: u64,
@@ -98,6 +98,11 @@ impl<'a> Reader<'a> {
     pub async fn head(&mut self, head_request: bool) -> Result<Head, HttpError> {
         loop {
             match parse_head(self.buf, head_request)? {
+                // However the head arrived (in one read or many), over
+                // the limit is over it.
+                Parsed::Final(_, len) | Parsed::Interim(len) if len > MAX_HEAD => {
+                    return Err(HttpError::ResponseHeadTooLarge(MAX_HEAD));
+                }
                 Parsed::Final(head, len) => {
                     self.buf.advance(len);
                     return Ok(head);
@@ -152,6 +157,10 @@ impl<'a> Reader<'a> {
         let mut out = Vec::new();
         loop {
             match httparse::parse_chunk_size(self.buf) {
+                // Whole or in pieces: a size line past the limit fails.
+                Ok(httparse::Status::Complete((used, _))) if used > MAX_CHUNK_LINE => {
+                    return Err(protocol("chunk size line too long"));
+                }
                 Ok(httparse::Status::Complete((used, 0))) => {
                     self.buf.advance(used);
                     self.trailers().await?;
@@ -191,6 +200,11 @@ impl<'a> Reader<'a> {
         let mut seen = 0usize;
         loop {
             match self.buf.iter().position(|&b| b == b'\n') {
+                // One rule however the bytes arrive: a section that grows
+                // past the limit fails, whole or in pieces.
+                Some(end) if seen + end + 1 > MAX_HEAD => {
+                    return Err(HttpError::ResponseHeadTooLarge(MAX_HEAD));
+                }
                 Some(end) => {
                     let empty = end == 0 || (end == 1 && self.buf[0] == b'\r');
                     self.buf.advance(end + 1);
@@ -209,11 +223,13 @@ impl<'a> Reader<'a> {
 
     async fn until_close(&mut self) -> Result<Bytes, HttpError> {
         loop {
+            // Checked before each read, so a body that came whole with the
+            // head is held to the limit too (found by the fuzz target).
+            if self.buf.len() as u64 > self.limit {
+                return Err(HttpError::BodyTooLarge(self.limit));
+            }
             match self.read_more().await {
                 Ok(0) => return Ok(self.buf.split().freeze()),
-                Ok(_) if self.buf.len() as u64 > self.limit => {
-                    return Err(HttpError::BodyTooLarge(self.limit));
-                }
                 Ok(_) => {}
                 // A TLS peer that closes without close_notify: the body
                 // still ends there, as it does on plain TCP.

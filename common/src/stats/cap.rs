@@ -1,0 +1,196 @@
+//! Bounds on what a run's merged stats hold, whatever workers send: at most
+//! [`MAX_NAMES`] rows, [`MAX_ERRORS`] failure messages and as many
+//! exception messages, each name or message at most [`MAX_TEXT`] bytes.
+//! Past a bound the counts still land, under a catch-all row or message
+//! (`(other names)`, `(other errors)`), so the totals stay exact; the
+//! master warns once. A worker's own recorder caps run-time names too
+//! (`MAX_NAMED`); this guards the master from a buggy or hostile one.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use super::{EndpointStats, FailureKey, GROUP_METHOD, IntervalStats, StatsKey};
+
+/// Most rows (method and name) a run keeps.
+pub const MAX_NAMES: usize = 10_000;
+/// Most distinct failure messages a run keeps, and as many exception messages.
+pub const MAX_ERRORS: usize = 1_000;
+/// Longest name or message kept, in bytes; longer ones are cut at a
+/// character boundary and end in `…`.
+pub const MAX_TEXT: usize = 1_000;
+/// The name of the row past [`MAX_NAMES`].
+pub const OTHER_NAMES: &str = "(other names)";
+/// The message past [`MAX_ERRORS`].
+pub const OTHER_ERRORS: &str = "(other errors)";
+
+/// The methods a catch-all row keeps; any other is counted as `OTHER`, so
+/// the catch-all rows are bounded too.
+const METHODS: [&str; 10] = [
+    "GET",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "HEAD",
+    "OPTIONS",
+    "TRACE",
+    "CONNECT",
+    GROUP_METHOD,
+];
+
+/// Which bounds an interval was the first to reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capped {
+    /// Rows past [`MAX_NAMES`] went to `(other names)`.
+    pub names: bool,
+    /// Failure or exception messages past [`MAX_ERRORS`] went to `(other errors)`.
+    pub errors: bool,
+}
+
+impl Capped {
+    /// Whether any bound was reached.
+    pub fn any(self) -> bool {
+        self.names || self.errors
+    }
+}
+
+/// What the run holds so far, to tell a new name from a known one.
+pub(super) struct Held<'a, F> {
+    pub endpoints: &'a BTreeMap<StatsKey, EndpointStats>,
+    pub failures: &'a BTreeMap<FailureKey, F>,
+    pub exceptions: &'a BTreeMap<String, u64>,
+}
+
+/// `interval` as the run may keep it: unchanged (the usual case, no copy)
+/// when every name and message is short and known or has room; otherwise a
+/// copy with the overflow renamed to the catch-alls, and which bounds it hit.
+pub(super) fn cap<'a, F>(
+    held: &Held<'_, F>,
+    interval: &'a IntervalStats,
+) -> (Cow<'a, IntervalStats>, Capped) {
+    if fits(held, interval) {
+        return (Cow::Borrowed(interval), Capped::default());
+    }
+    let mut capped = Capped::default();
+    let mut rows: HashMap<&StatsKey, StatsKey> = HashMap::new();
+    let mut room = MAX_NAMES.saturating_sub(held.endpoints.len());
+    let mut row = |key: &'a StatsKey, capped: &mut Capped| -> StatsKey {
+        if let Some(k) = rows.get(key) {
+            return k.clone();
+        }
+        let short = StatsKey::new(clip(&key.method), clip(&key.name));
+        let kept = if held.endpoints.contains_key(&short) {
+            short
+        } else if room > 0 {
+            room -= 1;
+            short
+        } else {
+            capped.names = true;
+            other_row(&key.method)
+        };
+        rows.insert(key, kept.clone());
+        kept
+    };
+    let mut endpoints = BTreeMap::new();
+    for (key, s) in &interval.endpoints {
+        merge_into(&mut endpoints, row(key, &mut capped), s);
+    }
+    let mut service = BTreeMap::new();
+    for (key, s) in &interval.service {
+        merge_into(&mut service, row(key, &mut capped), s);
+    }
+    let mut failures: BTreeMap<FailureKey, u64> = BTreeMap::new();
+    let mut failure_room = MAX_ERRORS.saturating_sub(held.failures.len());
+    for (f, n) in &interval.failures {
+        let mut key = FailureKey {
+            key: row(&f.key, &mut capped),
+            error: clip(&f.error),
+        };
+        if !held.failures.contains_key(&key) && !failures.contains_key(&key) {
+            if failure_room > 0 {
+                failure_room -= 1;
+            } else {
+                capped.errors = true;
+                key.error = OTHER_ERRORS.to_owned();
+            }
+        }
+        *failures.entry(key).or_default() += n;
+    }
+    let mut exceptions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut exception_room = MAX_ERRORS.saturating_sub(held.exceptions.len());
+    for (msg, n) in &interval.exceptions {
+        let mut msg = clip(msg);
+        if !held.exceptions.contains_key(&msg) && !exceptions.contains_key(&msg) {
+            if exception_room > 0 {
+                exception_room -= 1;
+            } else {
+                capped.errors = true;
+                msg = OTHER_ERRORS.to_owned();
+            }
+        }
+        *exceptions.entry(msg).or_default() += n;
+    }
+    let out = IntervalStats {
+        endpoints: endpoints.into_iter().collect(),
+        service: service.into_iter().collect(),
+        failures: failures.into_iter().collect(),
+        exceptions: exceptions.into_iter().collect(),
+        iterations: interval.iterations,
+        dropped_iterations: interval.dropped_iterations,
+    };
+    (Cow::Owned(out), capped)
+}
+
+/// The usual case, checked without copying: everything short, and every
+/// new name or message within its room.
+fn fits<F>(held: &Held<'_, F>, interval: &IntervalStats) -> bool {
+    let short = |s: &str| s.len() <= MAX_TEXT;
+    let rows = || interval.endpoints.iter().chain(&interval.service);
+    let new_rows = rows()
+        .filter(|(k, _)| !held.endpoints.contains_key(k))
+        .count();
+    let new_failures = interval
+        .failures
+        .iter()
+        .filter(|(k, _)| !held.failures.contains_key(k))
+        .count();
+    let new_exceptions = interval
+        .exceptions
+        .iter()
+        .filter(|(m, _)| !held.exceptions.contains_key(m))
+        .count();
+    rows().all(|(k, _)| short(&k.name) && short(&k.method))
+        && interval
+            .failures
+            .iter()
+            .all(|(k, _)| short(&k.key.name) && short(&k.key.method) && short(&k.error))
+        && interval.exceptions.iter().all(|(m, _)| short(m))
+        && held.endpoints.len() + new_rows <= MAX_NAMES
+        && held.failures.len() + new_failures <= MAX_ERRORS
+        && held.exceptions.len() + new_exceptions <= MAX_ERRORS
+}
+
+fn other_row(method: &str) -> StatsKey {
+    let method = METHODS
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .copied()
+        .unwrap_or("OTHER");
+    StatsKey::new(method, OTHER_NAMES)
+}
+
+/// `s` cut to at most [`MAX_TEXT`] bytes (with the `…`).
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_TEXT {
+        return s.to_owned();
+    }
+    let mut end = MAX_TEXT - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn merge_into(rows: &mut BTreeMap<StatsKey, EndpointStats>, key: StatsKey, s: &EndpointStats) {
+    rows.entry(key).or_default().merge(s);
+}
