@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use stampede_master::cluster::{MasterConfig, WorkerState};
 use stampede_proto::PROTOCOL_VERSION;
-use stampede_proto::v1::{self, coordinator_client::CoordinatorClient, worker_message};
+use stampede_proto::v1::{self, worker_message};
 use stampede_worker::agent::{AgentError, run_agent};
-use support::{Cluster, TOKEN, agent_config, wait_status};
+use support::{Cluster, TOKEN, agent_config, raw_attach, wait_status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -194,40 +194,10 @@ async fn a_wrong_token_is_refused_and_the_master_serves_on() {
     c.wait_users(&[("w0", 2)]).await;
 }
 
-async fn raw_attach(
-    c: &Cluster,
-    version: u32,
-) -> (
-    tokio::sync::mpsc::Sender<v1::WorkerMessage>,
-    Result<tonic::Streaming<v1::MasterMessage>, tonic::Status>,
-) {
-    let mut client = CoordinatorClient::connect(format!("http://{}", c.addr))
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let hello = v1::Hello {
-        worker_id: "raw".into(),
-        protocol_version: version,
-        cores: 1,
-        hostname: "raw".into(),
-        token: TOKEN.into(),
-    };
-    tx.send(v1::WorkerMessage {
-        kind: Some(worker_message::Kind::Hello(hello)),
-    })
-    .await
-    .unwrap();
-    let res = client
-        .attach(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .map(|r| r.into_inner());
-    (tx, res)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_protocol_version_is_refused_with_both_versions() {
     let c = Cluster::start(1).await;
-    let (_tx, res) = raw_attach(&c, PROTOCOL_VERSION + 98).await;
+    let (_tx, res) = raw_attach(&c, "raw", PROTOCOL_VERSION + 98).await;
     let status = res.unwrap_err();
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);
     assert_eq!(
@@ -243,7 +213,7 @@ async fn a_wrong_protocol_version_is_refused_with_both_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_stops_heartbeating_is_missing_until_heard_again() {
     let c = Cluster::start(0).await;
-    let (tx, res) = raw_attach(&c, PROTOCOL_VERSION).await;
+    let (tx, res) = raw_attach(&c, "raw", PROTOCOL_VERSION).await;
     let mut inbound = res.unwrap();
     let first = inbound.message().await.unwrap().unwrap();
     assert!(matches!(

@@ -2,7 +2,7 @@
 //! endpoint, failures by message with first/last seen, and the per-second
 //! history (`history.rs`) for live views, CSV history and charts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -267,27 +267,23 @@ impl RunStats {
         let window_secs = recent.last().map_or(1.0, |p| {
             ((p.unix_ms - window_start) as f64 / 1000.0).max(1e-3)
         });
-        let current = |key: Option<&StatsKey>| -> f64 {
-            let n: u64 = recent
-                .iter()
-                .map(|p| match key {
-                    None => p.endpoints.iter().map(|e| e.requests).sum::<u64>(),
-                    Some(k) => p
-                        .endpoints
-                        .iter()
-                        .filter(|e| &e.key == k)
-                        .map(|e| e.requests)
-                        .sum(),
-                })
-                .sum();
-            n as f64 / window_secs
-        };
+        // Each endpoint's requests over the window, counted in one pass (a
+        // pass per row would be rows × points × endpoints).
+        let mut recent_requests: HashMap<&StatsKey, u64> = HashMap::new();
+        for e in recent.iter().flat_map(|p| &p.endpoints) {
+            *recent_requests.entry(&e.key).or_default() += e.requests;
+        }
+        let rate = |n: u64| n as f64 / window_secs;
         let rows = self
             .endpoints
             .iter()
-            .map(|(k, s)| StatsRow::from_stats(&k.method, &k.name, s, elapsed, current(Some(k))))
+            .map(|(k, s)| {
+                let current = rate(recent_requests.get(k).copied().unwrap_or(0));
+                StatsRow::from_stats(&k.method, &k.name, s, elapsed, current)
+            })
             .collect();
-        let total = StatsRow::from_stats("", "Aggregated", &self.total, elapsed, current(None));
+        let all: u64 = recent_requests.values().sum();
+        let total = StatsRow::from_stats("", "Aggregated", &self.total, elapsed, rate(all));
         let mut failures: Vec<_> = self
             .failures
             .iter()

@@ -121,10 +121,11 @@ impl EndpointStats {
     /// bucket by bucket, so percentiles equal those of one histogram of all
     /// the samples.
     pub fn merge(&mut self, other: &EndpointStats) {
-        self.requests += other.requests;
-        self.failures += other.failures;
-        self.content_bytes += other.content_bytes;
-        self.total_micros += other.total_micros;
+        // Saturating: only a hostile worker's counts come near the end of u64.
+        self.requests = self.requests.saturating_add(other.requests);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.content_bytes = self.content_bytes.saturating_add(other.content_bytes);
+        self.total_micros = self.total_micros.saturating_add(other.total_micros);
         self.min_micros = self.min_micros.min(other.min_micros);
         self.max_micros = self.max_micros.max(other.max_micros);
         // Same bounds on both sides, so neither can fail; stats off the wire

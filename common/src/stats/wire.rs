@@ -124,6 +124,11 @@ fn decode_v2(b: &[u8]) -> Result<(Vec<(u64, u64)>, u64), HistogramError> {
         at += used;
         // Zig-zag: a negative number is a run of empty buckets.
         let n = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+        if n == i64::MIN {
+            // No layout has 2^63 buckets; hdrhistogram's own decoder
+            // overflows on it (found by the fuzz target).
+            return Err(err("bad run of empty buckets"));
+        }
         if n < 0 {
             index = index.saturating_add(n.unsigned_abs() as usize);
             continue;

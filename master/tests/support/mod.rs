@@ -25,10 +25,11 @@ use stampede_master::report::{RunReport, StopReason};
 use stampede_master::run::{LoadModel, RunPlan, RunTemplate};
 use stampede_master::standalone::{run_standalone, start_local_cluster};
 use stampede_master::tasks::Tasks;
+use stampede_proto::v1::{self, coordinator_client::CoordinatorClient};
 use stampede_shop::{Shop, ShopConfig};
 use stampede_worker::agent::{AgentConfig, AgentError, AgentStatus, Backoff, run_agent};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -476,4 +477,37 @@ pub async fn wait_status(w: &TestWorker, what: &str, check: impl Fn(&AgentStatus
             )
         })
         .unwrap();
+}
+
+/// A worker of the test's own making: a gRPC stream to the master that has
+/// said hello as `id` with `version`, for the test to send what it likes.
+pub async fn raw_attach(
+    c: &Cluster,
+    id: &str,
+    version: u32,
+) -> (
+    mpsc::Sender<v1::WorkerMessage>,
+    Result<tonic::Streaming<v1::MasterMessage>, tonic::Status>,
+) {
+    let mut client = CoordinatorClient::connect(format!("http://{}", c.addr))
+        .await
+        .unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let hello = v1::Hello {
+        worker_id: id.into(),
+        protocol_version: version,
+        cores: 1,
+        hostname: id.into(),
+        token: TOKEN.into(),
+    };
+    tx.send(v1::WorkerMessage {
+        kind: Some(v1::worker_message::Kind::Hello(hello)),
+    })
+    .await
+    .unwrap();
+    let res = client
+        .attach(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map(|r| r.into_inner());
+    (tx, res)
 }
