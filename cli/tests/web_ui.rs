@@ -2,7 +2,8 @@
 //! (chromedriver + fantoccini): `stampede run --workers 2` serving the UI,
 //! the `stampede shop` target; start a run from the form, watch the table
 //! fill and the chart grow, change the users and see the workers follow,
-//! stop, and download the CSV. Skips (loudly) only when chromium or
+//! stop, and download the CSV; a request name and an error message that
+//! carry markup show as text and run nothing. Skips (loudly) only when chromium or
 //! chromedriver is not installed. With `STAMPEDE_UI_SCREENSHOTS=DIR` it also
 //! saves `ui-start.png`, `ui-running.png` and `ui-charts.png` into DIR.
 
@@ -12,6 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::future::Future;
 use std::time::Duration;
 
 use common::{ShopProcess, scenario, stampede_process};
@@ -40,12 +42,14 @@ fn which(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `stampede run` with two in-process workers and the UI on a free port.
-fn start_ui(host: &str) -> (Killed, String) {
+/// `stampede run -f SCENARIO --host HOST` with two in-process workers, the
+/// UI on a free port, and `extra` flags.
+fn start_ui(scenario: &str, host: &str, extra: &[&str]) -> (Killed, String) {
     let mut child = Killed(
         stampede_process()
-            .args(["run", "-f", &scenario("shop"), "--host", host])
-            .args(["--workers", "2", "--web-port", "0", "-u", "1", "-r", "1"])
+            .args(["run", "-f", scenario, "--host", host])
+            .args(["--workers", "2", "--web-port", "0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -257,8 +261,13 @@ async fn drive(c: Client, url: String, shop: String) {
     assert!(rows.last().unwrap().starts_with(",Aggregated,"), "{csv}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_web_ui_drives_a_cluster_run_in_a_real_browser() {
+/// Runs `steps` in headless Chromium through chromedriver, closing the
+/// browser even when a step fails; skips loudly where either is missing.
+async fn in_browser<F, Fut>(steps: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (Some(driver), Some(chrome)) = (
         which(&["chromedriver"]),
         which(&["chromium", "chromium-browser", "google-chrome"]),
@@ -269,8 +278,6 @@ async fn the_web_ui_drives_a_cluster_run_in_a_real_browser() {
         );
         return;
     };
-    let shop = ShopProcess::start(&["--latency", "5ms..40ms", "--error-rate", "0.01"]);
-    let (_ui, url) = start_ui(&shop.url);
     let (_driver, webdriver) = start_chromedriver(&driver);
     let caps = json!({
         "goog:chromeOptions": {
@@ -285,12 +292,64 @@ async fn the_web_ui_drives_a_cluster_run_in_a_real_browser() {
         .connect(&webdriver)
         .await
         .unwrap();
-    // Run the steps in a task so the browser closes even when one fails.
-    let steps = tokio::spawn(drive(client.clone(), url, shop.url.clone())).await;
+    let steps = tokio::spawn(steps(client.clone())).await;
     let _ = client.close().await;
     if let Err(e) = steps {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_drives_a_cluster_run_in_a_real_browser() {
+    let shop = ShopProcess::start(&["--latency", "5ms..40ms", "--error-rate", "0.01"]);
+    let (_ui, url) = start_ui(&scenario("shop"), &shop.url, &["-u", "1", "-r", "1"]);
+    let shop_url = shop.url.clone();
+    in_browser(|c| drive(c, url, shop_url)).await;
+}
+
+/// A request name and an expectation (so its failure message) that carry
+/// markup: the page must show them as text and run none of it.
+const MARKUP: &str = r#"users:
+  - name: Marked
+    wait: {constant: 50ms}
+    sequence:
+      - get: /api/products/
+        name: "<img src=x onerror=\"window.__xss=1\">"
+        expect: {body_contains: "<script>window.__xss=2</script>"}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_and_errors_carrying_markup_show_as_text_in_the_browser() {
+    let shop = ShopProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("markup.yaml");
+    std::fs::write(&file, MARKUP).unwrap();
+    let (_ui, url) = start_ui(
+        file.to_str().unwrap(),
+        &shop.url,
+        &["-u", "2", "-r", "10", "--autostart"],
+    );
+    in_browser(|c| async move {
+        c.goto(&url).await.unwrap();
+        until!("the stats table shows the row", {
+            js(&c, "return document.querySelectorAll('#stats-body tr').length").await == 1
+        });
+        let name = js(&c, "return document.querySelector('#stats-body td.name').textContent").await;
+        assert_eq!(name, r#"<img src=x onerror="window.__xss=1">"#);
+        click(&c, "button[data-tab=failures]").await;
+        until!("the failures table shows the failure", {
+            js(&c, "return document.querySelectorAll('#failures-body tr').length").await == 1
+        });
+        let error = js(&c, "return document.querySelector('#failures-body td.wrap').textContent").await;
+        assert_eq!(error, "body does not contain `<script>window.__xss=2</script>`");
+        let injected = js(
+            &c,
+            "return [document.querySelectorAll('main img, #stats-body script, #failures-body script').length, window.__xss === undefined]",
+        )
+        .await;
+        assert_eq!(injected, json!([0, true]), "markup from the run became elements or ran");
+    })
+    .await;
 }
 
 #[test]

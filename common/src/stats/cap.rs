@@ -197,3 +197,73 @@ fn clip(s: &str) -> String {
 fn merge_into(rows: &mut BTreeMap<StatsKey, EndpointStats>, key: StatsKey, s: &EndpointStats) {
     rows.entry(key).or_default().merge(s);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::stats::{Measured, Recorder, RunStats};
+
+    /// One interval of a request to each name, failing with `error`.
+    fn interval(names: &[String], error: Option<&str>) -> IntervalStats {
+        let keys = names.iter().map(|n| StatsKey::new("GET", n)).collect();
+        let r = Recorder::new(keys);
+        for slot in 0..names.len() {
+            r.record(slot, 1_000, 0, error);
+        }
+        r.take()
+    }
+
+    fn add(run: &mut RunStats, i: &IntervalStats) -> Capped {
+        let t = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        run.add(i, Measured::before(t, Duration::ZERO, Duration::ZERO), t)
+    }
+
+    #[test]
+    fn names_past_the_bound_go_to_the_catch_all_and_totals_stay_exact() {
+        let mut run = RunStats::new(UNIX_EPOCH);
+        let names: Vec<String> = (0..MAX_NAMES + 50).map(|i| format!("/n/{i}")).collect();
+        let first = add(&mut run, &interval(&names, None));
+        assert!(first.names && !first.errors);
+        assert_eq!(run.endpoints().len(), MAX_NAMES + 1);
+        let other = &run.endpoints()[&StatsKey::new("GET", OTHER_NAMES)];
+        assert_eq!(other.requests, 50);
+        assert_eq!(run.total().requests, (MAX_NAMES + 50) as u64);
+        // Known names still count in their own rows; the warning comes once.
+        let again = add(&mut run, &interval(&names[..10], None));
+        assert_eq!(again, Capped::default());
+        assert_eq!(run.endpoints()[&StatsKey::new("GET", "/n/3")].requests, 2);
+        let more = add(&mut run, &interval(&["/new".to_owned()], None));
+        assert!(!more.names, "warned once");
+        assert_eq!(run.endpoints()[&StatsKey::new("GET", OTHER_NAMES)].requests, 51);
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character_boundary() {
+        let mut run = RunStats::new(UNIX_EPOCH);
+        let long = "é".repeat(MAX_TEXT);
+        add(&mut run, &interval(&[long.clone(), long], Some(&"e".repeat(5_000))));
+        let (key, stats) = run.endpoints().iter().next().unwrap();
+        assert!(key.name.len() <= MAX_TEXT && key.name.ends_with('…'));
+        assert!(key.name.starts_with("éé"));
+        assert_eq!(stats.requests, 2, "both cut to the same name");
+        let snap = run.snapshot(UNIX_EPOCH + Duration::from_secs(1));
+        assert!(snap.failures[0].0.error.len() <= MAX_TEXT);
+    }
+
+    #[test]
+    fn error_messages_past_the_bound_go_to_the_catch_all() {
+        let mut run = RunStats::new(UNIX_EPOCH);
+        let names = ["/a".to_owned()];
+        for i in 0..MAX_ERRORS + 5 {
+            let capped = add(&mut run, &interval(&names, Some(&format!("error {i}"))));
+            assert_eq!(capped.errors, i == MAX_ERRORS, "warned once, at {i}");
+        }
+        let snap = run.snapshot(UNIX_EPOCH + Duration::from_secs(1));
+        assert_eq!(snap.failures.len(), MAX_ERRORS + 1);
+        let other = snap.failures.iter().find(|(k, _)| k.error == OTHER_ERRORS).unwrap();
+        assert_eq!(other.1.occurrences, 5);
+        assert_eq!(snap.total.failures, (MAX_ERRORS + 5) as u64);
+    }
+}
