@@ -195,6 +195,35 @@ pub fn all() -> Vec<Case> {
             },
         },
         Case {
+            id: "100 Continue refused (403 before the body)",
+            code: 0,
+            compare: &[],
+            steps: |_, _| {
+                let mut post = Step::get("/refuse").header("expect", "100-continue");
+                post.method = Method::POST;
+                post.body = bodies::big()[..64 * 1024].to_vec();
+                vec![post, Step::get("/file")]
+            },
+            support: |k| match k {
+                Kind::Gunicorn => Support::Na("sends 100 Continue before the app runs"),
+                _ => Support::Run(None),
+            },
+            check: |_, k, run| {
+                let (status, _) = response(run, 0)?;
+                want(status == 403, "status 403", status)?;
+                let seen = &run.seen[0];
+                want(
+                    seen.method == "POST" && seen.length == "65536",
+                    "a POST of 65536 bytes announced",
+                    seen,
+                )?;
+                if !k.is_static() {
+                    want(seen.body == "-", "the app read no body", seen)?;
+                }
+                file_after(run, 1)
+            },
+        },
+        Case {
             id: "HEAD",
             code: 0,
             compare: &["content-length"],

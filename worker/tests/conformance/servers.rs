@@ -216,7 +216,7 @@ fn kill_group(child: &mut Child) {
 /// The files of a static server: the apps' bodies under the apps' paths,
 /// with a fixed modification time (for `If-Modified-Since`).
 fn docroot(root: &Path, kind: Kind) {
-    let files: [(&str, Vec<u8>); 10] = [
+    let files: [(&str, Vec<u8>); 11] = [
         ("file", bodies::file()),
         ("gzip", bodies::text()),
         ("deflate", bodies::text()),
@@ -232,6 +232,7 @@ fn docroot(root: &Path, kind: Kind) {
         ),
         ("echo", b"ok".to_vec()),
         ("continue", b"ok".to_vec()),
+        ("refuse", b"ok".to_vec()),
         ("next", b"ok".to_vec()),
         ("cookies/set", b"ok".to_vec()),
         ("cookies/next", b"ok".to_vec()),
@@ -382,6 +383,7 @@ fn nginx_conf(d: &str, port: u16) -> String {
          location = /continue {{ echo_read_request_body; echo $request_method; echo_request_body; }}\n\
          location = /trickle {{ limit_rate 1k; }}\n\
          location = /nocontent {{ return 204; }}\n\
+         location = /refuse {{ return 403; }}\n\
          location = /cookies/set {{ {cookies}}}\n\
          {redirects}}}\n}}\n"
     )
@@ -430,6 +432,7 @@ fn apache_conf(d: &str, port: u16) -> String {
          <Location /continue>\n  SetHandler reflector\n</Location>\n\
          <Location /chunked>\n  Options +Includes\n  SetOutputFilter INCLUDES\n</Location>\n\
          <Location /cookies/set>\n{cookies}</Location>\n\
+         <Location /refuse>\n  Require all denied\n</Location>\n\
          Redirect 204 /nocontent\n{redirects}"
     )
 }
@@ -447,13 +450,14 @@ fn lighttpd_conf(d: &str, port: u16) -> String {
     format!(
         "server.document-root = \"{d}/root\"\nserver.port = {port}\nserver.bind = \"127.0.0.1\"\n\
          server.errorlog = \"{d}/error.log\"\n\
-         server.modules = (\"mod_deflate\", \"mod_redirect\", \"mod_setenv\", \"mod_accesslog\")\n\
+         server.modules = (\"mod_access\", \"mod_deflate\", \"mod_redirect\", \"mod_setenv\", \"mod_accesslog\")\n\
          accesslog.filename = \"{d}/seen.log\"\n\
          accesslog.format = \"%{{remote}}p|%m|%U|%{{Content-Length}}i|%{{Cookie}}i|-\"\n\
          server.max-keep-alive-idle = 1\n\
          mimetype.assign = (\"\" => \"text/plain\")\n\
          $HTTP[\"url\"] == \"/gzip\" {{ deflate.mimetypes = (\"text/plain\") deflate.allowed-encodings = (\"gzip\") }}\n\
          $HTTP[\"url\"] == \"/deflate\" {{ deflate.mimetypes = (\"text/plain\") deflate.allowed-encodings = (\"deflate\") }}\n\
+         $HTTP[\"url\"] == \"/refuse\" {{ url.access-deny = (\"\") }}\n\
          $HTTP[\"url\"] == \"/trickle\" {{ connection.kbytes-per-second = 16 }}\n\
          $HTTP[\"url\"] == \"/cookies/set\" {{ setenv.add-response-header = (\"Set-Cookie\" => \"{LIGHTTPD_COOKIE}\") }}\n\
          {redirects}"

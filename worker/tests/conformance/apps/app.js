@@ -122,6 +122,17 @@ const server = http.createServer((req, res) => {
     handle(req, res, body);
   });
 });
+// `Expect: 100-continue`: /refuse answers 403 without reading the body (no
+// 100 is sent), the rest get their 100 and are handled as usual.
+server.on("checkContinue", (req, res) => {
+  if (req.url === "/refuse") {
+    log(req, Buffer.alloc(0));
+    res.writeHead(403, { "Content-Length": 2 });
+    return res.end("no");
+  }
+  res.writeContinue();
+  server.emit("request", req, res);
+});
 // Node keeps an idle connection for about a second past this.
 server.keepAliveTimeout = 500;
 server.listen(Number(process.argv[2]), "127.0.0.1");

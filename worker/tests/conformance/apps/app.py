@@ -75,6 +75,8 @@ def route(method, path, headers, body):
     if path in ("/echo", "/continue"):
         text = b"%s %d %s" % (method.encode(), len(body), hashlib.sha256(body).hexdigest()[:16].encode())
         return 200, [("Content-Length", str(len(text)))], [text], 0, False
+    if path == "/refuse":
+        return 403, [("Content-Length", "2")], [b"no"], 0, False
     if path == "/cookies/set":
         return 200, [("Set-Cookie", c) for c in COOKIES] + [("Content-Length", "2")], [b"ok"], 0, False
     return 200, [("Content-Length", "2")], [b"ok"], 0, False
@@ -118,8 +120,9 @@ async def asgi(scope, receive, send):
     headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
     method, path = scope["method"], scope["path"]
     body = b""
-    # Reading the body is what makes uvicorn answer `Expect: 100-continue`.
-    if "content-length" in headers or "transfer-encoding" in headers:
+    # Reading the body is what makes uvicorn answer `Expect: 100-continue`;
+    # /refuse answers without reading it (no 100 is sent).
+    if path != "/refuse" and ("content-length" in headers or "transfer-encoding" in headers):
         while True:
             msg = await receive()
             body += msg.get("body", b"")
