@@ -8,13 +8,15 @@
 //! cases' cells, checked here too. The servers come from `.ci/run`
 //! (apt, PyPI into `target/ci-venv`); a missing one fails its test.
 //!
-//! Cases: `conformance/cases.rs`; clients: `conformance/clients.rs`;
+//! Cases: `conformance/cases.rs` (their checks: `conformance/checks.rs`);
+//! clients: `conformance/clients.rs`;
 //! servers and their config: `conformance/servers.rs`; apps:
 //! `conformance/apps/`.
 
 mod conformance {
     pub mod bodies;
     pub mod cases;
+    pub mod checks;
     pub mod clients;
     pub mod servers;
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::bodies::{self, Digest, LAST_MODIFIED, digest};
-use super::clients::{Got, Run, Seen, Step};
+use super::bodies::{self, LAST_MODIFIED, digest};
+use super::checks::{encoded, file_after, header, one_connection, response, two_connections, want};
+use super::clients::{Got, Run, Step};
 use super::servers::Kind;
 
 /// Whether a server can produce a case.
@@ -448,69 +449,4 @@ pub fn all() -> Vec<Case> {
         },
     });
     cases
-}
-
-fn want(ok: bool, what: &str, got: impl std::fmt::Debug) -> Result<(), String> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("expected {what}, got {got:?}"))
-    }
-}
-
-fn response(run: &Run, i: usize) -> Result<(u16, Digest), String> {
-    match &run.got[i] {
-        Got::Response { status, body, .. } => Ok((*status, *body)),
-        other => Err(format!("step {i}: expected a response, got {other:?}")),
-    }
-}
-
-fn header(run: &Run, i: usize, name: &str) -> String {
-    match &run.got[i] {
-        Got::Response { headers, .. } => headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.to_ascii_lowercase())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
-/// Step `i` got the 2000-byte file.
-fn file_after(run: &Run, i: usize) -> Result<(), String> {
-    let (status, body) = response(run, i)?;
-    want(
-        status == 200 && body == digest(&bodies::file()),
-        &format!("step {i}: the file"),
-        &run.got[i],
-    )
-}
-
-fn encoded(run: &Run, encoding: &str) -> Result<(), String> {
-    let (status, body) = response(run, 0)?;
-    want(status == 200, "status 200", status)?;
-    want(
-        header(run, 0, "content-encoding") == encoding,
-        encoding,
-        &run.got[0],
-    )?;
-    want(body == digest(&bodies::text()), "the decoded text", body)
-}
-
-fn conns(seen: &[Seen]) -> Vec<usize> {
-    seen.iter().map(|s| s.conn).collect()
-}
-
-fn one_connection(run: &Run) -> Result<(), String> {
-    let c = conns(&run.seen);
-    want(
-        c.iter().all(|&c| c == 0) && c.len() >= 2,
-        "one connection",
-        c,
-    )
-}
-
-fn two_connections(run: &Run) -> Result<(), String> {
-    let c = conns(&run.seen);
-    want(c == [0, 1], "a second connection", c)
 }

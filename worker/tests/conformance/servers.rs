@@ -179,9 +179,9 @@ impl Server {
 
     /// The requests logged after the first `from`, once there are at least
     /// `count` of them (lighttpd writes its log about once a second), or
-    /// those there are after 5 s.
+    /// those there are after 10 s.
     pub fn seen_since(&self, from: usize, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let lines = self.seen();
             if lines.len() >= from + count || Instant::now() >= deadline {
