@@ -9,11 +9,11 @@
 
 mod common;
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::future::Future;
 use std::time::Duration;
 
 use common::{ShopProcess, scenario, stampede_process};

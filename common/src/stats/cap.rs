@@ -236,14 +236,20 @@ mod tests {
         assert_eq!(run.endpoints()[&StatsKey::new("GET", "/n/3")].requests, 2);
         let more = add(&mut run, &interval(&["/new".to_owned()], None));
         assert!(!more.names, "warned once");
-        assert_eq!(run.endpoints()[&StatsKey::new("GET", OTHER_NAMES)].requests, 51);
+        assert_eq!(
+            run.endpoints()[&StatsKey::new("GET", OTHER_NAMES)].requests,
+            51
+        );
     }
 
     #[test]
     fn long_names_are_cut_at_a_character_boundary() {
         let mut run = RunStats::new(UNIX_EPOCH);
         let long = "é".repeat(MAX_TEXT);
-        add(&mut run, &interval(&[long.clone(), long], Some(&"e".repeat(5_000))));
+        add(
+            &mut run,
+            &interval(&[long.clone(), long], Some(&"e".repeat(5_000))),
+        );
         let (key, stats) = run.endpoints().iter().next().unwrap();
         assert!(key.name.len() <= MAX_TEXT && key.name.ends_with('…'));
         assert!(key.name.starts_with("éé"));
@@ -262,7 +268,11 @@ mod tests {
         }
         let snap = run.snapshot(UNIX_EPOCH + Duration::from_secs(1));
         assert_eq!(snap.failures.len(), MAX_ERRORS + 1);
-        let other = snap.failures.iter().find(|(k, _)| k.error == OTHER_ERRORS).unwrap();
+        let other = snap
+            .failures
+            .iter()
+            .find(|(k, _)| k.error == OTHER_ERRORS)
+            .unwrap();
         assert_eq!(other.1.occurrences, 5);
         assert_eq!(snap.total.failures, (MAX_ERRORS + 5) as u64);
     }

@@ -70,6 +70,9 @@
 //! - Responses: `Content-Length`, `Transfer-Encoding: chunked` (trailers
 //!   skipped) or bodies delimited by the connection's close; none for HEAD,
 //!   204, 304 and 1xx; interim 1xx responses (`100 Continue`) are skipped.
+//!   A request with `Expect: 100-continue` and a body waits up to 1 s for
+//!   the `100 Continue` before it sends the body (as curl); a final response
+//!   first (a refusal) means the body is not sent and the connection closes.
 //!   HTTP/1.0 responses keep the connection only with `Connection:
 //!   keep-alive`. Bytes beyond the response (pipelining is not used) drop the
 //!   connection. A response head over 64 KiB is an error, as is a malformed

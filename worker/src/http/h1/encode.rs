@@ -6,7 +6,8 @@
 use bytes::{BufMut, BytesMut};
 use cookie_store::CookieStore;
 use http::header::{
-    ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, COOKIE, HOST, TRANSFER_ENCODING, USER_AGENT,
+    ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, HOST, TRANSFER_ENCODING,
+    USER_AGENT,
 };
 use http::{HeaderMap, HeaderValue, Method};
 use url::{Position, Url};
@@ -67,6 +68,9 @@ pub(super) struct Encoded {
     pub body_inline: bool,
     /// The request asked the server to close the connection.
     pub close: bool,
+    /// The caller sent `Expect: 100-continue` with a body of known length:
+    /// the body is not in the buffer, and waits for the server's go-ahead.
+    pub expect_continue: bool,
 }
 
 /// Appends the request head, and the body when small, to `buf`.
@@ -135,13 +139,23 @@ pub(super) fn request(req: &Outgoing<'_>, buf: &mut BytesMut) -> Encoded {
         return Encoded {
             body_inline: true,
             close,
+            expect_continue: false,
         };
     }
-    let body_inline = req.body.len() <= INLINE_BODY_MAX;
+    let expect_continue = !req.body.is_empty()
+        && headers
+            .get_all(EXPECT)
+            .iter()
+            .any(|v| has_token(v, "100-continue"));
+    let body_inline = !expect_continue && req.body.len() <= INLINE_BODY_MAX;
     if body_inline {
         buf.put_slice(req.body);
     }
-    Encoded { body_inline, close }
+    Encoded {
+        body_inline,
+        close,
+        expect_continue,
+    }
 }
 
 fn line(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
@@ -285,6 +299,23 @@ mod tests {
                 b"GET http://a.test:8080/p?q=1 HTTP/1.1\r\nproxy-authorization: Basic dTpw\r\nhost: a.test:8080\r\n"
             ),
             "{buf:?}"
+        );
+    }
+
+    #[test]
+    fn expect_continue_keeps_the_body_apart() {
+        let mut h = HeaderMap::new();
+        h.insert(EXPECT, HeaderValue::from_static("100-Continue"));
+        let (text, enc) = encode(Method::POST, "http://a.test/", h.clone(), b"small");
+        assert!(enc.expect_continue && !enc.body_inline, "{enc:?}");
+        assert!(text.ends_with("content-length: 5\r\n\r\n"), "{text}");
+        let (_, enc) = encode(Method::POST, "http://a.test/", h.clone(), b"");
+        assert!(!enc.expect_continue, "no body, nothing to wait for");
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        let (_, enc) = encode(Method::POST, "http://a.test/", h, b"small");
+        assert!(
+            !enc.expect_continue && enc.body_inline,
+            "chunked goes at once"
         );
     }
 

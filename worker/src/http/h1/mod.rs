@@ -8,6 +8,11 @@
 //!   and trailers skipped), or delimited by the connection's close; no body
 //!   for HEAD, 1xx, 204 and 304. Interim 1xx responses (`100 Continue`) are
 //!   skipped.
+//! - A request with `Expect: 100-continue` and a body (of known length)
+//!   sends its head alone and waits up to `CONTINUE_WAIT` (1 s, as curl)
+//!   for `100 Continue`, then sends the body; a final response before that
+//!   (the server refused, say 401 or 413) means the body is never sent and
+//!   the connection is closed after the response.
 //! - This module decides whether the connection may be reused: both sides
 //!   allow keep-alive (HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
 //!   `Connection: keep-alive`), the body was framed by length or chunks, and
@@ -68,15 +73,38 @@ pub(crate) async fn exchange(
     let sent = encode::request(req, &mut buf.0);
     let io_err = |e: std::io::Error| HttpError::from_io(&e);
     stream.write_all(&buf.0).await.map_err(io_err)?;
-    if !sent.body_inline {
+    buf.0.clear();
+    // A final response that came before the body was sent (`Expect:
+    // 100-continue` refused): the body is withheld.
+    let mut early = None;
+    if sent.expect_continue {
+        stream.flush().await.map_err(io_err)?;
+        let mut reader = read::Reader::new(stream, &mut buf.0, got_bytes, req.max_body);
+        // Reading into the buffer is cancel-safe: a head cut by the wait
+        // is read on below.
+        match tokio::time::timeout(CONTINUE_WAIT, reader.continue_or_final(req.is_head())).await {
+            Ok(Ok(read::Answer::Final(head))) => early = Some(head),
+            Ok(Ok(read::Answer::Interim(_))) | Err(_) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    if !sent.body_inline && early.is_none() {
         stream.write_all(req.body).await.map_err(io_err)?;
     }
     stream.flush().await.map_err(io_err)?;
-    buf.0.clear();
 
-    let mut done =
-        read_response(stream, &mut buf.0, got_bytes, req.is_head(), req.max_body).await?;
-    done.reusable &= !sent.close;
+    let withheld = early.is_some();
+    let mut done = read_from(
+        stream,
+        &mut buf.0,
+        got_bytes,
+        req.is_head(),
+        req.max_body,
+        early,
+    )
+    .await?;
+    // The server may still wait for the withheld body: not reused.
+    done.reusable &= !sent.close && !withheld;
     Ok(done)
 }
 
@@ -92,8 +120,23 @@ pub(crate) async fn read_response<S: AsyncRead + Unpin>(
     head_request: bool,
     max_body: u64,
 ) -> Result<Exchange, HttpError> {
+    read_from(stream, buf, got_bytes, head_request, max_body, None).await
+}
+
+/// [`read_response`], its head already read when `early` holds one.
+async fn read_from<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    got_bytes: &mut bool,
+    head_request: bool,
+    max_body: u64,
+    early: Option<read::Head>,
+) -> Result<Exchange, HttpError> {
     let mut reader = read::Reader::new(stream, buf, got_bytes, max_body);
-    let head = reader.head(head_request).await?;
+    let head = match early {
+        Some(head) => head,
+        None => reader.head(head_request).await?,
+    };
     let body = reader.body(head.framing).await?;
     let clean = buf.is_empty() && head.framing != read::Framing::Close;
     Ok(Exchange {
@@ -105,6 +148,11 @@ pub(crate) async fn read_response<S: AsyncRead + Unpin>(
         body,
     })
 }
+
+/// How long a request with `Expect: 100-continue` waits for the server's
+/// `100 Continue` (or final response) before it sends the body anyway:
+/// curl's default.
+const CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Capacity of a fresh exchange buffer: a typical request head or response
 /// head plus a small body fits.

@@ -97,17 +97,41 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
     /// Reads the final response head, skipping interim (1xx) ones.
     pub async fn head(&mut self, head_request: bool) -> Result<Head, HttpError> {
         loop {
+            if let Answer::Final(head) = self.next_head(head_request).await? {
+                return Ok(head);
+            }
+        }
+    }
+
+    /// Waits for `100 Continue` (other interim responses are skipped) or a
+    /// final response head, whichever comes first.
+    pub async fn continue_or_final(&mut self, head_request: bool) -> Result<Answer, HttpError> {
+        loop {
+            match self.next_head(head_request).await? {
+                Answer::Interim(100) => return Ok(Answer::Interim(100)),
+                Answer::Interim(_) => {}
+                last @ Answer::Final(_) => return Ok(last),
+            }
+        }
+    }
+
+    /// Reads the next response head, interim or final.
+    async fn next_head(&mut self, head_request: bool) -> Result<Answer, HttpError> {
+        loop {
             match parse_head(self.buf, head_request)? {
                 // However the head arrived (in one read or many), over
                 // the limit is over it.
-                Parsed::Final(_, len) | Parsed::Interim(len) if len > MAX_HEAD => {
+                Parsed::Final(_, len) | Parsed::Interim(len, _) if len > MAX_HEAD => {
                     return Err(HttpError::ResponseHeadTooLarge(MAX_HEAD));
                 }
                 Parsed::Final(head, len) => {
                     self.buf.advance(len);
-                    return Ok(head);
+                    return Ok(Answer::Final(head));
                 }
-                Parsed::Interim(len) => self.buf.advance(len),
+                Parsed::Interim(len, code) => {
+                    self.buf.advance(len);
+                    return Ok(Answer::Interim(code));
+                }
                 Parsed::Partial => {
                     if self.buf.len() >= MAX_HEAD {
                         return Err(HttpError::ResponseHeadTooLarge(MAX_HEAD));
@@ -240,10 +264,17 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
     }
 }
 
+/// A response head read: an interim one (its status code) or the final one.
+#[derive(Debug)]
+pub(super) enum Answer {
+    Interim(u16),
+    Final(Head),
+}
+
 enum Parsed {
     Partial,
-    /// An interim (1xx) response of this length, to skip.
-    Interim(usize),
+    /// An interim (1xx) response of this length and code.
+    Interim(usize, u16),
     /// The final response head and its length.
     Final(Head, usize),
 }
@@ -266,7 +297,7 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, HttpError> {
     let code = resp.code.unwrap_or_default();
     let status = StatusCode::from_u16(code).map_err(|_| protocol("invalid status code"))?;
     if status.is_informational() && code != 101 {
-        return Ok(Parsed::Interim(len));
+        return Ok(Parsed::Interim(len, code));
     }
     let http10 = resp.version == Some(0);
     // One copy of the head; header values are slices of it.
@@ -386,7 +417,7 @@ mod tests {
         let text = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
         assert!(matches!(
             parse_head(text.as_bytes(), false),
-            Ok(Parsed::Interim(25))
+            Ok(Parsed::Interim(25, 100))
         ));
         assert!(matches!(
             parse_head(b"HTTP/1.1 200 OK\r\nA: b", false),
