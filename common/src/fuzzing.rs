@@ -71,7 +71,7 @@ pub fn scenario(data: &[u8]) {
         "names the file: {message:?}"
     );
     if let crate::scenario::ScenarioError::At { line, .. } = e {
-        let lines = text.lines().count().max(1) as u64;
+        let lines = crate::scenario::source_lines(text).count().max(1) as u64;
         assert!(line <= lines + 1, "line {line} of {lines}: {message:?}");
     }
 }

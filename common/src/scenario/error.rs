@@ -75,8 +75,29 @@ impl Locator<'_> {
 /// the column: a minified or generated line stays readable.
 const SNIPPET_SIDE: usize = 60;
 
+/// The lines of a source as YAML counts them: a line ends at `\r\n`, `\n`
+/// or a lone `\r` (a file saved with old Mac line ends is one line to
+/// `str::lines`, and many to the parser that gives the error its place).
+pub(crate) fn source_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.find(['\r', '\n']) {
+            Some(i) => {
+                let skip = if t[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&t[i + skip..]).filter(|r| !r.is_empty());
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
+}
+
 fn snippet(text: &str, line: u64, col: u64) -> String {
-    let Some(src) = text.lines().nth((line - 1) as usize) else {
+    let Some(src) = source_lines(text).nth((line - 1) as usize) else {
         return String::new();
     };
     let num = line.to_string();
@@ -99,6 +120,19 @@ fn snippet(text: &str, line: u64, col: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_end_as_yaml_ends_them() {
+        let lines: Vec<&str> = source_lines("a\r\nb\rc\nd").collect();
+        assert_eq!(lines, ["a", "b", "c", "d"]);
+        assert_eq!(source_lines("a\n").count(), 1);
+        let loc = Locator {
+            file: "s.yaml",
+            text: "x: 1\ry: [\r",
+        };
+        let rendered = loc.at_line_col(2, 4, "unclosed bracket").render();
+        assert!(rendered.contains("2 | y: ["), "{rendered}");
+    }
 
     #[test]
     fn a_long_line_is_shown_around_its_column() {

@@ -19,6 +19,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use error::ScenarioError;
+pub(crate) use error::source_lines;
 pub use model::*;
 
 use error::Locator;

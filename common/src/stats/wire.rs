@@ -22,6 +22,10 @@ const SUB_BUCKET_HALF_COUNT: usize = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
 const MAX_INDEX: usize = 40 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
 /// Reports are small; a payload claiming more is not one of ours.
 const MAX_PAYLOAD: usize = 1 << 20;
+/// A trillion samples in one histogram is past any report (a worker sends
+/// one every 250 ms), and far enough from the end of u64 that merged
+/// histograms never overflow their sums (found by the fuzz target).
+const MAX_COUNT: u64 = 1 << 40;
 
 fn err(what: impl std::fmt::Display) -> HistogramError {
     HistogramError(format!("decode: {what}"))
@@ -140,7 +144,8 @@ fn decode_v2(b: &[u8]) -> Result<(Vec<(u64, u64)>, u64), HistogramError> {
             pairs.push((value_for(index), n as u64));
             total = total
                 .checked_add(n as u64)
-                .ok_or_else(|| err("counts overflow"))?;
+                .filter(|t| *t <= MAX_COUNT)
+                .ok_or_else(|| err("more samples than any report holds"))?;
         }
         index += 1;
     }
