@@ -43,8 +43,33 @@ async fn no_worker_no_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_or_token_is_required_when_configured() {
     let ui = Ui::start(1, Auth::new(Some("admin:s3cret"), Some("tok3n")).unwrap()).await;
-    for path in ["/", "/api/stats", "/api/csv/stats", "/metrics"] {
-        let resp = ui.req(reqwest::Method::GET, path).send().await.unwrap();
+    // Every route but /healthz: the page and its assets, the API, the
+    // downloads, the metrics, and paths that do not exist.
+    let routes = [
+        ("GET", "/"),
+        ("GET", "/app.js"),
+        ("GET", "/charts.js"),
+        ("GET", "/style.css"),
+        ("GET", "/api/scenario"),
+        ("GET", "/api/stats"),
+        ("GET", "/api/history"),
+        ("GET", "/api/workers"),
+        ("GET", "/api/report.json"),
+        ("GET", "/api/report.html"),
+        ("GET", "/api/csv/stats"),
+        ("GET", "/api/csv/stats_history"),
+        ("GET", "/api/csv/failures"),
+        ("GET", "/api/csv/exceptions"),
+        ("GET", "/metrics"),
+        ("GET", "/no/such/page"),
+        ("POST", "/api/swarm"),
+        ("POST", "/api/users"),
+        ("POST", "/api/stop"),
+        ("POST", "/api/reset"),
+    ];
+    for (method, path) in routes {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = ui.req(method, path).send().await.unwrap();
         assert_eq!(resp.status(), 401, "{path}");
         let challenges: Vec<_> = resp.headers().get_all("www-authenticate").iter().collect();
         assert!(
@@ -104,6 +129,25 @@ async fn login_or_token_is_required_when_configured() {
         .req(reqwest::Method::GET, "/api/stats")
         .header("cookie", pair);
     assert_eq!(Ui::send(with_cookie).await.0, 200);
+
+    // A page whose domain was rebound to 127.0.0.1 reaches nothing, with
+    // credentials or without; a loopback name is answered.
+    for host in ["evil.example", "evil.example:8089"] {
+        let rebound = ui
+            .req(reqwest::Method::GET, "/api/stats")
+            .basic_auth("admin", Some("s3cret"))
+            .header("host", host);
+        assert_error(
+            Ui::send(rebound).await,
+            StatusCode::FORBIDDEN,
+            "this web ui listens on loopback and answers only to localhost",
+        );
+    }
+    let local = ui
+        .req(reqwest::Method::GET, "/api/stats")
+        .basic_auth("admin", Some("s3cret"))
+        .header("host", "localhost");
+    assert_eq!(Ui::send(local).await.0, 200);
 
     // Another site's page cannot start load, even with the browser's credentials.
     let cross = ui

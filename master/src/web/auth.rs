@@ -2,7 +2,9 @@
 //! prompt for) and `--web-token TOKEN` (`Authorization: Bearer`, or once as
 //! `?token=` in the page's address, which then sets a cookie). Without either,
 //! everything is open. Credentials are compared in constant time. Requests
-//! that change state are refused when another site's page sends them.
+//! that change state are refused when another site's page sends them, and a
+//! UI listening on loopback answers only requests addressed to a loopback
+//! name, so a page whose domain was rebound to 127.0.0.1 reaches nothing.
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE, WWW_AUTHENTICATE};
@@ -31,6 +33,9 @@ pub struct Auth {
     /// The whole `Authorization` value a Basic login sends.
     basic: Option<String>,
     token: Option<String>,
+    /// Only `Host: localhost` or a loopback address is answered (set by
+    /// [`super::serve`] for a loopback listener).
+    loopback_hosts: bool,
 }
 
 impl Auth {
@@ -58,7 +63,18 @@ impl Auth {
             Some("") => return Err(AuthError::EmptyToken),
             t => t.map(str::to_owned),
         };
-        Ok(Self { basic, token })
+        Ok(Self {
+            basic,
+            token,
+            loopback_hosts: false,
+        })
+    }
+
+    /// Answers only requests whose `Host` is `localhost` or a loopback
+    /// address (a defence against DNS rebinding, for a UI on loopback).
+    pub fn loopback_hosts_only(mut self) -> Self {
+        self.loopback_hosts = true;
+        self
     }
 
     /// Whether any credential is required.
@@ -183,8 +199,35 @@ fn cross_origin(req: &Request) -> bool {
     origin_host.is_none() || origin_host != host
 }
 
+/// Whether a `Host` value names this machine's loopback: `localhost` (or a
+/// name under it) or a loopback address, with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(ip, _)| ip),
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        },
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The middleware: lets authenticated requests through, answers 401 otherwise.
 pub async fn guard(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+    if auth.loopback_hosts {
+        let host = req.headers().get(HOST).and_then(|v| v.to_str().ok());
+        if !host.is_some_and(loopback_host) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "this web ui listens on loopback and answers only to localhost",
+            );
+        }
+    }
     if cross_origin(&req) {
         return error(StatusCode::FORBIDDEN, "cross-origin request refused");
     }
@@ -210,6 +253,32 @@ pub async fn guard(State(auth): State<Auth>, req: Request, next: Next) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_told_from_others() {
+        for host in [
+            "localhost",
+            "localhost:8089",
+            "LOCALHOST.",
+            "ui.localhost:1",
+            "127.0.0.1:8089",
+            "127.1.2.3",
+            "[::1]:8089",
+            "[::1]",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8089",
+            "10.0.0.1:8089",
+            "[2001:db8::1]:80",
+            "localhost.evil.example",
+            "",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
+    }
 
     #[test]
     fn base64_matches_rfc_4648() {

@@ -81,6 +81,10 @@ pub fn serve(
     tasks: &Tasks,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    let auth = match listener.local_addr() {
+        Ok(addr) if addr.ip().is_loopback() => auth.loopback_hosts_only(),
+        _ => auth,
+    };
     tasks.spawn(async move {
         let served = axum::serve(listener, router(app, auth))
             .with_graceful_shutdown(shutdown.cancelled_owned())
