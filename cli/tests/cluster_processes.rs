@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    Killed, ShopProcess, logged_stampede as stampede, master_addr, summary_count, worker_process,
+    Killed, ShopProcess, logged_stampede as stampede, master_addr, master_addr_and_log,
+    summary_count, worker_process,
 };
 use std::process::Stdio;
 
@@ -131,6 +132,62 @@ fn a_worker_with_the_wrong_token_exits_2_and_says_why() {
         err.contains("error: the master refused this worker: invalid cluster token"),
         "{err}"
     );
+}
+
+#[test]
+fn the_cluster_token_is_never_logged() {
+    const TOKEN: &str = "tok-5ecret-never-in-a-log";
+    let shop = ShopProcess::start(&[]);
+    let scenario = format!("{}/../scenarios/browse.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut master = stampede()
+        .args(["master", "-f", &scenario, "--host", &shop.url, "--headless"])
+        .args(["-u", "2", "-r", "10", "-t", "2s", "--bind", "127.0.0.1:0"])
+        .args(["--expect-workers", "1", "--expect-workers-max-wait", "60s"])
+        .env("RUST_LOG", "debug")
+        .env("STAMPEDE_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (addr, master_log) = master_addr_and_log(&mut master);
+    // One worker with a wrong token that is a near miss, one with the right one.
+    let near_miss = stampede()
+        .args(["worker", "--master", &addr, "--token", &format!("{TOKEN}x")])
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(near_miss.status.code(), Some(2));
+    let worker = stampede()
+        .args(["worker", "--master", &addr, "--token", TOKEN, "--id", "w"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut worker = Killed(worker);
+    assert!(master.wait().unwrap().success());
+    let _ = worker.0.kill();
+    let mut worker_log = String::new();
+    std::io::Read::read_to_string(&mut worker.0.stderr.take().unwrap(), &mut worker_log).unwrap();
+    let master_log = master_log.join().unwrap();
+    assert!(
+        master_log.contains("refused a worker: invalid cluster token"),
+        "{master_log}"
+    );
+    assert!(
+        worker_log.contains("connected to the master"),
+        "{worker_log}"
+    );
+    for (who, log) in [
+        ("master", &master_log),
+        (
+            "refused worker",
+            &String::from_utf8_lossy(&near_miss.stderr).into_owned(),
+        ),
+        ("worker", &worker_log),
+    ] {
+        assert!(!log.contains(TOKEN), "the {who} logged the token: {log}");
+    }
 }
 
 /// The requests the shop served within `window` (a measurement, not a wait

@@ -122,23 +122,31 @@ impl Drop for Killed {
 /// Reads a master's stderr (piped) until it says where it listens; the rest
 /// of stderr is drained in the background.
 pub fn master_addr(child: &mut Child) -> String {
+    master_addr_and_log(child).0
+}
+
+/// [`master_addr`], and the thread that drains the rest of stderr: joined,
+/// it gives all that the master logged after it started listening.
+pub fn master_addr_and_log(child: &mut Child) -> (String, std::thread::JoinHandle<String>) {
     let mut reader = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
+    let mut logged = String::new();
     loop {
         line.clear();
         assert!(
             reader.read_line(&mut line).unwrap() > 0,
             "the master exited before listening"
         );
+        logged.push_str(&line);
         if let Some(rest) = line.split("addr=").nth(1)
             && line.contains("master listening for workers")
         {
             let addr = rest.split_whitespace().next().unwrap().to_owned();
-            std::thread::spawn(move || {
-                let mut rest = String::new();
-                let _ = reader.read_to_string(&mut rest);
+            let drain = std::thread::spawn(move || {
+                let _ = reader.read_to_string(&mut logged);
+                logged
             });
-            return addr;
+            return (addr, drain);
         }
     }
 }
