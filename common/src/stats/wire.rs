@@ -135,6 +135,12 @@ fn decode_v2(b: &[u8]) -> Result<(Vec<(u64, u64)>, u64), HistogramError> {
         }
         if n < 0 {
             index = index.saturating_add(n.unsigned_abs() as usize);
+            // Encoders stop at the last count: a run past the layout's end
+            // is not a histogram of ours (hdrhistogram's decoder overflows
+            // on some; found by the fuzz target).
+            if index > MAX_INDEX {
+                return Err(err("more buckets than the layout has"));
+            }
             continue;
         }
         if index >= MAX_INDEX || value_for(index) > MAX_MICROS {
