@@ -65,10 +65,29 @@ impl Locator<'_> {
             file: self.file.to_owned(),
             line,
             col,
-            message: message.into(),
+            message: one_line(message.into()),
             snippet: snippet(self.text, line, col),
         }
     }
+}
+
+/// `message` on one line: a line break or other control character that it
+/// quotes from the source (a key that spans lines, say) is shown escaped, as
+/// `\n` (found by the fuzz target).
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The most characters of the source line a snippet shows on each side of
@@ -120,6 +139,16 @@ fn snippet(text: &str, line: u64, col: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_quoting_a_line_break_stays_on_one_line() {
+        let loc = Locator {
+            file: "s.yaml",
+            text: "a: 1",
+        };
+        let e = loc.at_line_col(1, 1, "unknown field `a\n\tb`");
+        assert_eq!(e.to_string(), "s.yaml:1:1: unknown field `a\\n\\tb`");
+    }
 
     #[test]
     fn lines_end_as_yaml_ends_them() {
