@@ -5,6 +5,7 @@
 //! master plus workers in one process ([`standalone`]).
 
 pub mod cluster;
+pub mod compare;
 mod error;
 mod files;
 #[doc(hidden)]

@@ -180,7 +180,7 @@ async fn json_report_schema_is_stable() {
     let r = run(&url, None, &["p95<10s", "missing: fail_ratio<1%"]).await;
     let v: serde_json::Value =
         serde_json::from_str(&JsonReport::new(&r).to_string_pretty()).unwrap();
-    assert_eq!(v["schema"], "stampede-report/1");
+    assert_eq!(v["schema"], "stampede-report/2");
     assert_eq!(
         keys(&v),
         set(&[
@@ -234,9 +234,15 @@ async fn json_report_schema_is_stable() {
         "median_ms",
         "avg_content_bytes",
         "percentiles_ms",
+        "histogram",
     ]);
     assert_eq!(keys(&v["total"]), endpoint);
     assert_eq!(keys(&v["stats"][0]), endpoint);
+    // The histogram is the exact merged one: it decodes, and holds every request.
+    let run = stampede_master::compare::Run::parse("r.json", &v.to_string()).unwrap();
+    let total = run.total.histogram.as_ref().expect("a histogram");
+    assert_eq!(total.requests, v["total"]["requests"].as_u64().unwrap());
+    assert!((total.percentile_ms(0.5) - v["total"]["median_ms"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(
         keys(&v["total"]["percentiles_ms"]),
         set(&[

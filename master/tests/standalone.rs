@@ -314,6 +314,7 @@ async fn graceful_stop_finishes_in_flight_requests_and_keeps_the_results() {
     let target = ShopTarget::start(ShopConfig {
         latency: Some("20ms..40ms".parse().unwrap()),
         error_rate: 0.0,
+        ..Default::default()
     })
     .await;
     let src = ScenarioSource::from_text(

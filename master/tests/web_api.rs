@@ -176,7 +176,7 @@ async fn start_watch_change_reset_stop_download_and_start_again() {
         "{csv}"
     );
     let (_, report) = ui.get("/api/report.json").await;
-    assert_eq!(report["schema"], "stampede-report/1");
+    assert_eq!(report["schema"], "stampede-report/2");
 
     assert_eq!(
         ui.post("/api/reset", json!({})).await,

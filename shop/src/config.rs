@@ -15,6 +15,9 @@ pub struct ShopConfig {
     pub latency: Option<LatencyRange>,
     /// Fraction (0.0..=1.0) of `/api/` requests answered with an injected 500.
     pub error_rate: f64,
+    /// Extra delay for requests whose path starts with a prefix (the first
+    /// that matches), on top of `latency`: one slow endpoint.
+    pub slow: Vec<(String, LatencyRange)>,
 }
 
 impl ShopConfig {
@@ -173,6 +176,7 @@ mod tests {
             let cfg = ShopConfig {
                 latency: None,
                 error_rate: ok,
+                ..Default::default()
             };
             assert!(cfg.validate().is_ok());
         }
@@ -180,6 +184,7 @@ mod tests {
             let cfg = ShopConfig {
                 latency: None,
                 error_rate: bad,
+                ..Default::default()
             };
             assert!(cfg.validate().is_err());
         }

@@ -59,6 +59,7 @@ fn config_validation() {
     let bad = ShopConfig {
         latency: None,
         error_rate: 1.5,
+        ..Default::default()
     };
     assert_eq!(
         bad.validate().unwrap_err().to_string(),

@@ -81,6 +81,7 @@ async fn error_rate_one_fails_every_api_request() {
     let t = TestShop::start(ShopConfig {
         latency: None,
         error_rate: 1.0,
+        ..Default::default()
     })
     .await;
     for path in ["/api/products/", "/api/products/1/", "/api/nope/"] {
@@ -112,6 +113,7 @@ async fn error_rate_zero_with_latency_never_fails() {
     let t = TestShop::start(ShopConfig {
         latency: Some(latency),
         error_rate: 0.0,
+        ..Default::default()
     })
     .await;
     for i in 1..=30 {

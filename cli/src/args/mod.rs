@@ -19,7 +19,7 @@ pub use http::{HttpArgs, ProxyArgs};
 pub use values::{Latency, SourceIps};
 use values::{
     arrival_rate, arrival_stages, duration, latency, latency_range, master_address,
-    positive_duration, positive_rate, resolve, source_ips, stages, target, threshold,
+    positive_duration, positive_rate, resolve, slow_route, source_ips, stages, target, threshold,
 };
 
 /// Distributed load testing: virtual users running a scenario against your service.
@@ -46,6 +46,8 @@ pub enum Command {
     Master(MasterArgs),
     /// Run a worker: connect to a master and run the users it assigns.
     Worker(WorkerArgs),
+    /// Compare two runs' JSON reports; gates fail on regressions.
+    Compare(CompareArgs),
 }
 
 /// What to run and how hard: shared by `run` and `master`.
@@ -317,6 +319,33 @@ pub struct WorkerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base run's JSON report (`--json` of run or master).
+    #[arg(value_name = "BASE.json")]
+    pub base: String,
+    /// The new run's JSON report.
+    #[arg(value_name = "NEW.json")]
+    pub new: String,
+    /// Fail (exit 1) on this regression, beyond noise: `[METHOD NAME: ]METRIC:±LIMIT`,
+    /// as `p95:+10%`, `POST /api/orders/: p99:+50ms`, `rps:-5%`, `fail_ratio:+1pp`.
+    #[arg(long = "fail-if", value_name = "GATE")]
+    pub fail_if: Vec<String>,
+    /// Smallest relative change that counts, in percent: what repeated runs of
+    /// one build differ by.
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0)]
+    pub noise: f64,
+    /// Fewest requests a row needs in each run to be judged.
+    #[arg(long = "min-samples", value_name = "N", default_value_t = 100)]
+    pub min_samples: u64,
+    /// Also write the comparison as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Also write it as Markdown (for a CI job's summary page).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Scenario file (YAML); `-` reads standard input.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -368,6 +397,10 @@ pub struct ShopArgs {
     /// Fraction of API requests answered with 500 (0.0 to 1.0).
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Extra latency for the paths under a prefix, on top of --latency: one
+    /// slow endpoint (repeatable; the first matching prefix applies).
+    #[arg(long, value_name = "PREFIX=LATENCY", value_parser = slow_route)]
+    pub slow: Vec<(String, LatencyRange)>,
 }
 
 #[cfg(test)]

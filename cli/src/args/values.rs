@@ -62,6 +62,15 @@ pub(super) fn latency_range(s: &str) -> Result<LatencyRange, String> {
     s.trim().parse().map_err(|e| format!("{e}"))
 }
 
+/// `PREFIX=LATENCY`: extra latency for the shop's paths under a prefix.
+pub(super) fn slow_route(s: &str) -> Result<(String, LatencyRange), String> {
+    let (prefix, latency) = s
+        .split_once('=')
+        .filter(|(p, _)| p.starts_with('/'))
+        .ok_or_else(|| format!("expected PREFIX=LATENCY, as /api/products/=50ms, got `{s}`"))?;
+    Ok((prefix.to_owned(), latency_range(latency)?))
+}
+
 /// `0`, `0ms` or `0s` (no latency), or a [`latency_range`].
 pub(super) fn latency(s: &str) -> Result<Latency, String> {
     match s.trim() {

@@ -33,6 +33,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let shop_cfg = ShopConfig {
         latency: args.latency.0,
         error_rate: args.error_rate,
+        ..Default::default()
     };
     shop_cfg.validate().map_err(|e| usage(e.to_string()))?;
     let outputs = Outputs::check(&args.output)?;

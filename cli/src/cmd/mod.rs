@@ -4,6 +4,7 @@
 //! the exit codes. [`dispatch`] runs one.
 
 mod check;
+mod compare;
 mod demo;
 mod import;
 
@@ -33,5 +34,6 @@ pub async fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
         Command::Shop(args) => shop::shop(args).await,
         Command::Master(args) => master::master(args).await,
         Command::Worker(args) => worker::worker(args).await,
+        Command::Compare(args) => compare::compare(&args),
     }
 }

@@ -18,6 +18,7 @@ pub async fn shop(args: ShopArgs) -> Result<ExitCode, Failure> {
     let cfg = ShopConfig {
         latency: args.latency,
         error_rate: args.error_rate,
+        slow: args.slow,
     };
     cfg.validate().map_err(|e| usage(e.to_string()))?;
     let listener = listen::bind(&format!("cannot listen on {}", args.listen), &args.listen).await?;

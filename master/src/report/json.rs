@@ -1,17 +1,24 @@
 //! The JSON report (`--json FILE`): everything about a run in one stable
-//! document, schema `stampede-report/1` (documented in the README and pinned
-//! by a test). Times are in milliseconds, timestamps RFC 3339 in UTC.
+//! document, schema `stampede-report/2` (documented in the README and pinned
+//! by a test). Times are in milliseconds, timestamps RFC 3339 in UTC. `/2`
+//! adds each endpoint's exact merged histogram (`histogram`: HdrHistogram V2
+//! with DEFLATE, base64), what `stampede compare` reads; readers of `/1`
+//! find every key they knew.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
-use stampede_common::stats::{Cumulative, HistoryPoint, PERCENTILES, StatsRow};
+use stampede_common::stats::{
+    Cumulative, EndpointStats, HistoryPoint, PERCENTILES, StatsKey, StatsRow,
+};
 use stampede_common::thresholds::Verdict;
 
 use super::{LoadModel, RunReport};
 
 /// The schema identifier; bump it on any incompatible change.
-pub const SCHEMA: &str = "stampede-report/1";
+pub const SCHEMA: &str = "stampede-report/2";
 
 /// Response time percentiles in ms, as Locust reports them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -68,6 +75,10 @@ pub struct Endpoint {
     pub median_ms: f64,
     pub avg_content_bytes: f64,
     pub percentiles_ms: Percentiles,
+    /// The exact response times, HdrHistogram V2 + DEFLATE in base64 (µs,
+    /// 1 µs to 1 h, 3 digits); absent for the open model's service times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 impl From<&StatsRow> for Endpoint {
@@ -86,8 +97,18 @@ impl From<&StatsRow> for Endpoint {
             median_ms: r.median_ms,
             avg_content_bytes: r.avg_content,
             percentiles_ms: Percentiles::from_slice(&r.percentiles_ms),
+            histogram: None,
         }
     }
+}
+
+/// `row` with the histogram of `stats`.
+fn with_histogram(row: &StatsRow, stats: Option<&EndpointStats>) -> Endpoint {
+    let mut e = Endpoint::from(row);
+    e.histogram = stats
+        .and_then(|s| s.encode_histogram().ok())
+        .map(|bytes| STANDARD.encode(bytes));
+    e
 }
 
 /// A failure group.
@@ -332,8 +353,15 @@ impl JsonReport {
             },
             passed: r.passed(),
             thresholds: r.verdicts.clone(),
-            stats: s.rows.iter().map(Endpoint::from).collect(),
-            total: Endpoint::from(&s.total),
+            stats: s
+                .rows
+                .iter()
+                .map(|row| {
+                    let key = StatsKey::new(row.method.as_str(), row.name.as_str());
+                    with_histogram(row, r.stats.endpoints().get(&key))
+                })
+                .collect(),
+            total: with_histogram(&s.total, Some(r.stats.total())),
             failures: s
                 .failures
                 .iter()

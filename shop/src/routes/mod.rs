@@ -52,6 +52,15 @@ async fn front(State(state): State<AppState>, req: Request, next: Next) -> Respo
         if let Some(latency) = state.latency.get() {
             tokio::time::sleep(latency.sample()).await;
         }
+        let path = req.uri().path();
+        if let Some((_, slow)) = state
+            .config
+            .slow
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+        {
+            tokio::time::sleep(slow.sample()).await;
+        }
         let rate = state.config.error_rate;
         let response = if rate > 0.0 && fastrand::f64() < rate {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "injected error").into_response()
