@@ -204,6 +204,17 @@ pub struct RowChange {
     pub changes: Vec<metric::Change>,
 }
 
+impl RowChange {
+    /// The metrics that regressed beyond noise.
+    pub fn regressed(&self) -> Vec<&'static str> {
+        self.changes
+            .iter()
+            .filter(|c| c.regressed())
+            .map(|c| c.metric.name())
+            .collect()
+    }
+}
+
 /// Two runs compared.
 #[derive(Debug, Clone)]
 pub struct Comparison {

@@ -61,13 +61,7 @@ fn cells(row: &RowChange) -> Vec<String> {
         let c = row.changes.iter().find(|c| c.metric.name() == m);
         out.push(c.map(cell).unwrap_or_default());
     }
-    let regressed: Vec<&str> = row
-        .changes
-        .iter()
-        .filter(|c| c.regressed())
-        .map(|c| c.metric.name())
-        .collect();
-    out.push(regressed.join(", "));
+    out.push(row.regressed().join(", "));
     out
 }
 
@@ -188,13 +182,7 @@ pub fn to_json(c: &Comparison) -> serde_json::Value {
                 .key
                 .as_ref()
                 .map_or(("", "Aggregated"), |k| (k.method.as_str(), k.name.as_str()));
-            let regressed: Vec<&str> = r
-                .changes
-                .iter()
-                .filter(|c| c.regressed())
-                .map(|c| c.metric.name())
-                .collect();
-            json!({"method": method, "name": name, "changes": r.changes, "regressed": regressed})
+            json!({"method": method, "name": name, "changes": r.changes, "regressed": r.regressed()})
         })
         .collect();
     let only_in: Vec<_> = c
