@@ -5,6 +5,7 @@
 
 use stampede_master::cluster::headless::Watch;
 use stampede_master::report::json::JsonReport;
+use stampede_master::report::junit::TestCase;
 use stampede_master::report::live::LiveOutputs;
 use stampede_master::report::{self, RunReport, render_summary};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub struct Outputs {
     csv_full_history: bool,
     json: Option<String>,
     html: Option<String>,
+    junit: Option<PathBuf>,
     exit_code_on_error: Option<u8>,
 }
 
@@ -75,11 +77,15 @@ impl Outputs {
         if let Some(path) = &out.html {
             writable("--html", Path::new(path))?;
         }
+        if let Some(path) = &out.junit {
+            writable("--junit", path)?;
+        }
         Ok(Self {
             csv: out.csv.clone(),
             csv_full_history: out.csv_full_history,
             json: out.json.clone(),
             html: out.html.clone(),
+            junit: out.junit.clone(),
             exit_code_on_error: out.exit_code_on_error,
         })
     }
@@ -127,6 +133,16 @@ impl Outputs {
         if let Some(prefix) = &self.csv {
             let written = report::csv::write_all(prefix, report, self.csv_full_history);
             attempt(&format!("{prefix}_*.csv"), written.map(drop));
+        }
+        if let Some(path) = &self.junit {
+            let cases: Vec<TestCase> = report.verdicts.iter().map(TestCase::from).collect();
+            let secs = report
+                .ended
+                .duration_since(report.started)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let xml = report::junit::render("thresholds", &report.scenario, secs, &cases);
+            attempt(&path.display().to_string(), std::fs::write(path, xml));
         }
         if self.json.is_none() && self.html.is_none() {
             return failed;

@@ -1,7 +1,8 @@
 //! `stampede compare` on real runs against the shop: a run where one
 //! endpoint was slowed (`stampede shop --slow`) is flagged at that endpoint
 //! and no other; unchanged runs are not flagged; each gate's exit code; a
-//! report of schema `/1` is still read; Markdown and JSON; bad input.
+//! report of schema `/1` is still read; Markdown, JSON, and JUnit (of the
+//! gates, and of a run's thresholds) read back by junitparser; bad input.
 
 mod common;
 
@@ -179,6 +180,124 @@ fn a_slowed_endpoint_is_flagged_there_and_unchanged_runs_are_not() {
     let (code, out, err) = compare(&old, &slow, &["--fail-if", "GET one: p95:+50%"]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("judged by the noise margin alone"), "{err}");
+}
+
+/// Each test case of a JUnit file as junitparser (PyPI, in the venv
+/// `.ci/run` makes) reads it: suite, classname, name, and the failure's
+/// message (null when it passed).
+fn junit_cases(file: &Path) -> Value {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ci-venv/bin/python");
+    let script = "import json, sys, junitparser\n\
+        xml = junitparser.JUnitXml.fromfile(sys.argv[1])\n\
+        out = []\n\
+        for suite in xml:\n\
+        \x20   for case in suite:\n\
+        \x20       fail = [r.message for r in case.result if isinstance(r, junitparser.Failure)]\n\
+        \x20       out.append([suite.name, suite.tests, suite.failures, case.classname, case.name, fail[0] if fail else None])\n\
+        print(json.dumps(out))\n";
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; the JUnit test needs junitparser in target/ci-venv (.ci/run installs it)",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "junitparser: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A case's suite, its counts, classname and name.
+fn head(case: &Value) -> Value {
+    Value::Array(case.as_array().unwrap()[..5].to_vec())
+}
+
+#[test]
+fn junit_files_of_gates_and_thresholds_read_back_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shop = ShopProcess::start(&["--latency", "5ms"]);
+    let base = run(d, &shop, "base.json");
+    drop(shop);
+    let slow_shop = ShopProcess::start(&["--latency", "5ms", "--slow", "/api/products/1/=10ms"]);
+    let slow = run(d, &slow_shop, "slow.json");
+    let junit = d.join("gates.xml");
+    let args = [
+        "--fail-if",
+        "GET one: p95:+50%",
+        "--fail-if",
+        "GET list: p95:+50%",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    assert_eq!(compare(&base, &slow, &args).0, 1);
+    let cases = junit_cases(&junit);
+    let rows = cases.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{cases}");
+    assert_eq!(
+        head(&rows[0]),
+        serde_json::json!(["gates", 2, 1, "compare-test", "GET one: p95:+50%"])
+    );
+    let message = rows[0][5].as_str().unwrap();
+    assert!(
+        message.starts_with("base ") && message.contains(", limit 0.5 (beyond noise)"),
+        "{message}"
+    );
+    assert_eq!(rows[1][4], "GET list: p95:+50%");
+    assert!(
+        rows[1][5].is_null(),
+        "the held gate has no failure: {cases}"
+    );
+
+    // A run's thresholds, one failing.
+    let scenario = d.join("s.yaml");
+    let thresholds = d.join("thresholds.xml");
+    let out = stampede()
+        .args(["run", "-f"])
+        .arg(&scenario)
+        .args([
+            "--host",
+            &slow_shop.url,
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "1s",
+        ])
+        .args([
+            "--only-summary",
+            "--threshold",
+            "p95<1ms",
+            "--threshold",
+            "fail_ratio<1%",
+        ])
+        .arg("--junit")
+        .arg(&thresholds)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a threshold failed");
+    let cases = junit_cases(&thresholds);
+    let rows = cases.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{cases}");
+    assert_eq!(
+        head(&rows[0]),
+        serde_json::json!(["thresholds", 2, 1, "compare-test", "p95<1ms"])
+    );
+    let message = rows[0][5].as_str().unwrap();
+    assert!(
+        message.starts_with("actual ") && message.ends_with(", limit 1ms"),
+        "{message}"
+    );
+    assert_eq!(rows[1][4], "fail_ratio<1%");
+    assert!(rows[1][5].is_null(), "{cases}");
 }
 
 #[test]

@@ -158,6 +158,9 @@ pub struct OutputArgs {
     /// Write the self-contained HTML report.
     #[arg(long, value_name = "FILE")]
     pub html: Option<String>,
+    /// Write the thresholds as JUnit XML (a test case each), for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics during the run.
     #[arg(long = "metrics-listen", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
@@ -343,6 +346,9 @@ pub struct CompareArgs {
     /// Also write it as Markdown (for a CI job's summary page).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<std::path::PathBuf>,
+    /// Also write the gates as JUnit XML (a test case each).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod live;
 
 use std::time::SystemTime;
