@@ -169,8 +169,8 @@ healthy() {
   grep -qxF "stampede_users $USERS" <<<"$m" && grep -qxF "stampede_workers{state=\"running\"} $WORKERS" <<<"$m"
 }
 running_workers() { metrics | sed -nE 's/^stampede_workers\{state="running"\} ([0-9]+)$/\1/p'; }
-# gap: served - counted now (in-flight and unreported requests included): informative only.
-gap() { local s m; s=$(served) && m=$(metrics | awk '/^stampede_requests_total\{/ { n += $2 } END { print n + 0 }') && echo $((s - served0 - m)); }
+# gap: served - counted now (counted read first; in flight and unreported included): informative only.
+gap() { local s m; m=$(metrics | awk '/^stampede_requests_total\{/ { n += $2 } END { print n + 0 }') && s=$(served) && echo $((s - served0 - m)); }
 master_running() { [[ $(docker inspect -f '{{.State.Running}}' "$master") == true ]]; }
 
 ramp=$((USERS / RATE + 120))
