@@ -144,6 +144,9 @@ done
 served0=$(served)
 dc up -d --no-deps master 2>>"$out/compose-up.log" || fail "cannot start the master"
 master=$(dc ps -q master)
+# The run starts as soon as the (already started) workers join it: -t counts from here.
+run_start=$SECONDS
+end=$((run_start + MINUTES * 60))
 
 # The RSS sampler: every SAMPLE_S, VmRSS of each container's process (its pid
 # from docker inspect, read in /proc on the host) into rss.csv.
@@ -175,9 +178,7 @@ master_running() { [[ $(docker inspect -f '{{.State.Running}}' "$master") == tru
 
 ramp=$((USERS / RATE + 120))
 wait_for "all $USERS users on $WORKERS workers" "$ramp" healthy || fail "the run never reached full load"
-run_start=$SECONDS
-end=$((run_start + MINUTES * 60))
-log "full load: $USERS users on $WORKERS workers; the run ends about $(date -d "@$(($(date +%s) + MINUTES * 60))" +%T)"
+log "full load: $USERS users on $WORKERS workers after $((SECONDS - run_start)) s; the run ends about $(date -d "@$(($(date +%s) + end - SECONDS))" +%T)"
 
 IFS=, read -ra rotation <<<"$FAULTS"
 declare -A done_count=([kill]=0 [cut]=0 [master]=0)
