@@ -191,11 +191,14 @@ declare -A done_count=([kill]=0 [cut]=0 [master]=0)
 declare -A restarts=() # container -> restarts we caused
 bound=0 i=0 w=0
 next=$((SECONDS + EVERY))
-# No fault in the last 2 minutes (or two fault periods): the last must heal before the end.
+# Full load again, or the run is over (a wait then ends at once).
+settled() { ! master_running || healthy; }
+# A fault every EVERY s, or as soon as the last one healed if that took longer.
+# None in the last 2 minutes (or two fault periods): the last must heal before the end.
 while master_running && ((next < end - 120 && next < end - 2 * EVERY)); do
   sleep $((next - SECONDS > 0 ? next - SECONDS : 0))
-  next=$((next + EVERY))
-  wait_for "a healthy cluster before the fault" "$HEAL_S" healthy || note "not at full load before fault $((i + 1)) (waited ${HEAL_S} s)"
+  wait_for "a healthy cluster before the fault" "$HEAL_S" settled || note "not at full load before fault $((i + 1)) (waited ${HEAL_S} s)"
+  master_running && ((SECONDS < end - 120 && SECONDS < end - 2 * EVERY)) || break
   kind=${rotation[i % ${#rotation[@]}]}
   victim=${workers[w % WORKERS]}
   g0=$(gap || echo '?')
@@ -235,13 +238,14 @@ while master_running && ((next < end - 120 && next < end - 2 * EVERY)); do
     *) fail "unknown fault '$kind' in SOAK_FAULTS" ;;
   esac
   healed="full load again"
-  wait_for "a healthy cluster after the fault" "$HEAL_S" healthy || {
+  wait_for "a healthy cluster after the fault" "$HEAL_S" settled && master_running || {
     healed="NOT at full load"
     note "not at full load ${HEAL_S} s after fault $((i + 1)) ($kind)"
   }
   i=$((i + 1))
   done_count[$kind]=$((${done_count[$kind]} + 1))
   log "fault $i ($kind) at run minute $(((f0 - run_start) / 60)): $what; $healed after $((SECONDS - f0)) s; gap served-counted before $g0, after $(gap || echo '?')"
+  next=$((next + EVERY > SECONDS ? next + EVERY : SECONDS))
 done
 log "faults done: ${done_count[kill]} worker kills, ${done_count[cut]} cut-offs, ${done_count[master]} master restarts; waiting for the run's end"
 
