@@ -36,6 +36,7 @@ pub struct Outputs {
     json: Option<String>,
     html: Option<String>,
     junit: Option<PathBuf>,
+    summary_md: Option<PathBuf>,
     exit_code_on_error: Option<u8>,
 }
 
@@ -80,12 +81,16 @@ impl Outputs {
         if let Some(path) = &out.junit {
             writable("--junit", path)?;
         }
+        if let Some(path) = &out.summary_md {
+            writable("--summary-md", path)?;
+        }
         Ok(Self {
             csv: out.csv.clone(),
             csv_full_history: out.csv_full_history,
             json: out.json.clone(),
             html: out.html.clone(),
             junit: out.junit.clone(),
+            summary_md: out.summary_md.clone(),
             exit_code_on_error: out.exit_code_on_error,
         })
     }
@@ -143,6 +148,10 @@ impl Outputs {
                 .as_secs_f64();
             let xml = report::junit::render("thresholds", &report.scenario, secs, &cases);
             attempt(&path.display().to_string(), std::fs::write(path, xml));
+        }
+        if let Some(path) = &self.summary_md {
+            let md = report::markdown::render(report);
+            attempt(&path.display().to_string(), std::fs::write(path, md));
         }
         if self.json.is_none() && self.html.is_none() {
             return failed;

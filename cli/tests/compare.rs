@@ -2,7 +2,8 @@
 //! endpoint was slowed (`stampede shop --slow`) is flagged at that endpoint
 //! and no other; unchanged runs are not flagged; each gate's exit code; a
 //! report of schema `/1` is still read; Markdown, JSON, and JUnit (of the
-//! gates, and of a run's thresholds) read back by junitparser; bad input.
+//! gates, and of a run's thresholds) read back by junitparser; a run's
+//! Markdown summary; bad input.
 
 mod common;
 
@@ -281,9 +282,28 @@ fn junit_files_of_gates_and_thresholds_read_back_field_by_field() {
         ])
         .arg("--junit")
         .arg(&thresholds)
+        .arg("--summary-md")
+        .arg(d.join("summary.md"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "a threshold failed");
+    // The same run's Markdown summary, for a CI job's summary page.
+    let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(
+        md.starts_with("### stampede: `compare-test` (1 of 2 thresholds failed)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `p95<1ms` | ❌ fail |") && md.contains("| `fail_ratio<1%` | ✅ pass |"),
+        "{md}"
+    );
+    assert!(md.contains("| Type | Name | Requests | Failures |"), "{md}");
+    for name in ["list", "one", "Aggregated"] {
+        assert!(
+            md.lines().any(|l| l.contains(&format!("| {name} | "))),
+            "{name}: {md}"
+        );
+    }
     let cases = junit_cases(&thresholds);
     let rows = cases.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{cases}");

@@ -161,6 +161,10 @@ pub struct OutputArgs {
     /// Write the thresholds as JUnit XML (a test case each), for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a Markdown summary (verdict, thresholds, request table) for a
+    /// CI job's summary page.
+    #[arg(long = "summary-md", value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics during the run.
     #[arg(long = "metrics-listen", value_name = "ADDR")]
     pub metrics_listen: Option<String>,

@@ -7,6 +7,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod markdown;
 
 use std::time::SystemTime;
 
