@@ -15,9 +15,10 @@ use super::json::{Endpoint, JsonReport, Load, Percentiles};
 #[path = "charts.rs"]
 mod charts;
 
-/// Text escaped for HTML element content and quoted attribute values.
+/// Text escaped for HTML element content and quoted attribute values (the
+/// JUnit writer's XML too).
 #[derive(Debug, Clone, Copy)]
-struct Esc<'a>(&'a str);
+pub(super) struct Esc<'a>(pub(super) &'a str);
 
 impl Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use stampede_common::thresholds::Verdict;
 
+use super::html::Esc;
 use crate::compare::GateResult;
 
 /// One test case.
@@ -52,22 +53,20 @@ impl From<&GateResult> for TestCase {
     }
 }
 
-/// XML-escaped text for content and double-quoted attributes.
+/// XML-escaped text for content and double-quoted attributes: the HTML
+/// report's escaping, after the characters XML 1.0 cannot hold at all.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot hold at all.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    let held: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Esc(&held).to_string()
 }
 
 /// A JUnit document of one suite named `suite` (`thresholds` or `gates`)
