@@ -5,15 +5,17 @@
 
 use std::time::Duration;
 
+use stampede_common::duration::format_duration;
 use stampede_common::run::{
     HttpSettings, HttpVersion, NetworkSettings, ProxySettings, TagFilter, TlsSettings,
 };
 use stampede_common::scenario::{Scenario, ScenarioSource};
 use stampede_common::shape::{ArrivalRate, ArrivalShape, Rate};
 use stampede_common::thresholds::Threshold;
-use stampede_master::run::{LoadModel, RunPlan, RunTemplate};
+use stampede_master::capacity::{CapacityPlan, SearchConfig};
+use stampede_master::run::{LoadModel, MAX_USERS, RunPlan, RunTemplate};
 
-use crate::args::{LoadArgs, OutputArgs, ProxyArgs};
+use crate::args::{CapacityArgs, LoadArgs, OutputArgs, ProxyArgs};
 use crate::exit::{Failure, io, usage};
 
 /// A scenario file read and compiled.
@@ -194,6 +196,80 @@ fn load_model(scenario: &Scenario, load: &LoadArgs) -> Result<LoadModel, Failure
             (None, None) => LoadModel::Users,
         }),
     }
+}
+
+/// A capacity search's plan, when `--capacity` asks for one: the template's
+/// run with its thresholds, the search's rates, and the users of a step
+/// (`max_users`: `--max-users`, else the scenario's `arrival_rate:`, else
+/// ten seconds of the highest rate). `-t` bounds the whole search.
+///
+/// # Errors
+///
+/// No threshold to fail, rates that do not fit together, a precision out of
+/// range, or a run time shorter than one step.
+pub fn capacity_plan(
+    template: &RunTemplate,
+    args: &CapacityArgs,
+    max_users: Option<u64>,
+) -> Result<Option<CapacityPlan>, Failure> {
+    let Some(max) = args.max_rate.filter(|_| args.capacity) else {
+        return Ok(None);
+    };
+    if template.thresholds.is_empty() {
+        return Err(usage(
+            "a capacity search needs a threshold to fail: add --threshold, e.g. 'p95<500ms', or `thresholds:` to the scenario",
+        ));
+    }
+    if max == Rate::default() {
+        return Err(usage("--max-rate must be above 0"));
+    }
+    let start = args
+        .start_rate
+        .unwrap_or(Rate::from_milli((max.milli() / 16).max(1)));
+    if start == Rate::default() || start > max {
+        return Err(usage(format!(
+            "--start-rate {start}: expected above 0 and at most --max-rate {max}"
+        )));
+    }
+    if args.rate_increment == Some(Rate::default()) {
+        return Err(usage("--rate-increment must be above 0"));
+    }
+    if !(args.precision > 0.0 && args.precision < 100.0) {
+        return Err(usage(format!(
+            "--precision {}: expected a percentage above 0 and below 100",
+            args.precision
+        )));
+    }
+    if let Some(t) = template.run_time.filter(|t| *t < args.step_time) {
+        return Err(usage(format!(
+            "--run-time {} is shorter than one step (--step-time {})",
+            format_duration(t),
+            format_duration(args.step_time)
+        )));
+    }
+    let from_file = match &template.load {
+        LoadModel::Arrival(a) => Some(a.max_users),
+        _ => None,
+    };
+    let max_users = match max_users.or(from_file) {
+        Some(0) => return Err(usage("--max-users must be at least 1")),
+        Some(n) => n,
+        None => ((max.per_second() * 10.0).ceil() as u64).clamp(10, MAX_USERS),
+    };
+    let base = headless_plan(template)?;
+    Ok(Some(CapacityPlan {
+        base,
+        search: SearchConfig {
+            start,
+            max,
+            increment: args.rate_increment,
+            precision: args.precision / 100.0,
+        },
+        step_time: args.step_time,
+        max_users,
+        run_time: template.run_time,
+        min_capacity: args.min_capacity,
+    }))
 }
 
 fn constant(rate: Rate, run_time: Option<Duration>) -> Result<ArrivalShape, Failure> {

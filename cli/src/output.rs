@@ -3,6 +3,7 @@
 //! any load is sent ([`Outputs::check`]); at the end a report that cannot be
 //! written does not keep the others from being written.
 
+use stampede_master::capacity::{self, CapacityReport, report::CapacityJson};
 use stampede_master::cluster::headless::Watch;
 use stampede_master::report::json::JsonReport;
 use stampede_master::report::junit::TestCase;
@@ -125,6 +126,62 @@ impl Outputs {
             }
             _ => Ok(ExitCode::SUCCESS),
         }
+    }
+
+    /// Prints a capacity search's summary, writes its files (`--json` the
+    /// `stampede-capacity/1` document, `--html` its chart and steps,
+    /// `--junit`, `--summary-md`), and picks the exit code: 1 when no rate
+    /// held or the capacity is below `--min-capacity`.
+    ///
+    /// # Errors
+    ///
+    /// A file that could not be written (exit 3, after the others).
+    pub fn finish_capacity(&self, report: &CapacityReport) -> Result<ExitCode, Failure> {
+        let summary = capacity::report::render_summary(report);
+        if self.json.as_deref() == Some("-") {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
+        let mut failed = Vec::new();
+        let mut attempt = |what: &str, result: std::io::Result<()>| {
+            if let Err(e) = result {
+                failed.push(io(&format!("cannot write {what}"), &e));
+            }
+        };
+        match self.json.as_deref() {
+            Some("-") => println!("{}", CapacityJson::new(report).to_string_pretty()),
+            Some(path) => attempt(
+                path,
+                std::fs::write(path, CapacityJson::new(report).to_string_pretty()),
+            ),
+            None => {}
+        }
+        if let Some(path) = &self.html {
+            attempt(path, std::fs::write(path, capacity::html::render(report)));
+        }
+        if let Some(path) = &self.junit {
+            let secs = report
+                .ended
+                .duration_since(report.started)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let cases = capacity::report::junit_cases(report);
+            let xml = report::junit::render("capacity", &report.scenario, secs, &cases);
+            attempt(&path.display().to_string(), std::fs::write(path, xml));
+        }
+        if let Some(path) = &self.summary_md {
+            let md = capacity::report::markdown(report);
+            attempt(&path.display().to_string(), std::fs::write(path, md));
+        }
+        if !failed.is_empty() {
+            return Err(cannot_run(failed.join("; ")));
+        }
+        Ok(if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_THRESHOLD)
+        })
     }
 
     /// Writes each file asked for; returns what could not be written.

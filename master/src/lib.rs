@@ -4,6 +4,7 @@
 //! ([`report`]), the web UI ([`web`]), Prometheus metrics ([`metrics`]), and
 //! master plus workers in one process ([`standalone`]).
 
+pub mod capacity;
 pub mod cluster;
 pub mod compare;
 mod error;

@@ -35,6 +35,17 @@ pub struct LocalCluster {
 }
 
 impl LocalCluster {
+    /// How a run on these workers waits for them (all, within
+    /// [`ATTACH_WAIT`]) and what it shows.
+    pub fn headless(&self, watch: Watch) -> HeadlessConfig {
+        HeadlessConfig {
+            expect_workers: self.workers,
+            expect_workers_max_wait: Some(ATTACH_WAIT),
+            watch,
+            durable: None,
+        }
+    }
+
     /// Stops the in-process workers and waits for them to leave (before the
     /// master's servers stop, so that they leave cleanly).
     pub async fn stop_workers(&self) {
@@ -100,13 +111,7 @@ pub async fn run_standalone(
     watch: Watch,
     shutdown: CancellationToken,
 ) -> Result<Arc<RunReport>, MasterError> {
-    let headless = HeadlessConfig {
-        expect_workers: local.workers,
-        expect_workers_max_wait: Some(ATTACH_WAIT),
-        watch,
-        durable: None,
-    };
-    let report = run_headless(&local.handle, plan, headless, shutdown).await;
+    let report = run_headless(&local.handle, plan, local.headless(watch), shutdown).await;
     local.stop_workers().await;
     report
 }

@@ -15,6 +15,8 @@ pub(crate) type AppState = Arc<Inner>;
 pub(crate) struct Inner {
     pub(crate) config: ShopConfig,
     pub(crate) latency: LatencyCell,
+    /// `--concurrency`: the places of `/api/` requests being served.
+    pub(crate) limit: Option<tokio::sync::Semaphore>,
     pub(crate) catalog: Catalog,
     pub(crate) tokens: Tokens,
     pub(crate) carts: Carts,
@@ -30,6 +32,7 @@ impl Inner {
         latency.set(config.latency);
         Self {
             latency,
+            limit: config.concurrency.map(tokio::sync::Semaphore::new),
             config,
             catalog: Catalog::new(),
             tokens: Tokens::new(),

@@ -18,6 +18,11 @@ pub struct ShopConfig {
     /// Extra delay for requests whose path starts with a prefix (the first
     /// that matches), on top of `latency`: one slow endpoint.
     pub slow: Vec<(String, LatencyRange)>,
+    /// Serve at most this many `/api/` requests at once (latency included);
+    /// the rest wait their turn, first come first served. With a fixed
+    /// latency the shop then has a known capacity: `concurrency / latency`
+    /// requests per second.
+    pub concurrency: Option<usize>,
 }
 
 impl ShopConfig {
@@ -25,6 +30,9 @@ impl ShopConfig {
     pub fn validate(&self) -> Result<(), ShopError> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(ShopError::InvalidErrorRate(self.error_rate));
+        }
+        if self.concurrency == Some(0) {
+            return Err(ShopError::ZeroConcurrency);
         }
         Ok(())
     }

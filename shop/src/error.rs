@@ -13,4 +13,6 @@ pub enum ShopError {
     },
     #[error("invalid error rate {0}: expected a fraction between 0.0 and 1.0")]
     InvalidErrorRate(f64),
+    #[error("invalid concurrency 0: expected at least 1 request at once")]
+    ZeroConcurrency,
 }

@@ -13,9 +13,11 @@ use stampede_common::shape::{ArrivalShape, Rate, Stages};
 use stampede_common::thresholds::Threshold;
 use stampede_shop::LatencyRange;
 
+mod capacity;
 mod compare;
 mod http;
 mod values;
+pub use capacity::CapacityArgs;
 pub use compare::CompareArgs;
 pub use http::{HttpArgs, ProxyArgs};
 pub use values::{Latency, SourceIps};
@@ -178,6 +180,8 @@ pub struct RunArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
     /// No web UI: start at once and stop at --run-time.
     #[arg(long)]
     pub headless: bool,
@@ -234,6 +238,8 @@ pub struct MasterArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
     /// No web UI: wait for the workers, run, stop at --run-time.
     #[arg(long)]
     pub headless: bool,
@@ -383,6 +389,10 @@ pub struct ShopArgs {
     /// slow endpoint (repeatable; the first matching prefix applies).
     #[arg(long, value_name = "PREFIX=LATENCY", value_parser = slow_route)]
     pub slow: Vec<(String, LatencyRange)>,
+    /// Serve at most N API requests at once; the rest wait their turn. With a
+    /// fixed --latency the shop's capacity is N / latency requests per second.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 #[cfg(test)]

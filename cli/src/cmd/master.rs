@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use stampede_master::capacity::run_capacity;
 use stampede_master::cluster::headless::{HeadlessConfig, run_headless};
 use stampede_master::cluster::{self, MasterConfig};
 use stampede_master::state::{Durable, StateDir};
@@ -25,10 +26,23 @@ fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
 /// # Errors
 ///
 /// Usage errors (exit 2) or a run that cannot run (exit 3).
-pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
+pub async fn master(mut args: MasterArgs) -> Result<ExitCode, Failure> {
+    if args.capacity.capacity && args.state_dir.is_some() {
+        return Err(usage(
+            "--state-dir does not apply to a capacity search: each step is a run of its own",
+        ));
+    }
+    // A capacity search's --max-users is its steps' (see `run`).
+    let step_users = args
+        .capacity
+        .capacity
+        .then(|| args.load.max_users.take())
+        .flatten();
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
-    let mode = if args.headless {
+    let mode = if let Some(cap) = config::capacity_plan(&template, &args.capacity, step_users)? {
+        Mode::Capacity(Box::new(cap))
+    } else if args.headless {
         let plan = headless_plan(&template)?;
         let durable = match &args.state_dir {
             Some(dir) => {
@@ -88,6 +102,16 @@ pub async fn master(args: MasterArgs) -> Result<ExitCode, Failure> {
                     warn!(dir = %dir.path().display(), error = %e, "cannot mark the state dir's run finished");
                 }
                 code
+            }
+            Mode::Capacity(cap) => {
+                let cfg = HeadlessConfig {
+                    expect_workers: args.expect_workers,
+                    expect_workers_max_wait: args.expect_workers_max_wait,
+                    watch: watch(&args.output),
+                    durable: None,
+                };
+                let report = run_capacity(&master, &cap, cfg, stop).await?;
+                outputs.finish_capacity(&report)
             }
             Mode::Web(auth, listener) => {
                 let ui = WebUi {

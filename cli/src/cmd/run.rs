@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use stampede_common::run::RunSettings;
+use stampede_master::capacity::run_capacity;
 use stampede_master::standalone::{ATTACH_WAIT, run_standalone, start_local_cluster};
 
 use super::web::{self, Mode, WebUi};
@@ -20,10 +21,20 @@ use crate::process::{process_tasks, shut_down};
 /// # Errors
 ///
 /// Usage errors (exit 2) or a run that cannot run (exit 3).
-pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+pub async fn run(mut args: RunArgs) -> Result<ExitCode, Failure> {
+    // A capacity search's --max-users is its steps' (the template has no
+    // open model to give it to).
+    let step_users = args
+        .capacity
+        .capacity
+        .then(|| args.load.max_users.take())
+        .flatten();
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
-    let mode = if args.headless {
+    let mode = if let Some(cap) = config::capacity_plan(&template, &args.capacity, step_users)? {
+        preflight(&cap.base.settings).await?;
+        Mode::Capacity(Box::new(cap))
+    } else if args.headless {
         let plan = headless_plan(&template)?;
         preflight(&plan.settings).await?;
         Mode::Headless(Box::new(plan), None)
@@ -44,6 +55,20 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         Mode::Headless(plan, _) => {
             match run_standalone(&local, *plan, watch(&args.output), stop).await {
                 Ok(report) => outputs.finish(&report),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Mode::Capacity(cap) => {
+            let report = run_capacity(
+                &local.handle,
+                &cap,
+                local.headless(watch(&args.output)),
+                stop,
+            )
+            .await;
+            local.stop_workers().await;
+            match report {
+                Ok(report) => outputs.finish_capacity(&report),
                 Err(e) => Err(e.into()),
             }
         }

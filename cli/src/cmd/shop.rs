@@ -19,6 +19,7 @@ pub async fn shop(args: ShopArgs) -> Result<ExitCode, Failure> {
         latency: args.latency,
         error_rate: args.error_rate,
         slow: args.slow,
+        concurrency: args.concurrency,
     };
     cfg.validate().map_err(|e| usage(e.to_string()))?;
     let listener = listen::bind(&format!("cannot listen on {}", args.listen), &args.listen).await?;

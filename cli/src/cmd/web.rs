@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use stampede_master::MasterError;
+use stampede_master::capacity::CapacityPlan;
 use stampede_master::cluster::MasterHandle;
 use stampede_master::run::{RunPlan, RunTemplate};
 use stampede_master::state::Durable;
@@ -38,6 +39,8 @@ pub fn auth(web: &WebArgs) -> Result<Auth, Failure> {
 pub enum Mode {
     /// The plan, and the state dir it keeps (`master --state-dir`).
     Headless(Box<RunPlan>, Option<Box<Durable>>),
+    /// A capacity search: headless runs, one per step.
+    Capacity(Box<CapacityPlan>),
     Web(Auth, TcpListener),
 }
 

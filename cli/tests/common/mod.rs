@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod junit;
 pub mod servers;
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,4 +1,4 @@
-//! The HTTP surface: route table, the front middleware (stats, injected latency and errors),
+//! The HTTP surface: route table, the front middleware (stats, the concurrency limit, injected latency and errors),
 //! fallbacks and the `/_stats` endpoints.
 
 mod auth;
@@ -49,6 +49,12 @@ async fn front(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
     let response = if req.uri().path().starts_with("/api/") {
         let started = std::time::Instant::now();
+        // Held until the answer is ready; tokio's semaphore is fair, so the
+        // requests that wait are served in their order of arrival.
+        let _place = match &state.limit {
+            Some(limit) => Some(limit.acquire().await.expect("never closed")),
+            None => None,
+        };
         if let Some(latency) = state.latency.get() {
             tokio::time::sleep(latency.sample()).await;
         }
