@@ -155,3 +155,42 @@ async fn answer_times_include_the_injected_latency_and_reset() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(t.shop.latency().count, 0);
 }
+
+#[tokio::test]
+async fn a_concurrency_limit_serves_the_rest_in_turn() {
+    // One place, 50 ms each: four requests sent at once are answered one
+    // after another, so the last takes at least four latencies (a lower
+    // bound the sleeps guarantee), and all four are served.
+    let t = TestShop::start(ShopConfig {
+        latency: Some(LatencyRange::fixed(Duration::from_millis(50))),
+        concurrency: Some(1),
+        ..ShopConfig::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let answers = tokio::join!(
+        t.get("/api/products/1/"),
+        t.get("/api/products/2/"),
+        t.get("/api/products/3/"),
+        t.get("/api/products/4/"),
+    );
+    let statuses = [answers.0.0, answers.1.0, answers.2.0, answers.3.0];
+    assert_eq!(statuses, [StatusCode::OK; 4]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(t.shop.stats().served, 4);
+    assert!(
+        ShopConfig {
+            concurrency: Some(0),
+            ..ShopConfig::default()
+        }
+        .validate()
+        .is_err_and(
+            |e| e.to_string() == "invalid concurrency 0: expected at least 1 request at once"
+        )
+    );
+    t.stop().await;
+}
