@@ -3,7 +3,7 @@
 # one build, against one unchanged target, flagged as a regression?
 #
 #   bench/compare-noise.sh                      # 20 runs of 5 s: ~3 min
-#   RUNS=30 DURATION=10 bench/compare-noise.sh  # longer runs: ~7 min
+#   RUNS=20 DURATION=20 bench/compare-noise.sh  # 20-s runs: ~8 min
 #
 # RUNS unchanged runs, one after the other. Each starts a fresh `stampede shop
 # --latency SHOP_LATENCY` (core TARGET_CPU), as a CI job starts the service it
@@ -26,7 +26,7 @@
 # not this bench's own processes (the shop's and stampede's CPU time).
 #
 # Time: (RUNS + 1) x (DURATION + ~2 s) for the runs, then MARGINS x (RUNS x
-# (RUNS - 1) / 2 + RUNS) comparisons of ~20-50 ms each (1,050 with the
+# (RUNS - 1) / 2 + RUNS) comparisons of ~10-20 ms each (1,050 with the
 # defaults, under a minute): about 3 min in all with the defaults. Every
 # process is bounded by `timeout` (a run DURATION + 30 s, a shop DURATION +
 # 60 s, a comparison 30 s).
@@ -277,7 +277,7 @@ for l in load:
     p = t["percentiles_ms"]
     rows.append((l, t, p))
 unchanged = [r for r in rows if r[0]["name"] != "slow"]
-print("The unchanged runs' Aggregated row, min / median / max (max - min, of min):")
+print("The unchanged runs' Aggregated row, min / median / max, and in brackets (max - min) / min:")
 print()
 print("| requests | req/s | avg ms | p50 ms | p95 ms | p99 ms | failures |")
 print("|---|---|---|---|---|---|---|")
