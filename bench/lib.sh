@@ -11,7 +11,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 DOC=${DOC:-$REPO_DIR/docs/BENCHMARKS.md}
-STAMPEDE=${STAMPEDE:-$REPO_DIR/target/release/stampede}
+# cargo builds into CARGO_TARGET_DIR when set (a worktree sharing a target dir).
+STAMPEDE=${STAMPEDE:-${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/stampede}
 # Locust, installed by bench/setup.sh in a venv (bench/.venv).
 LOCUST=${LOCUST:-$BENCH_DIR/.venv/bin/locust}
 # The target runs on TARGET_CPU, the load generator on GEN_CPU.
