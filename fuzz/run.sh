@@ -7,7 +7,8 @@
 # with exit 1 and leaves the input in target/fuzz/artifacts/TARGET/; copy it
 # into fuzz/corpus/TARGET/ so the crates' tests replay it from then on.
 #
-#   bash fuzz/run.sh                 # every target, 60 s each (what .ci/run does)
+#   bash fuzz/run.sh                 # every target, 60 s each
+#   bash fuzz/run.sh --jobs=2 60     # two at a time (what .ci/run does)
 #   bash fuzz/run.sh 3600 h1_response   # one target for an hour
 #
 # New inputs that grew coverage stay in the working corpus; `--merge` folds
@@ -16,10 +17,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 merge=""
-if [[ ${1:-} == --merge ]]; then
-  merge=1
+jobs=1
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+    --merge) merge=1 ;;
+    --jobs=*) jobs=${1#--jobs=} ;;
+    *) echo "fuzz/run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
   shift
-fi
+done
 seconds=${1:-60}
 shift || true
 targets=("$@")
@@ -43,23 +49,41 @@ echo "== building the fuzz targets ($triple)"
 RUSTFLAGS="${flags[*]}" cargo build --locked --release --target "$triple" \
   --target-dir "$target_dir/build" --bins
 
-status=0
-for t in "${targets[@]}"; do
-  bin="$target_dir/build/$triple/release/$t"
-  work="$target_dir/corpus/$t"
-  artifacts="$target_dir/artifacts/$t"
+# One target's run; its output goes to its log, its verdict to stdout.
+fuzz_one() {
+  local t=$1
+  local bin="$target_dir/build/$triple/release/$t"
+  local work="$target_dir/corpus/$t"
+  local artifacts="$target_dir/artifacts/$t"
   mkdir -p "$work" "$artifacts" "corpus/$t"
-  echo "== fuzzing $t for ${seconds}s"
   if ! "$bin" "$work" "corpus/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len=65536 -artifact_prefix="$artifacts/" -print_final_stats=1 2>"$target_dir/$t.log"; then
     echo "FAILED: $t found an input that fails; see $target_dir/$t.log and $artifacts/" >&2
     tail -n 40 "$target_dir/$t.log" >&2
-    status=1
-    continue
+    return 1
   fi
+  echo "== $t: fuzzed for ${seconds}s"
   grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+.*DONE)" "$target_dir/$t.log" || true
   if [[ -n $merge ]]; then
     "$bin" -merge=1 "corpus/$t" "$work" 2>>"$target_dir/$t.log"
   fi
+}
+
+# --jobs=N runs N targets at once (each a single-threaded libFuzzer process,
+# each still for SECONDS); .ci/run uses one per core.
+status=0
+running=0
+echo "== fuzzing ${targets[*]} for ${seconds}s each, $jobs at a time"
+for t in "${targets[@]}"; do
+  if ((running >= jobs)); then
+    wait -n || status=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+while ((running > 0)); do
+  wait -n || status=1
+  running=$((running - 1))
 done
 exit $status
