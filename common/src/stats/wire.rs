@@ -78,7 +78,10 @@ fn inflate(compressed: &[u8]) -> Result<Vec<u8>, HistogramError> {
                 .decompress_vec(
                     &compressed[consumed.min(compressed.len())..],
                     &mut out,
-                    flate2::FlushDecompress::Finish,
+                    // Not `Finish`: with it, miniz inflates in one pass into
+                    // the buffer given and fails the stream for good when
+                    // that is too small, so a growing buffer never helps.
+                    flate2::FlushDecompress::None,
                 )
                 .map_err(|e| err(format!("inflate: {e}")))?;
             match status {
@@ -214,6 +217,23 @@ mod tests {
                 prop_assert_eq!(&rebuilt(&pairs), &h);
             }
         }
+    }
+
+    #[test]
+    fn a_histogram_that_inflates_many_times_over_decodes() {
+        // A thousand adjacent buckets of one count each: the stream inflates
+        // to far more than the first output buffer holds.
+        let mut h = ours();
+        for ms in 1..=1000u64 {
+            h.record(ms * 1000).unwrap();
+        }
+        let mut deflated = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&h, &mut deflated)
+            .unwrap();
+        let (pairs, total) = decode(&deflated).unwrap();
+        assert_eq!(total, 1000);
+        assert_eq!(rebuilt(&pairs), h);
     }
 
     #[test]
