@@ -165,18 +165,24 @@ impl EndpointStats {
     /// Response time at quantile `q` (0..=1) in milliseconds; `q == 1` is the
     /// exact max. Zero when empty.
     pub fn percentile_ms(&self, q: f64) -> f64 {
+        self.percentiles_ms(&[q])[0]
+    }
+
+    /// Response times at each of `qs`, as [`percentile_ms`](Self::percentile_ms);
+    /// stats off the wire build their histogram once for all of them.
+    pub fn percentiles_ms(&self, qs: &[f64]) -> Vec<f64> {
         if self.is_empty() {
-            return 0.0;
+            return vec![0.0; qs.len()];
         }
-        if q >= 1.0 {
-            return self.max_micros as f64 / 1000.0;
-        }
-        let v = self
-            .histogram()
-            .value_at_quantile(q)
-            .min(self.max_micros)
-            .max(self.min_micros);
-        v as f64 / 1000.0
+        let h = qs.iter().any(|q| *q < 1.0).then(|| self.histogram());
+        let at = |q: f64| match &h {
+            Some(h) if q < 1.0 => h
+                .value_at_quantile(q)
+                .min(self.max_micros)
+                .max(self.min_micros),
+            _ => self.max_micros,
+        };
+        qs.iter().map(|q| at(*q) as f64 / 1000.0).collect()
     }
 
     /// Exact average response time in milliseconds.
@@ -292,6 +298,10 @@ mod tests {
         );
         assert!((s.percentile_ms(0.99) - 990.0).abs() <= 1.0);
         assert_eq!(s.percentile_ms(1.0), 1000.0);
+        let one_by_one: Vec<f64> = [0.0, 0.5, 0.99, 1.0].map(|q| s.percentile_ms(q)).into();
+        assert_eq!(s.percentiles_ms(&[0.0, 0.5, 0.99, 1.0]), one_by_one);
+        assert_eq!(one_by_one[0], 1.0);
+        assert_eq!(EndpointStats::new().percentiles_ms(&[0.5, 1.0]), [0.0, 0.0]);
         assert_eq!(s.min_ms(), 1.0);
         assert!((s.avg_ms() - 500.5).abs() < 1e-9);
     }
@@ -314,6 +324,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back, s);
+        // Sparse buckets answer as the dense histogram does.
+        let qs = [0.1, 0.5, 0.9, 0.99, 1.0];
+        assert_eq!(back.percentiles_ms(&qs), s.percentiles_ms(&qs));
         assert!(EndpointStats::from_wire(1, 0, 0, 0, 0, 0, b"garbage").is_err());
         assert!(EndpointStats::from_wire(99, 0, 0, 0, 0, 0, &bytes).is_err());
     }
