@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use stampede_common::thresholds::Verdict;
 
-use super::html::Esc;
+use super::page::Esc;
 use crate::compare::GateResult;
 
 /// One test case.

@@ -1,6 +1,7 @@
 //! A finished run as the user sees it: [`RunReport`], the end-of-run summary
 //! in Locust's tables with the threshold verdicts, and the files: Locust's
-//! CSV ([`csv`]), the JSON report ([`json`]) and the HTML report ([`html`]).
+//! CSV ([`csv`]), the JSON report ([`json`]) and the HTML report ([`html`]),
+//! whose style, formats and escaping (`page`) other pages use too.
 
 pub mod csv;
 pub mod html;
@@ -8,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod live;
 pub mod markdown;
+pub(crate) mod page;
 
 use std::time::SystemTime;
 
