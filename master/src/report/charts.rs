@@ -12,6 +12,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{Esc, int};
 use crate::report::json::{Endpoint, JsonReport, Percentiles, Tick};
+use crate::report::plot::{YAxis, text};
 
 /// Most points one chart line gets.
 pub(super) const MAX_POINTS: usize = 600;
@@ -140,23 +141,6 @@ struct Chart<'a> {
     height: f64,
 }
 
-/// An SVG text element.
-fn text(out: &mut String, class: &str, x: f64, y: f64, body: impl fmt::Display) -> fmt::Result {
-    write!(
-        out,
-        r#"<text class="{class}" x="{x:.1}" y="{y:.1}">{body}</text>"#
-    )
-}
-
-/// A rounded step giving at most about `target` steps up to `max`.
-fn nice_step(max: f64, target: f64) -> f64 {
-    let raw = (max / target).max(1e-9);
-    let mag = 10f64.powf(raw.log10().floor());
-    let norm = raw / mag;
-    let nice = [1.0, 2.0, 2.5, 5.0].into_iter().find(|n| norm <= *n + 1e-9);
-    nice.unwrap_or(10.0) * mag
-}
-
 /// `mm:ss`, or `h:mm:ss` from an hour on.
 fn clock(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
@@ -164,19 +148,6 @@ fn clock(secs: f64) -> String {
         true => format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
         false => format!("{:02}:{:02}", s / 60, s % 60),
     }
-}
-
-fn tick_label(v: f64, step: f64) -> String {
-    if v >= 10_000.0 {
-        let decimals = usize::from((v / 1000.0).fract().abs() > 1e-9);
-        return format!("{:.decimals$}k", v / 1000.0);
-    }
-    let decimals = if step >= 1.0 {
-        0
-    } else {
-        (-step.log10()).ceil().clamp(0.0, 6.0) as usize
-    };
-    format!("{v:.decimals$}")
 }
 
 impl<'a> Chart<'a> {
@@ -204,28 +175,14 @@ impl<'a> Chart<'a> {
         let (pw, ph) = (w - LEFT - RIGHT, h - TOP - BOTTOM);
         let all = self.series.iter().flat_map(|s| s.ys.iter().flatten());
         let data_max = all.copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
-        let mut step = nice_step(if data_max > 0.0 { data_max } else { 1.0 }, 5.0);
-        if self.unit == "users" {
-            step = step.max(1.0).round();
-        }
-        let y_max = ((data_max / step).ceil() * step).max(step);
+        let y = YAxis::fit(data_max, self.unit == "users");
         let x_max = self.x_max.max(1.0);
         let px = |x: f64| LEFT + (x / x_max).clamp(0.0, 1.0) * pw;
-        let py = |y: f64| TOP + ph - (y / y_max).clamp(0.0, 1.0) * ph;
+        let py = |v: f64| y.py(v, TOP, ph);
         out.push_str(r#"<svg class="chart" role="img" "#);
         write!(out, r#"viewBox="0 0 {w} {h}" aria-label="{}">"#, Esc(label))?;
-        // Gridlines, the baseline and the value labels.
-        let n_y = (y_max / step).round() as usize;
-        out.push_str(r#"<path class="gl" d=""#);
-        for i in 1..=n_y {
-            write!(out, "M{LEFT},{:.1}h{pw}", py(i as f64 * step))?;
-        }
+        y.write(out, self.unit, (LEFT, TOP), (pw, ph))?;
         let base = TOP + ph;
-        write!(out, r#""/><path class="axis" d="M{LEFT},{base:.1}h{pw}"/>"#)?;
-        for v in (0..=n_y).map(|i| i as f64 * step) {
-            text(out, "yl", LEFT - 6.0, py(v) + 3.5, tick_label(v, step))?;
-        }
-        text(out, "yl unit", LEFT - 6.0, 10.0, self.unit)?;
         // Time ticks and labels.
         let want = (pw / 80.0).round().max(2.0);
         let x_step = X_STEPS.into_iter().find(|s| x_max / s <= want);

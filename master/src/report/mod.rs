@@ -1,7 +1,8 @@
 //! A finished run as the user sees it: [`RunReport`], the end-of-run summary
 //! in Locust's tables with the threshold verdicts, and the files: Locust's
 //! CSV ([`csv`]), the JSON report ([`json`]) and the HTML report ([`html`]),
-//! whose style, formats and escaping (`page`) other pages use too.
+//! whose style, formats and escaping (`page`) and XY line charts ([`plot`])
+//! other pages use too.
 
 pub mod csv;
 pub mod html;
@@ -10,6 +11,7 @@ pub mod junit;
 pub mod live;
 pub mod markdown;
 pub(crate) mod page;
+pub mod plot;
 
 use std::time::SystemTime;
 
