@@ -30,4 +30,8 @@ pub struct CompareArgs {
     /// Also write the gates as JUnit XML (a test case each).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Also write a self-contained HTML page: both runs' percentile curves
+    /// and bars per endpoint, the gates (opens offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }

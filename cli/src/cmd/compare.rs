@@ -1,10 +1,11 @@
 //! `stampede compare BASE.json NEW.json`: reads both reports, compares them
-//! (`stampede_master::compare`), prints the table, writes `--json` and
-//! `--markdown` and `--junit`, and exits 1 when a gate fails, 2 on bad input.
+//! (`stampede_master::compare`), prints the table, writes `--json`,
+//! `--markdown`, `--junit` and `--html`, and exits 1 when a gate fails, 2 on
+//! bad input.
 
 use std::process::ExitCode;
 
-use stampede_master::compare::{Comparison, Gate, Noise, Run, render};
+use stampede_master::compare::{Comparison, Gate, Noise, Run, html, render};
 use stampede_master::report::junit::{self, TestCase};
 
 use crate::args::CompareArgs;
@@ -55,6 +56,9 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode, Failure> {
     if let Some(path) = &args.junit {
         let cases: Vec<TestCase> = c.gates.iter().map(TestCase::from).collect();
         write(path, junit::render("gates", &c.scenario, 0.0, &cases))?;
+    }
+    if let Some(path) = &args.html {
+        write(path, html::render_html(&c, &base, &new))?;
     }
     Ok(if c.passed() {
         ExitCode::SUCCESS

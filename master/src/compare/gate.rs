@@ -38,6 +38,13 @@ pub struct Gate {
 pub struct GateResult {
     /// The gate as given.
     pub gate: String,
+    /// What it watched.
+    #[serde(skip)]
+    pub metric: Metric,
+    /// Its limit is relative (`change` and `limit` are fractions of the
+    /// base); otherwise they are in the metric's unit.
+    #[serde(skip)]
+    pub relative: bool,
     /// It held.
     pub passed: bool,
     /// The base run's value.
@@ -159,20 +166,33 @@ impl Gate {
             Limit::Relative(l) => (change.relative(), l),
             Limit::Absolute(l) => (change.delta(), l),
         };
-        let past = if limit >= 0.0 {
-            measured > limit
-        } else {
-            measured < limit
-        };
         Ok(GateResult {
             gate: self.source.clone(),
-            passed: !(past && change.beyond_noise),
+            metric: self.metric,
+            relative: matches!(self.limit, Limit::Relative(_)),
+            passed: !(past(measured, limit) && change.beyond_noise),
             base: change.base,
             new: change.new,
             change: measured,
             limit,
             beyond_noise: change.beyond_noise,
         })
+    }
+}
+
+/// A change past a signed limit: above a `+` one, below a `-` one.
+fn past(change: f64, limit: f64) -> bool {
+    if limit >= 0.0 {
+        change > limit
+    } else {
+        change < limit
+    }
+}
+
+impl GateResult {
+    /// The change is past the limit (beyond noise or not).
+    pub fn past_limit(&self) -> bool {
+        past(self.change, self.limit)
     }
 }
 

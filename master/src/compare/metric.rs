@@ -139,14 +139,23 @@ impl Change {
         }
     }
 
-    /// A regression beyond noise: worse, by more than noise.
-    pub fn regressed(&self) -> bool {
-        let worse = if self.metric.higher_is_worse() {
+    /// Moved the bad way (a rise of a time, a fall of requests/s).
+    fn worse(&self) -> bool {
+        if self.metric.higher_is_worse() {
             self.new > self.base
         } else {
             self.new < self.base
-        };
-        worse && self.beyond_noise
+        }
+    }
+
+    /// A regression beyond noise: worse, by more than noise.
+    pub fn regressed(&self) -> bool {
+        self.worse() && self.beyond_noise
+    }
+
+    /// An improvement beyond noise: better, by more than noise.
+    pub fn improved(&self) -> bool {
+        !self.worse() && self.new != self.base && self.beyond_noise
     }
 }
 

@@ -2,10 +2,12 @@
 //! `stampede-report/1` or `/2`) side by side. Per endpoint and in total, the
 //! change in every metric ([`metric`]), whether it is beyond noise
 //! ([`noise`], from the exact histograms `/2` carries), and gates that fail
-//! the comparison ([`gate`]); [`render`] writes the table, JSON and Markdown.
-//! This module owns reading the reports; the CLI owns the flags.
+//! the comparison ([`gate`]); [`render`] writes the table, JSON and Markdown,
+//! [`html`] the page with percentile curves and bars (`--html`). This module
+//! owns reading the reports; the CLI owns the flags.
 
 pub mod gate;
+pub mod html;
 pub mod metric;
 pub mod noise;
 pub mod render;
@@ -70,10 +72,14 @@ pub struct Side {
 /// What a report says about a run, as far as a comparison needs.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The file it was read from, as named.
+    pub file: String,
     /// The schema it was written with.
     pub schema: String,
     /// Its scenario's name.
     pub scenario: String,
+    /// How it ran, as far as the report says.
+    pub about: About,
     /// Per endpoint.
     pub endpoints: BTreeMap<StatsKey, Side>,
     /// The Aggregated row.
@@ -88,9 +94,37 @@ struct RawReport {
     total: RawEndpoint,
 }
 
+/// How a run ran: each as its report's `run` object has it, `None` when it
+/// lacks it (an older report, or another tool's).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct About {
+    /// The target.
+    pub host: Option<String>,
+    /// When load started, RFC 3339.
+    pub started: Option<String>,
+    /// How long it ran, seconds.
+    pub duration_s: Option<f64>,
+    /// Users asked for.
+    pub users: Option<u64>,
+    /// Workers that took part.
+    pub workers: Option<u64>,
+    /// How the load was shaped (`users`, `stages`, `arrival_rate`, `shape`).
+    #[serde(deserialize_with = "load_model")]
+    pub load: Option<String>,
+}
+
+/// The `model` of the report's `load` object.
+fn load_model<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+}
+
 #[derive(Deserialize)]
 struct RawRun {
     scenario: String,
+    #[serde(flatten)]
+    about: About,
 }
 
 #[derive(Deserialize)]
@@ -174,8 +208,10 @@ impl Run {
             endpoints.insert(StatsKey::new(e.method.as_str(), e.name.as_str()), side(e)?);
         }
         Ok(Self {
+            file: file.to_owned(),
             schema: raw.schema.clone(),
             scenario: raw.run.scenario.clone(),
+            about: raw.run.about,
             endpoints,
             total: side(&raw.total)?,
         })

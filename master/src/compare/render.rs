@@ -37,12 +37,18 @@ fn value(c: &Change, v: f64) -> String {
     }
 }
 
-fn cell(c: &Change) -> String {
-    let change = match c.metric.unit() {
+/// The change as the table shows it: `+12.5%`, `+0.40pp` of a ratio, `new`
+/// from a base of zero.
+pub fn change_text(c: &Change) -> String {
+    match c.metric.unit() {
         Unit::Ratio => format!("{:+.2}pp", c.delta() * 100.0),
         _ if c.base == 0.0 => "new".to_owned(),
         _ => format!("{:+.1}%", c.relative() * 100.0),
-    };
+    }
+}
+
+fn cell(c: &Change) -> String {
+    let change = change_text(c);
     let mark = if c.beyond_noise { "*" } else { "" };
     format!(
         "{} → {} ({change}){mark}",
