@@ -2,16 +2,18 @@
 //! endpoint was slowed (`stampede shop --slow`) is flagged at that endpoint
 //! and no other; unchanged runs are not flagged; each gate's exit code; a
 //! report of schema `/1` is still read; Markdown, JSON, and JUnit (of the
-//! gates, and of a run's thresholds) read back by junitparser; a run's
-//! Markdown summary; bad input.
+//! gates, and of a run's thresholds) read back by junitparser; the HTML page
+//! read back by Python's html.parser (well-formed, self-contained, a curve
+//! chart per row with both runs, bars marked as the JSON marks them); a
+//! run's Markdown summary; bad input.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use common::junit::junit_cases;
-use common::{ShopProcess, stampede};
-use serde_json::Value;
+use common::{ShopProcess, html, stampede};
+use serde_json::{Value, json};
 
 const SCENARIO: &str = "name: compare-test
 users:
@@ -99,6 +101,7 @@ fn a_slowed_endpoint_is_flagged_there_and_unchanged_runs_are_not() {
     let shop = ShopProcess::start(&["--latency", "5ms"]);
     let base = run(d, &shop, "base.json");
     let again = run(d, &shop, "again.json");
+    let hosts = vec![shop.url.clone()];
     drop(shop);
     let slow_shop = ShopProcess::start(&["--latency", "5ms", "--slow", "/api/products/1/=10ms"]);
     let slow = run(d, &slow_shop, "slow.json");
@@ -182,6 +185,120 @@ fn a_slowed_endpoint_is_flagged_there_and_unchanged_runs_are_not() {
     let (code, out, err) = compare(&old, &slow, &["--fail-if", "GET one: p95:+50%"]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("judged by the noise margin alone"), "{err}");
+
+    let hosts = [hosts, vec![slow_shop.url.clone()]].concat();
+    html_page_marks_what_the_json_marks(d, [&base, &slow, &old], &hosts);
+}
+
+/// `--html` beside `--json` of the same comparison: the page is well-formed
+/// and self-contained, has a percentile chart per row (Aggregated first)
+/// with both runs, from the histograms (many points) or a `/1` report's
+/// percentiles (a few), and marks each bar as the JSON marks that metric.
+fn html_page_marks_what_the_json_marks(d: &Path, [base, slow, old]: [&Path; 3], hosts: &[String]) {
+    let (page, json_file) = (d.join("c.html"), d.join("c.json"));
+    let gates = [
+        "--fail-if",
+        "GET one: p95:+50%",
+        "--fail-if",
+        "GET list: p95:+50%",
+    ];
+    let files = [
+        "--json",
+        json_file.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ];
+    assert_eq!(compare(base, slow, &[&gates[..], &files[..]].concat()).0, 1);
+    let p = html::parse_self_contained(&page, hosts);
+    let cell = |row: usize, col: usize| p["gates"][row][col].clone();
+    assert_eq!(
+        [cell(0, 0), cell(0, 1), cell(0, 5)],
+        ["FAIL", "GET one: p95:+50%", "+50.0%"]
+    );
+    assert_eq!([cell(1, 0), cell(1, 1)], ["PASS", "GET list: p95:+50%"]);
+
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    let rows = p["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Aggregated", "GET list", "GET one"]);
+    assert_eq!(p["charts"], 3, "one chart per row");
+    for (row, name) in rows.iter().zip(&names) {
+        let (base, new) = (&row["lines"][0], &row["lines"][1]);
+        assert_eq!([&base[0], &new[0]], ["c-base dash", "c-new"], "{row}");
+        assert!(
+            base[1].as_u64() > Some(100) && new[1].as_u64() > Some(100),
+            "{row}"
+        );
+        // Each bar marked as the JSON (and so the table) marks its metric.
+        let short = name.rsplit(' ').next().unwrap();
+        let json_row = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == short);
+        let regressed = json_row.unwrap()["regressed"].as_array().unwrap();
+        let bars = row["bars"].as_object().unwrap();
+        assert_eq!(bars.len(), 4, "no failures, no fail % bar: {row}");
+        for (label, metric) in [
+            ("p50", "p50"),
+            ("p95", "p95"),
+            ("p99", "p99"),
+            ("req/s", "rps"),
+        ] {
+            let marked = bars[label] == "regressed";
+            assert_eq!(
+                marked,
+                regressed.contains(&json!(metric)),
+                "{name} {metric}: {row}"
+            );
+        }
+        assert_eq!(
+            row["pill"] == "fail",
+            !regressed.is_empty(),
+            "{name}: {row}"
+        );
+    }
+    let (list, one) = (&rows[1]["bars"], &rows[2]["bars"]);
+    assert_eq!(
+        [&one["p50"], &one["p95"]],
+        ["regressed", "regressed"],
+        "the slowed endpoint"
+    );
+    for m in ["p50", "p95", "p99"] {
+        assert_ne!(list[m], "regressed", "`list` was not slowed: {m}");
+    }
+
+    // A /1 base: its curves are the report's percentiles, a few points.
+    assert_eq!(compare(old, slow, &files[2..]).0, 0);
+    let p = html::parse_self_contained(&page, hosts);
+    assert_eq!(p["charts"], 3);
+    for row in p["rows"].as_array().unwrap() {
+        let points = |i: usize| row["lines"][i][1].as_u64().unwrap();
+        assert!((3..=10).contains(&points(0)) && points(1) > 100, "{row}");
+    }
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.contains("the margin alone"), "how noise was judged");
+}
+
+#[test]
+fn the_page_checker_catches_broken_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.html");
+    for broken in [
+        "<html><body><p>a</body></html>",
+        "<html><div><svg></div></html>",
+        "<html><b>",
+    ] {
+        std::fs::write(&file, broken).unwrap();
+        let p = html::parse(&file);
+        assert_ne!(p["errors"], json!([]), "{broken}: {p}");
+    }
+    std::fs::write(
+        &file,
+        r#"<!DOCTYPE html><html><body><p>a<br>b</p><svg><path d="M1,2"/></svg></body></html>"#,
+    )
+    .unwrap();
+    assert_eq!(html::parse(&file)["errors"], json!([]));
 }
 
 /// A case's suite, its counts, classname and name.

@@ -1,8 +1,10 @@
 //! What the binary's tests share: commands for the built `stampede`, seed
-//! scenario paths, and a `stampede shop` process on a free loopback port.
+//! scenario paths, a `stampede shop` process on a free loopback port, and
+//! HTML pages as Python's parser reads them (`html`).
 
 #![allow(dead_code)]
 
+pub mod html;
 pub mod junit;
 pub mod servers;
 
