@@ -175,18 +175,27 @@ fn a_search_in_one_process_finds_the_shops_capacity() {
         steps + 1
     );
 
-    // HTML: one page, no script, a row per step.
+    // HTML: one well-formed page that loads nothing, three charts against
+    // the rate, a row per step (held or failed, as the JSON says).
+    let page = common::html::parse_self_contained(&html, std::slice::from_ref(&shop.url));
+    assert_eq!(page["charts"], 3, "{page}");
     let html = std::fs::read_to_string(&html).unwrap();
-    assert!(
-        html.starts_with("<!DOCTYPE html>"),
-        "{}",
-        &html[..100.min(html.len())]
-    );
-    assert!(!html.contains("<script"));
+    assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
-        html.matches("<tr class=\"step").count(),
+        html.matches("<tr class=\"step ").count(),
         steps,
         "a row per step"
+    );
+    let held = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["held"] == true)
+        .count();
+    assert_eq!(html.matches("<tr class=\"step held\"").count(), held);
+    assert_eq!(
+        html.matches("<tr class=\"step failed\"").count(),
+        steps - held
     );
 }
 

@@ -202,7 +202,7 @@ mod tests {
             .map(|(r, _)| *r)
             .filter(|r| *r > 200.0)
             .fold(f64::INFINITY, f64::min);
-        assert!(held <= 200.0 && held >= 190.0, "{held} {tried:?}");
+        assert!((190.0..=200.0).contains(&held), "{held} {tried:?}");
         assert!(failed - held <= held * 0.05, "{held}..{failed}");
         assert!(tried.len() <= 12, "{tried:?}");
     }
