@@ -156,7 +156,7 @@ fn a_slowed_endpoint_is_flagged_there_and_unchanged_runs_are_not() {
     let gate = [
         "--fail-if",
         "GET one: p95:+50%",
-        "--markdown",
+        "--summary-md", // the alias of --markdown, as run and master name it
         md.to_str().unwrap(),
     ];
     assert_eq!(compare(&base, &slow, &gate).0, 1);

@@ -24,8 +24,9 @@ pub struct CompareArgs {
     /// Also write the comparison as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
-    /// Also write it as Markdown (for a CI job's summary page).
-    #[arg(long, value_name = "FILE")]
+    /// Also write it as Markdown (for a CI job's summary page; `--summary-md`
+    /// as for run and master).
+    #[arg(long, value_name = "FILE", visible_alias = "summary-md")]
     pub markdown: Option<std::path::PathBuf>,
     /// Also write the gates as JUnit XML (a test case each).
     #[arg(long, value_name = "FILE")]
