@@ -1,4 +1,4 @@
-//! What a run leaves behind: the summary on stdout (stderr with `--json -`),
+//! What a run or a capacity search leaves behind: the summary on stdout (stderr with `--json -`),
 //! the report files, and the exit code. Every output path is checked before
 //! any load is sent ([`Outputs::check`]); at the end a report that cannot be
 //! written does not keep the others from being written.
@@ -105,16 +105,7 @@ impl Outputs {
     /// A report that could not be written (exit 3, after the others were
     /// written), naming each that failed.
     pub fn finish(&self, report: &RunReport) -> Result<ExitCode, Failure> {
-        let summary = render_summary(report);
-        if self.json.as_deref() == Some("-") {
-            eprintln!("{summary}");
-        } else {
-            println!("{summary}");
-        }
-        let failed = self.write(report);
-        if !failed.is_empty() {
-            return Err(cannot_run(failed.join("; ")));
-        }
+        self.finish_any(Finished::Run(report))?;
         if !report.passed() {
             return Ok(ExitCode::from(EXIT_THRESHOLD));
         }
@@ -137,7 +128,18 @@ impl Outputs {
     ///
     /// A file that could not be written (exit 3, after the others).
     pub fn finish_capacity(&self, report: &CapacityReport) -> Result<ExitCode, Failure> {
-        let summary = capacity::report::render_summary(report);
+        self.finish_any(Finished::Capacity(report))?;
+        Ok(if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_THRESHOLD)
+        })
+    }
+
+    /// Prints the summary (to stderr when the JSON goes to stdout) and
+    /// writes each file asked for, every one it can.
+    fn finish_any(&self, done: Finished<'_>) -> Result<(), Failure> {
+        let summary = done.summary();
         if self.json.as_deref() == Some("-") {
             eprintln!("{summary}");
         } else {
@@ -149,80 +151,91 @@ impl Outputs {
                 failed.push(io(&format!("cannot write {what}"), &e));
             }
         };
-        match self.json.as_deref() {
-            Some("-") => println!("{}", CapacityJson::new(report).to_string_pretty()),
-            Some(path) => attempt(
-                path,
-                std::fs::write(path, CapacityJson::new(report).to_string_pretty()),
-            ),
-            None => {}
-        }
-        if let Some(path) = &self.html {
-            attempt(path, std::fs::write(path, capacity::html::render(report)));
-        }
-        if let Some(path) = &self.junit {
-            let secs = report
-                .ended
-                .duration_since(report.started)
-                .unwrap_or_default()
-                .as_secs_f64();
-            let cases = capacity::report::junit_cases(report);
-            let xml = report::junit::render("capacity", &report.scenario, secs, &cases);
-            attempt(&path.display().to_string(), std::fs::write(path, xml));
-        }
-        if let Some(path) = &self.summary_md {
-            let md = capacity::report::markdown(report);
-            attempt(&path.display().to_string(), std::fs::write(path, md));
-        }
-        if !failed.is_empty() {
-            return Err(cannot_run(failed.join("; ")));
-        }
-        Ok(if report.passed() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_THRESHOLD)
-        })
-    }
-
-    /// Writes each file asked for; returns what could not be written.
-    fn write(&self, report: &RunReport) -> Vec<String> {
-        let mut failed = Vec::new();
-        let mut attempt = |what: &str, result: std::io::Result<()>| {
-            if let Err(e) = result {
-                failed.push(io(&format!("cannot write {what}"), &e));
-            }
-        };
-        if let Some(prefix) = &self.csv {
+        if let (Some(prefix), Finished::Run(report)) = (&self.csv, done) {
             let written = report::csv::write_all(prefix, report, self.csv_full_history);
             attempt(&format!("{prefix}_*.csv"), written.map(drop));
         }
         if let Some(path) = &self.junit {
-            let cases: Vec<TestCase> = report.verdicts.iter().map(TestCase::from).collect();
-            let secs = report
-                .ended
-                .duration_since(report.started)
-                .unwrap_or_default()
-                .as_secs_f64();
-            let xml = report::junit::render("thresholds", &report.scenario, secs, &cases);
-            attempt(&path.display().to_string(), std::fs::write(path, xml));
+            attempt(
+                &path.display().to_string(),
+                std::fs::write(path, done.junit()),
+            );
         }
         if let Some(path) = &self.summary_md {
-            let md = report::markdown::render(report);
-            attempt(&path.display().to_string(), std::fs::write(path, md));
+            attempt(
+                &path.display().to_string(),
+                std::fs::write(path, done.markdown()),
+            );
         }
-        if self.json.is_none() && self.html.is_none() {
-            return failed;
+        if self.json.is_some() || self.html.is_some() {
+            let (json, html) = done.json_and_html(self.html.is_some());
+            match self.json.as_deref() {
+                Some("-") => println!("{json}"),
+                Some(path) => attempt(path, std::fs::write(path, json)),
+                None => {}
+            }
+            if let (Some(path), Some(html)) = (&self.html, html) {
+                attempt(path, std::fs::write(path, html));
+            }
         }
-        let json = JsonReport::new(report);
-        match self.json.as_deref() {
-            Some("-") => println!("{}", json.to_string_pretty()),
-            Some(path) => attempt(path, std::fs::write(path, json.to_string_pretty())),
-            None => {}
+        match failed.is_empty() {
+            true => Ok(()),
+            false => Err(cannot_run(failed.join("; "))),
         }
-        if let Some(path) = &self.html {
-            attempt(path, std::fs::write(path, report::html::render_html(&json)));
+    }
+}
+
+/// What ended: a run, or a capacity search; each renders its own files.
+#[derive(Debug, Clone, Copy)]
+enum Finished<'a> {
+    Run(&'a RunReport),
+    Capacity(&'a CapacityReport),
+}
+
+impl Finished<'_> {
+    fn summary(self) -> String {
+        match self {
+            Finished::Run(r) => render_summary(r),
+            Finished::Capacity(r) => capacity::report::render_summary(r),
         }
-        failed
+    }
+
+    fn junit(self) -> String {
+        let (suite, scenario, cases, started, ended) = match self {
+            Finished::Run(r) => {
+                let cases: Vec<TestCase> = r.verdicts.iter().map(TestCase::from).collect();
+                ("thresholds", &r.scenario, cases, r.started, r.ended)
+            }
+            Finished::Capacity(r) => {
+                let cases = capacity::report::junit_cases(r);
+                ("capacity", &r.scenario, cases, r.started, r.ended)
+            }
+        };
+        let secs = ended.duration_since(started).unwrap_or_default();
+        report::junit::render(suite, scenario, secs.as_secs_f64(), &cases)
+    }
+
+    fn markdown(self) -> String {
+        match self {
+            Finished::Run(r) => report::markdown::render(r),
+            Finished::Capacity(r) => capacity::report::markdown(r),
+        }
+    }
+
+    /// The JSON text, and the HTML page when `html` (a run's page is drawn
+    /// from its JSON report, made once for both).
+    fn json_and_html(self, html: bool) -> (String, Option<String>) {
+        match self {
+            Finished::Run(r) => {
+                let json = JsonReport::new(r);
+                let page = html.then(|| report::html::render_html(&json));
+                (json.to_string_pretty(), page)
+            }
+            Finished::Capacity(r) => (
+                CapacityJson::new(r).to_string_pretty(),
+                html.then(|| capacity::html::render(r)),
+            ),
+        }
     }
 }
 

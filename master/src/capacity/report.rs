@@ -14,8 +14,9 @@ use stampede_common::shape::Rate;
 
 use super::{CapacityPlan, End, Phase, SearchConfig};
 use crate::report::RunReport;
-use crate::report::json::{JsonReport, Percentiles};
+use crate::report::json::{JsonReport, Percentiles, rfc3339};
 use crate::report::junit::TestCase;
+use crate::report::markdown::cell;
 
 /// The schema identifier of the JSON document.
 pub const SCHEMA: &str = "stampede-capacity/1";
@@ -289,10 +290,6 @@ pub struct CapacityJson {
     pub steps: Vec<StepJson>,
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
 impl CapacityJson {
     /// The document of `r`.
     pub fn new(r: &CapacityReport) -> Self {
@@ -355,11 +352,6 @@ impl CapacityJson {
     pub fn to_string_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
-}
-
-/// A table cell: pipes escaped, line breaks flattened.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// The search as Markdown, for a CI job's summary page.

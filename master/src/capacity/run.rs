@@ -33,6 +33,9 @@ pub async fn run_capacity(
     let mut search = Search::new(plan.search.clone());
     let mut steps = Vec::new();
     let end = loop {
+        if shutdown.is_cancelled() {
+            break End::Interrupted;
+        }
         let (rate, phase) = match search.next() {
             Ok(next) => next,
             Err(end) => break end,

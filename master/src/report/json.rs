@@ -324,7 +324,8 @@ pub fn rfc3339_ms(unix_ms: i64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn rfc3339(t: SystemTime) -> String {
+/// RFC 3339 UTC with milliseconds, of a time.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 

@@ -9,7 +9,7 @@ use stampede_common::stats::StatsRow;
 use super::RunReport;
 
 /// A table cell: pipes escaped, line breaks flattened.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
