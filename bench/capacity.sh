@@ -14,8 +14,8 @@
 # between steps; every process is bounded by `timeout` (a search 300 s, a
 # shop 900 s). Load goes to 127.0.0.1 only.
 #
-# Results: a markdown table on stdout (capacity known, found, off by, steps,
-# the time the search took), the JSON documents in bench/out/capacity-*/,
+# Results: a markdown table on stdout (capacity nominal and at the first
+# step's median service time, found, off by, steps, the time the search took), the JSON documents in bench/out/capacity-*/,
 # and the table spliced into docs/BENCHMARKS.md (section "capacity").
 # Env: SHOPS ("50ms:10 20ms:10 10ms:40": LATENCY:CONCURRENCY), STEP (2),
 # PRECISION (percent, 5).
@@ -78,8 +78,8 @@ search() {
 }
 
 {
-    echo "| shop | capacity | setup | found | off by | first that failed | steps | took |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|"
+    echo "| shop | capacity | setup | served at 1st step (p50) | capacity at that | found | off by (nominal) | off by (at p50) | first that failed | steps | took |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$RUN_DIR/table.md"
 for shop in $SHOPS; do
     latency=${shop%%:*} concurrency=${shop##*:}
@@ -95,10 +95,15 @@ path, latency, concurrency, capacity, setup, took = sys.argv[1:]
 doc = json.load(open(path))
 found, failed = doc["result"]["capacity"], doc["result"]["failed_rate"]
 capacity = float(capacity)
-off = "–" if found is None else f"{(found - capacity) / capacity * 100:+.1f}%"
+# The shop's real service time is its latency plus the timer's overshoot
+# and the exchange: the first step's median (far below capacity, no queue).
+p50 = doc["steps"][0]["percentiles_ms"]["p50"]
+real = int(concurrency) * 1000 / p50
+off = lambda c: "–" if found is None else f"{(found - c) / c * 100:+.1f}%"
 where = "1 process" if setup == "process" else "master + 2 workers"
-print(f"| `--latency {latency} --concurrency {concurrency}` | {capacity:.0f}/s | {where} | "
-      f"{found if found is not None else 'none'}/s | {off} | {failed}/s | {len(doc['steps'])} | {took} s |")
+print(f"| `--latency {latency} --concurrency {concurrency}` | {capacity:.0f}/s | {where} | {p50:.2f} ms | "
+      f"{real:.0f}/s | {found if found is not None else 'none'}/s | {off(capacity)} | {off(real)} | "
+      f"{failed}/s | {len(doc['steps'])} | {took} s |")
 EOF
     done
     cleanup
