@@ -8,7 +8,8 @@
 # into fuzz/corpus/TARGET/ so the crates' tests replay it from then on.
 #
 #   bash fuzz/run.sh                 # every target, 60 s each
-#   bash fuzz/run.sh --jobs=2 60     # two at a time (what .ci/run does)
+#   FUZZ_PROFILE=smoke bash fuzz/run.sh --jobs=2 60   # two at a time, built at
+#                                    # opt-level 1 (what .ci/run does)
 #   bash fuzz/run.sh 3600 h1_response   # one target for an hour
 #
 # New inputs that grew coverage stay in the working corpus; `--merge` folds
@@ -44,15 +45,17 @@ flags=(
   --cfg fuzzing
 )
 target_dir=../target/fuzz
+# FUZZ_PROFILE=smoke builds at opt-level 1 (fuzz/Cargo.toml): what .ci/run uses.
+profile=${FUZZ_PROFILE:-release}
 echo "== building the fuzz targets ($triple)"
 # --target keeps the instrumentation off build scripts and proc macros.
-RUSTFLAGS="${flags[*]}" cargo build --locked --release --target "$triple" \
+RUSTFLAGS="${flags[*]}" cargo build --locked --profile "$profile" --target "$triple" \
   --target-dir "$target_dir/build" --bins
 
 # One target's run; its output goes to its log, its verdict to stdout.
 fuzz_one() {
   local t=$1
-  local bin="$target_dir/build/$triple/release/$t"
+  local bin="$target_dir/build/$triple/$profile/$t"
   local work="$target_dir/corpus/$t"
   local artifacts="$target_dir/artifacts/$t"
   mkdir -p "$work" "$artifacts" "corpus/$t"
