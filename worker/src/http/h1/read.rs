@@ -180,7 +180,11 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
     async fn chunked(&mut self) -> Result<Bytes, HttpError> {
         let mut out = Vec::new();
         loop {
-            match httparse::parse_chunk_size(self.buf) {
+            // Only the first bytes a size line may take are parsed, so that a
+            // line past the limit fails the same way whether the bad byte
+            // after the limit is buffered already or still to come.
+            let line = &self.buf[..self.buf.len().min(MAX_CHUNK_LINE + 1)];
+            match httparse::parse_chunk_size(line) {
                 // Whole or in pieces: a size line past the limit fails.
                 Ok(httparse::Status::Complete((used, _))) if used > MAX_CHUNK_LINE => {
                     return Err(protocol("chunk size line too long"));
