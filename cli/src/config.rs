@@ -198,6 +198,13 @@ fn load_model(scenario: &Scenario, load: &LoadArgs) -> Result<LoadModel, Failure
     }
 }
 
+/// A capacity search's `--max-users`, taken out of `load`: it is its
+/// steps', and the template (with no open model to give it to) must not see
+/// it.
+pub fn step_users(load: &mut LoadArgs, capacity: &CapacityArgs) -> Option<u64> {
+    capacity.capacity.then(|| load.max_users.take()).flatten()
+}
+
 /// A capacity search's plan, when `--capacity` asks for one: the template's
 /// run with its thresholds, the search's rates, and the users of a step
 /// (`max_users`: `--max-users`, else the scenario's `arrival_rate:`, else

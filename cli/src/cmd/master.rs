@@ -32,12 +32,7 @@ pub async fn master(mut args: MasterArgs) -> Result<ExitCode, Failure> {
             "--state-dir does not apply to a capacity search: each step is a run of its own",
         ));
     }
-    // A capacity search's --max-users is its steps' (see `run`).
-    let step_users = args
-        .capacity
-        .capacity
-        .then(|| args.load.max_users.take())
-        .flatten();
+    let step_users = config::step_users(&mut args.load, &args.capacity);
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
     let mode = if let Some(cap) = config::capacity_plan(&template, &args.capacity, step_users)? {
@@ -84,15 +79,17 @@ pub async fn master(mut args: MasterArgs) -> Result<ExitCode, Failure> {
         if let Some(l) = metrics {
             stampede_master::metrics::serve(l, master.clone(), &tasks);
         }
+        // How a headless run (or each step of a search) waits and shows.
+        let headless = |durable| HeadlessConfig {
+            expect_workers: args.expect_workers,
+            expect_workers_max_wait: args.expect_workers_max_wait,
+            watch: watch(&args.output),
+            durable,
+        };
         match mode {
             Mode::Headless(plan, durable) => {
                 let dir = durable.as_ref().map(|d| d.dir.clone());
-                let cfg = HeadlessConfig {
-                    expect_workers: args.expect_workers,
-                    expect_workers_max_wait: args.expect_workers_max_wait,
-                    watch: watch(&args.output),
-                    durable: durable.map(|d| *d),
-                };
+                let cfg = headless(durable.map(|d| *d));
                 let report = run_headless(&master, *plan, cfg, stop).await?;
                 let code = outputs.finish(&report);
                 // Reported: the state dir's run is over.
@@ -104,13 +101,7 @@ pub async fn master(mut args: MasterArgs) -> Result<ExitCode, Failure> {
                 code
             }
             Mode::Capacity(cap) => {
-                let cfg = HeadlessConfig {
-                    expect_workers: args.expect_workers,
-                    expect_workers_max_wait: args.expect_workers_max_wait,
-                    watch: watch(&args.output),
-                    durable: None,
-                };
-                let report = run_capacity(&master, &cap, cfg, stop).await?;
+                let report = run_capacity(&master, &cap, headless(None), stop).await?;
                 outputs.finish_capacity(&report)
             }
             Mode::Web(auth, listener) => {

@@ -22,13 +22,7 @@ use crate::process::{process_tasks, shut_down};
 ///
 /// Usage errors (exit 2) or a run that cannot run (exit 3).
 pub async fn run(mut args: RunArgs) -> Result<ExitCode, Failure> {
-    // A capacity search's --max-users is its steps' (the template has no
-    // open model to give it to).
-    let step_users = args
-        .capacity
-        .capacity
-        .then(|| args.load.max_users.take())
-        .flatten();
+    let step_users = config::step_users(&mut args.load, &args.capacity);
     let template = config::template(load_scenario(&args.load.file)?, &args.load, &args.output)?;
     let outputs = Outputs::check(&args.output)?;
     let mode = if let Some(cap) = config::capacity_plan(&template, &args.capacity, step_users)? {

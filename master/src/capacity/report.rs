@@ -176,10 +176,6 @@ pub fn is_interrupted(s: &StepReport) -> bool {
     s.report.reason == crate::report::StopReason::Interrupted
 }
 
-fn secs(d: Duration) -> String {
-    format_duration(d)
-}
-
 /// The end-of-search summary: the steps table and the verdict.
 pub fn render_summary(r: &CapacityReport) -> String {
     let mut t = comfy_table::Table::new();
@@ -224,7 +220,7 @@ pub fn render_summary(r: &CapacityReport) -> String {
         r.scenario,
         r.host,
         r.steps.len(),
-        secs(r.step_time),
+        format_duration(r.step_time),
         r.search.max,
         r.thresholds.join(", "),
         r.verdict()
@@ -362,7 +358,7 @@ pub fn markdown(r: &CapacityReport) -> String {
         cell(&r.scenario),
         cell(&r.verdict()),
         cell(&r.host),
-        secs(r.step_time),
+        format_duration(r.step_time),
         r.search.max,
         r.thresholds
             .iter()
